@@ -1,0 +1,91 @@
+"""``devnode check``: load, initialize and shut down every plugin in a throwaway node; report problems."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devnode import compat
+from devnode.config import NodeConfig
+from devnode.host.host import PluginHost
+from devnode.node.node import DevNode
+from devnode.ownership import TrackedThread, install_task_factory
+from devnode.reporting import Record, Reporter
+
+PROBLEM_KINDS = {"plugin.failed"}
+
+
+@dataclass
+class CheckReport:
+    """Everything a check found: load/shutdown failures and production-parity warnings."""
+
+    plugin_dir: str
+    plugins: list[str] = field(default_factory=list)
+    failures: list[Record] = field(default_factory=list)
+    warnings: list[Record] = field(default_factory=list)
+
+    def clean(self, strict: bool) -> bool:
+        return not self.failures and not (strict and self.warnings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plugin_dir": self.plugin_dir,
+            "plugins": self.plugins,
+            "failures": self.failures,
+            "warnings": self.warnings,
+        }
+
+
+async def check_plugins(config: NodeConfig, timeout: float = 5.0) -> CheckReport:
+    """Run the plugin dir through a full lifecycle twice (forward and reverse order)."""
+    report = CheckReport(plugin_dir=config.plugin_dir)
+    install_task_factory(asyncio.get_running_loop())
+    TrackedThread.install()
+    compat.install()
+    try:
+        forward = await _lifecycle(config, reverse=False, timeout=timeout)
+        backward = await _lifecycle(config, reverse=True, timeout=timeout)
+    finally:
+        compat.uninstall()
+    report.plugins = forward["loaded"]
+    report.failures = forward["failures"]
+    seen: set[tuple[Any, ...]] = set()
+    for warning in forward["warnings"] + backward["warnings"]:
+        key = (warning.get("code"), warning.get("plugin"), warning.get("message"))
+        if key not in seen:
+            seen.add(key)
+            report.warnings.append(warning)
+    failed_forward = {f["plugin"] for f in forward["failures"]}
+    failed_backward = {f["plugin"] for f in backward["failures"]}
+    for plugin in sorted(failed_forward ^ failed_backward):
+        report.warnings.append(
+            {"kind": "warning", "code": "load-order", "plugin": plugin, "file": None,
+             "message": f"{plugin} loads in one order and fails in another; production loads plugins in "
+                        "whatever order the filesystem lists them, so do not rely on another plugin being loaded first"}
+        )
+    return report
+
+
+async def _lifecycle(config: NodeConfig, reverse: bool, timeout: float) -> dict[str, Any]:
+    records: list[Record] = []
+    reporter = Reporter()
+    reporter.add_sink(records.append)
+    with tempfile.TemporaryDirectory(prefix="devnode-check-") as tmp:
+        throwaway = NodeConfig(**{**vars(config), "data_dir": tmp, "sqlite_db_path": str(Path(tmp) / "devnode.sqlite3"),
+                                  "db_path": str(Path(tmp) / "devnode.sqlite3"), "sources": dict(config.sources)})
+        node = DevNode(throwaway)
+        host = PluginHost(node, Path(config.plugin_dir), reporter, timeout=timeout)
+        node.plugin_manager = host
+        await node.start()
+        await host.start(reverse=reverse)
+        loaded = sorted(host.plugins)
+        await host.stop()
+        await node.stop()
+    return {
+        "loaded": loaded,
+        "failures": [r for r in records if r["kind"] in PROBLEM_KINDS],
+        "warnings": [r for r in records if r["kind"] == "warning"],
+    }

@@ -1,0 +1,242 @@
+"""The commands a developer types into a running node (stdin in plain/json mode, ``:`` in the console).
+
+Each command parses its own arguments and either emits records through the
+reporter or raises ``CommandError`` with a message that quotes the bad input and
+shows the expected form. The node keeps running whatever is typed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from devnode.errors import DevnodeError
+from devnode.events import Event, EventType
+
+if TYPE_CHECKING:
+    from devnode.runtime import Runtime
+
+
+class CommandError(DevnodeError):
+    """Bad input to a command; the message says what was expected."""
+
+
+Handler = Callable[["Runtime", str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str
+    summary: str
+    run: Handler
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, usage: str, summary: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        COMMANDS[name] = Command(name, usage, summary, fn)
+        return fn
+
+    return register
+
+
+async def execute(runtime: Runtime, line: str) -> None:
+    """Run one command line; errors become a ``command.error`` record."""
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return
+    name, _, rest = text.partition(" ")
+    cmd = COMMANDS.get(name.lower())
+    try:
+        if cmd is None:
+            raise CommandError(f'unknown command "{name}"; type "help" for the list ({", ".join(COMMANDS)})')
+        await cmd.run(runtime, rest.strip())
+    except CommandError as exc:
+        runtime.reporter.emit("command.error", command=text, error=str(exc))
+    except DevnodeError as exc:
+        runtime.reporter.emit("command.error", command=text, error=str(exc))
+    except (ValueError, KeyError, TypeError) as exc:
+        runtime.reporter.emit("command.error", command=text, error=f"{type(exc).__name__}: {exc}")
+
+
+# -- argument helpers -----------------------------------------------------------------
+def parse_json(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{what} is not valid JSON ({exc.msg} at column {exc.colno}): {text}") from None
+
+
+def split_first(rest: str, usage: str) -> tuple[str, str]:
+    head, _, tail = rest.partition(" ")
+    if not head:
+        raise CommandError(f"usage: {usage}")
+    return head, tail.strip()
+
+
+def plugin_name(runtime: Runtime, name: str, usage: str) -> str:
+    if not name:
+        raise CommandError(f"usage: {usage}")
+    return name[:-3] if name.endswith(".py") else name
+
+
+def _known_plugins(runtime: Runtime) -> str:
+    return ", ".join(runtime.host.plugin_names()) or "none"
+
+
+# -- the commands -------------------------------------------------------------------------
+@command("help", "help", "list the commands")
+async def _help(runtime: Runtime, rest: str) -> None:
+    runtime.reporter.emit("help", commands=[{"usage": c.usage, "summary": c.summary} for c in COMMANDS.values()])
+
+
+@command("status", "status", "show every plugin's state")
+async def _status(runtime: Runtime, rest: str) -> None:
+    runtime.emit_status()
+
+
+@command("emit", "emit TYPE [JSON]", "publish an event (TYPE: member name or dotted value)")
+async def _emit(runtime: Runtime, rest: str) -> None:
+    type_text, payload = split_first(rest, "emit TYPE [JSON]")
+    try:
+        event_type = EventType.parse(type_text)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    data = parse_json(payload, "the event data") if payload else {}
+    if not isinstance(data, dict):
+        raise CommandError(f"the event data must be a JSON object like {{\"key\": \"value\"}}, got: {payload}")
+    await runtime.node.event_bus.publish(Event(event_type, data))
+
+
+@command("share", "share RECIPIENT JSON", "share data with a peer through node.share_data")
+async def _share(runtime: Runtime, rest: str) -> None:
+    recipient, payload = split_first(rest, "share RECIPIENT JSON")
+    if not payload:
+        raise CommandError('usage: share RECIPIENT JSON, e.g. share peer1 {"report": 42}')
+    data = parse_json(payload, "the data")
+    try:
+        tx = await runtime.node.share_data(data, recipient)
+    except DevnodeError:
+        raise
+    except Exception as exc:  # a plugin wrapping share_data refused it (e.g. the validation plugin)
+        raise CommandError(f"share_data raised {type(exc).__name__}: {exc}") from None
+    runtime.reporter.emit("command.result", command="share", result={"compliance_tx_hash": tx, "recipient": recipient})
+
+
+@command("load", "load NAME", "load a plugin from the plugin dir")
+async def _load(runtime: Runtime, rest: str) -> None:
+    name = plugin_name(runtime, rest, "load NAME")
+    if not (runtime.host.plugin_dir / f"{name}.py").is_file():
+        raise CommandError(f'no plugin "{name}": {runtime.host.plugin_dir / (name + ".py")} does not exist '
+                           f"(plugins: {_known_plugins(runtime)})")
+    await runtime.host.load(name)
+
+
+@command("unload", "unload NAME", "shut a plugin down and unload it")
+async def _unload(runtime: Runtime, rest: str) -> None:
+    name = plugin_name(runtime, rest, "unload NAME")
+    if name not in runtime.host.slots or not runtime.host.slots[name].serving:
+        raise CommandError(f'plugin "{name}" is not loaded (loaded: {", ".join(runtime.host.plugins) or "none"})')
+    await runtime.host.unload(name, reason="unload command")
+
+
+@command("reload", "reload NAME|all", "reload one plugin, or all of them")
+async def _reload(runtime: Runtime, rest: str) -> None:
+    name = plugin_name(runtime, rest, "reload NAME|all")
+    if name == "all":
+        names = runtime.host.plugin_names()
+    elif (runtime.host.plugin_dir / f"{name}.py").is_file():
+        names = [name]
+    else:
+        raise CommandError(f'no plugin "{name}" to reload (plugins: {_known_plugins(runtime)})')
+    await runtime.host.reload(names, trigger=["reload command"])
+
+
+@command("receive", "receive PEER JSON", "make a simulated peer send data to this node")
+async def _receive(runtime: Runtime, rest: str) -> None:
+    peer, payload = split_first(rest, "receive PEER JSON")
+    if not payload:
+        raise CommandError('usage: receive PEER JSON, e.g. receive peer1 {"reading": 7}')
+    data = parse_json(payload, "the data")
+    data_hash = await runtime.node.receive(peer, data)
+    runtime.reporter.emit("command.result", command="receive", result={"data_hash": data_hash, "sender": peer})
+
+
+@command("peer", "peer connect|disconnect PEER", "connect or disconnect a simulated peer")
+async def _peer(runtime: Runtime, rest: str) -> None:
+    action, peer = split_first(rest, "peer connect|disconnect PEER")
+    network = runtime.node.p2p_network
+    if action not in ("connect", "disconnect") or not peer:
+        raise CommandError(f'usage: peer connect|disconnect PEER (got "peer {rest}")')
+    await (network.connect_peer(peer) if action == "connect" else network.disconnect_peer(peer))
+
+
+@command("transfer", "transfer TOKEN TO AMOUNT", "transfer tokens from this node's account")
+async def _transfer(runtime: Runtime, rest: str) -> None:
+    usage = "transfer TOKEN TO AMOUNT"
+    parts = rest.split()
+    if len(parts) != 3:
+        raise CommandError(f"usage: {usage}, e.g. transfer native peer1 100")
+    token, to, amount_text = parts
+    try:
+        amount = int(amount_text)
+    except ValueError:
+        raise CommandError(f'AMOUNT "{amount_text}" is not a whole number; usage: {usage}') from None
+    node = runtime.node
+    tx = node.token_manager.transfer_tokens(node.address, _address(runtime, to), amount, _token(runtime, token))
+    runtime.reporter.emit("command.result", command="transfer", result={"tx_hash": tx})
+
+
+@command("balance", "balance ADDRESS [TOKEN]", "show a balance (ADDRESS may be a peer or node id)")
+async def _balance(runtime: Runtime, rest: str) -> None:
+    parts = rest.split()
+    if not parts:
+        raise CommandError("usage: balance ADDRESS [TOKEN]")
+    address = _address(runtime, parts[0])
+    token = _token(runtime, parts[1] if len(parts) > 1 else "native")
+    balance = runtime.node.token_manager.get_balance(address, token)
+    runtime.reporter.emit("command.result", command="balance", result={"address": address, "token": token, "balance": balance})
+
+
+@command("log-level", "log-level LEVEL", "set the plugins' log level (DEBUG, INFO, WARNING, ERROR)")
+async def _log_level(runtime: Runtime, rest: str) -> None:
+    level = rest.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise CommandError(f'log level "{rest}" is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL')
+    runtime.set_log_level(level)
+    runtime.reporter.emit("command.result", command="log-level", result={"level": level})
+
+
+@command("quit", "quit", "shut every plugin down and stop the node")
+async def _quit(runtime: Runtime, rest: str) -> None:
+    runtime.request_stop()
+
+
+def _address(runtime: Runtime, name: str) -> str:
+    node = runtime.node
+    if name.startswith("0x"):
+        return name
+    if name in (node.config.node_id, "me", "node"):
+        return node.address  # type: ignore[no-any-return]
+    peer = node.p2p_network.find_peer(name)
+    if peer is None:
+        raise CommandError(f'"{name}" is neither an 0x address nor a known peer ({", ".join(node.p2p_network.known_peers)})')
+    return peer.address  # type: ignore[no-any-return]
+
+
+def _token(runtime: Runtime, name: str) -> str:
+    tokens = runtime.node.token_manager
+    if name.lower() == "native":
+        return tokens.native_token_address  # type: ignore[no-any-return]
+    if name.startswith("0x"):
+        return name
+    for address, info in tokens.supported_tokens.items():
+        if isinstance(info, dict) and str(info.get("symbol", "")).lower() == name.lower():
+            return address  # type: ignore[no-any-return]
+    raise CommandError(f'unknown token "{name}"; use "native", a symbol or an 0x address')
+

@@ -1,0 +1,79 @@
+"""Makes the production node's import names resolve to devnode inside a devnode process.
+
+Plugins written for the node import ``from dashboard.event_bus import EventType``
+and ``from datamgmtnode.services.plugin_manager import PluginManager``. devnode
+installs no top-level ``dashboard`` or ``datamgmtnode`` package (that would shadow
+a real installation of the node); instead a meta path finder, active only while
+devnode runs, answers for exactly those two modules, and provides their parent
+packages only when no real one can be found.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+from collections.abc import Sequence
+
+ALIASES = {
+    "dashboard.event_bus": "devnode.events",
+    "datamgmtnode.services.plugin_manager": "devnode.plugin_manager",
+}
+PARENTS = {"dashboard", "datamgmtnode", "datamgmtnode.services"}
+
+
+class _AliasLoader(importlib.abc.Loader):
+    def __init__(self, target: str | None) -> None:
+        self.target = target
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        # The alias IS devnode's module, so EventType is the same class either way.
+        return importlib.import_module(self.target) if self.target else None
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        pass
+
+
+class NodeAliasFinder(importlib.abc.MetaPathFinder):
+    """Answers for the production node's plugin-facing modules."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname in ALIASES:
+            return importlib.machinery.ModuleSpec(fullname, _AliasLoader(ALIASES[fullname]))
+        if fullname in PARENTS and not self._real_parent_exists(fullname, path):
+            spec = importlib.machinery.ModuleSpec(fullname, _AliasLoader(None), is_package=True)
+            spec.submodule_search_locations = []
+            return spec
+        return None
+
+    def _real_parent_exists(self, fullname: str, path: Sequence[str] | None) -> bool:
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            try:
+                if finder.find_spec(fullname, path) is not None:
+                    return True
+            except (ImportError, ValueError):
+                continue
+        return False
+
+
+_finder = NodeAliasFinder()
+
+
+def install() -> None:
+    if _finder not in sys.meta_path:
+        sys.meta_path.insert(0, _finder)
+
+
+def uninstall() -> None:
+    if _finder in sys.meta_path:
+        sys.meta_path.remove(_finder)
+    for name in [*ALIASES, *PARENTS]:
+        module = sys.modules.get(name)
+        if module is not None and (name in ALIASES or getattr(module, "__spec__", None) and isinstance(module.__spec__.loader, _AliasLoader)):
+            del sys.modules[name]

@@ -1,0 +1,157 @@
+"""Node configuration: CLI flags > environment > .env file > defaults.
+
+The variable names are the production node's, so a developer's existing node
+``.env`` works as it is; variables devnode has no use for are ignored.
+Every value remembers where it came from, so an error can say so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from devnode.errors import DevnodeError
+
+
+class ConfigError(DevnodeError):
+    """A configuration value that cannot be used; the message names it and its source."""
+
+
+@dataclass
+class NodeConfig:
+    """The production ``node.config`` surface, with devnode's values."""
+
+    blockchain_type: str = "local"
+    blockchain_url: str = "devnode://local-chain"
+    private_key: str = ""
+    native_token_address: str = "0x" + "0" * 39 + "1"
+    db_path: str = ""
+    sqlite_db_path: str = ""
+    p2p_port: int = 8765
+    plugin_dir: str = "./plugins"
+    node_id: str = "node1"
+    node_signature: str = "devnode-signature"
+    initial_peers: list[str] = field(default_factory=list)
+    data_dir: str = "./data"
+    # Where each value came from, e.g. {"plugin_dir": "--plugin-dir", "p2p_port": ".env (/x/.env)"}
+    sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def source_of(self, name: str) -> str:
+        return self.sources.get(name, "default")
+
+
+# env variable -> config field; production names
+ENV_FIELDS: dict[str, str] = {
+    "BLOCKCHAIN_TYPE": "blockchain_type",
+    "BLOCKCHAIN_URL": "blockchain_url",
+    "PRIVATE_KEY": "private_key",
+    "NATIVE_TOKEN_ADDRESS": "native_token_address",
+    "DB_PATH": "db_path",
+    "SQLITE_DB_PATH": "sqlite_db_path",
+    "P2P_PORT": "p2p_port",
+    "PLUGIN_DIR": "plugin_dir",
+    "NODE_ID": "node_id",
+    "NODE_SIGNATURE": "node_signature",
+    "INITIAL_PEERS": "initial_peers",
+    "DATA_DIR": "data_dir",
+}
+FIELD_ENV = {v: k for k, v in ENV_FIELDS.items()}
+
+
+def load_config(
+    flags: Mapping[str, Any] | None = None,
+    env_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    require_plugin_dir: bool = True,
+) -> NodeConfig:
+    """Merge the sources in precedence order and validate the result.
+
+    ``env_file`` None means "./.env if it exists"; a given path must exist.
+    ``flags`` holds config field names to values already chosen on the command line.
+    """
+    cwd = cwd or Path.cwd()
+    environ = os.environ if environ is None else environ
+    raw: dict[str, tuple[Any, str]] = {}
+
+    dotenv_path = _resolve_env_file(env_file, cwd)
+    if dotenv_path is not None:
+        for key, value in dotenv_values(dotenv_path).items():
+            if key in ENV_FIELDS and value is not None:
+                raw[ENV_FIELDS[key]] = (value, f".env ({dotenv_path}) {key}")
+    for key, name in ENV_FIELDS.items():
+        if key in environ:
+            raw[name] = (environ[key], f"environment variable {key}")
+    for name, value in (flags or {}).items():
+        if value is not None:
+            raw[name] = (value, "--" + name.replace("_", "-"))
+
+    config = NodeConfig()
+    for name, (value, source) in raw.items():
+        setattr(config, name, _convert(name, value, source))
+        config.sources[name] = source
+
+    base = dotenv_path.parent if dotenv_path is not None else cwd
+    config.plugin_dir = str(_absolute(config.plugin_dir, cwd if "plugin_dir" in (flags or {}) else base))
+    config.data_dir = str(_absolute(config.data_dir, cwd if "data_dir" in (flags or {}) else base))
+    data_dir = Path(config.data_dir)
+    config.sqlite_db_path = config.sqlite_db_path or str(data_dir / "devnode.sqlite3")
+    config.db_path = config.db_path or str(data_dir / "devnode.sqlite3")
+    if require_plugin_dir:
+        _check_plugin_dir(config)
+    return config
+
+
+def _resolve_env_file(env_file: str | Path | None, cwd: Path) -> Path | None:
+    if env_file is None:
+        default = cwd / ".env"
+        return default if default.is_file() else None
+    path = Path(env_file)
+    path = path if path.is_absolute() else cwd / path
+    if not path.is_file():
+        raise ConfigError(f'--env-file "{env_file}" does not exist; give the path of an existing .env file')
+    return path
+
+
+def _convert(name: str, value: Any, source: str) -> Any:
+    if name == "p2p_port":
+        try:
+            port = int(str(value).strip())
+        except ValueError:
+            raise ConfigError(
+                f'{FIELD_ENV[name]}="{value}" (from {source}) is not a port number; use an integer 1-65535'
+            ) from None
+        if not 0 < port < 65536:
+            raise ConfigError(f"{FIELD_ENV[name]}={port} (from {source}) is out of range; use an integer 1-65535")
+        return port
+    if name == "initial_peers":
+        items = value if isinstance(value, list) else str(value).split(",")
+        return [p.strip() for p in items if p.strip()]
+    text = str(value)
+    if name == "node_id" and not text.strip():
+        raise ConfigError(f'NODE_ID="" (from {source}) is empty; give the node a name such as node1')
+    return text
+
+
+def _absolute(path: str, base: Path) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def _check_plugin_dir(config: NodeConfig) -> None:
+    path = Path(config.plugin_dir)
+    if not path.exists():
+        raise ConfigError(
+            f'PLUGIN_DIR="{path}" (from {config.source_of("plugin_dir")}) does not exist; '
+            "create it or point PLUGIN_DIR at your plugins directory"
+        )
+    if not path.is_dir():
+        raise ConfigError(
+            f'PLUGIN_DIR="{path}" (from {config.source_of("plugin_dir")}) is not a directory; '
+            "point PLUGIN_DIR at the directory that holds your plugin .py files"
+        )

@@ -1,0 +1,296 @@
+"""The event bus plugins subscribe to: the production node's API, plus ownership.
+
+Production plugins import this module as ``dashboard.event_bus`` (see
+``devnode.compat``), so names and behaviour match the production node:
+``EventType`` members and dotted values, ``Event`` with ``to_dict``/``to_json``/
+``from_dict``, sync and async callbacks awaited one after another (per-type
+subscribers first, then the subscribe-all ones), a failing callback logged
+while the others still run, set semantics for subscriptions, 100 events of
+history. On top of that every subscription remembers the plugin that made it,
+and every dispatch reports, per handler, who handled it, how long it took and
+whether it failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from enum import Enum
+from inspect import iscoroutinefunction, isawaitable
+from typing import Any, Union
+
+from devnode.ownership import Ledger, current_ledger, reset_current, set_current
+
+logger = logging.getLogger("devnode.events")
+
+MAX_PUBLISH_DEPTH = 32
+
+
+class EventType(Enum):
+    HEALTH_UPDATE = "health.update"
+    COMPONENT_STATUS_CHANGE = "health.component_change"
+    BALANCE_UPDATE = "token.balance_update"
+    TRANSFER_COMPLETED = "token.transfer_completed"
+    TRANSFER_FAILED = "token.transfer_failed"
+    TOKEN_ADDED = "token.added"
+    DATA_SHARED = "data.shared"
+    DATA_RECEIVED = "data.received"
+    DATA_VERIFIED = "data.verified"
+    COMPLIANCE_EVENT = "compliance.event"
+    PEER_CONNECTED = "network.peer_connected"
+    PEER_DISCONNECTED = "network.peer_disconnected"
+    PEER_HEALTH_UPDATE = "network.peer_health"
+    NETWORK_STATS_UPDATE = "network.stats_update"
+    NODE_STARTED = "system.node_started"
+    NODE_STOPPING = "system.node_stopping"
+    ERROR = "system.error"
+
+    @classmethod
+    def parse(cls, text: str) -> EventType:
+        """Accept a member name or a dotted value, in any case."""
+        wanted = text.strip()
+        for member in cls:
+            if wanted.upper() == member.name or wanted.lower() == member.value:
+                return member
+        names = ", ".join(m.value for m in cls)
+        raise ValueError(f'unknown event type "{text}"; expected one of: {names}')
+
+
+@dataclass
+class Event:
+    type: EventType
+    data: dict[str, Any]
+    timestamp: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type.value, "data": self.data, "timestamp": self.timestamp}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), default=str)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Event:
+        return cls(type=EventType(d["type"]), data=d.get("data", {}), timestamp=d.get("timestamp", time.time()))
+
+
+Callback = Callable[[Event], Union[Awaitable[Any], Any]]
+Observer = Callable[[Event, "list[HandlerResult]"], None]
+
+
+class Subscription:
+    """One callback on the bus and the plugin (ledger) that registered it."""
+
+    __slots__ = ("event_type", "callback", "ledger", "is_async", "owner_name")
+
+    def __init__(self, event_type: EventType | None, callback: Callback, ledger: Ledger | None) -> None:
+        self.event_type = event_type
+        self.callback = callback
+        self.ledger = ledger
+        self.is_async = iscoroutinefunction(callback)
+        self.owner_name = ledger.owner if ledger is not None else None
+
+
+class HandlerResult:
+    """How one handler fared with one event."""
+
+    __slots__ = ("subscription", "seconds", "error")
+
+    def __init__(self, subscription: Subscription, seconds: float, error: BaseException | None) -> None:
+        self.subscription = subscription
+        self.seconds = seconds
+        self.error = error
+
+    @property
+    def plugin(self) -> str | None:
+        return self.subscription.owner_name
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def handler_name(self) -> str:
+        cb = self.subscription.callback
+        return getattr(cb, "__qualname__", None) or repr(cb)
+
+
+class PublishLoopError(RuntimeError):
+    """A handler kept publishing from inside its own dispatch."""
+
+
+_depth: ContextVar[int] = ContextVar("devnode_publish_depth", default=0)
+
+
+class EventBus:
+    def __init__(self, history_size: int = 100) -> None:
+        self._by_type: dict[EventType, dict[Callback, Subscription]] = {}
+        self._all: dict[Callback, Subscription] = {}
+        self._snapshots: dict[EventType, tuple[Subscription, ...]] = {}
+        self._history: deque[Event] = deque(maxlen=history_size)
+        self._observers: list[Observer] = []
+        self.published = 0
+
+    # -- production API ------------------------------------------------------
+    def subscribe(self, event_type: EventType, callback: Callback) -> None:
+        if not isinstance(event_type, EventType):
+            raise TypeError(f"subscribe() needs an EventType member, got {event_type!r}")
+        self._add(self._by_type.setdefault(event_type, {}), event_type, callback)
+
+    def subscribe_all(self, callback: Callback) -> None:
+        self._add(self._all, None, callback)
+
+    def unsubscribe(self, event_type: EventType, callback: Callback) -> None:
+        self._remove(self._by_type.get(event_type, {}), callback)
+
+    def unsubscribe_all(self, callback: Callback) -> None:
+        self._remove(self._all, callback)
+
+    async def publish(self, event: Event) -> list[HandlerResult]:
+        depth = _depth.get()
+        if depth >= MAX_PUBLISH_DEPTH:
+            raise PublishLoopError(
+                f"{event.type.value} published {depth} levels deep from inside event handlers; "
+                "a handler publishes an event that triggers itself again. "
+                "Publish a different event type, or guard the handler against re-entry."
+            )
+        token = _depth.set(depth + 1)
+        try:
+            results = await self._dispatch(event)
+        finally:
+            _depth.reset(token)
+        return results
+
+    def get_recent_events(self, count: int = 50) -> list[Event]:
+        return list(self._history)[-count:] if count > 0 else []
+
+    def get_events_by_type(self, event_type: EventType, count: int = 50) -> list[Event]:
+        matching = [e for e in self._history if e.type == event_type]
+        return matching[-count:] if count > 0 else []
+
+    def clear_history(self) -> None:
+        self._history.clear()
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._by_type.values()) + len(self._all)
+
+    @property
+    def history_size(self) -> int:
+        return len(self._history)
+
+    # -- devnode additions ---------------------------------------------------
+    def publish_soon(self, event: Event) -> asyncio.Task[list[HandlerResult]] | None:
+        """Publish from sync code (e.g. ``transfer_tokens``): dispatch on the running loop.
+
+        The task belongs to no plugin, so unloading the caller never cancels a
+        node event half-way. Without a running loop the event only enters history.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._history.append(event)
+            return None
+        return loop.create_task(self.publish(event), context=contextvars.Context())
+
+    def add_observer(self, observer: Observer) -> None:
+        """Call ``observer(event, results)`` after every dispatch (UI, recorder)."""
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: Observer) -> None:
+        self._observers.remove(observer)
+
+    def subscriptions(self) -> list[Subscription]:
+        subs = [s for d in self._by_type.values() for s in d.values()]
+        return subs + list(self._all.values())
+
+    def remove_subscription(self, sub: Subscription) -> None:
+        table = self._all if sub.event_type is None else self._by_type.get(sub.event_type, {})
+        if table.get(sub.callback) is sub:
+            self._remove(table, sub.callback)
+
+    async def deliver(self, event: Event, ledger: Ledger) -> list[HandlerResult]:
+        """Deliver ``event`` to one plugin's current subscriptions only (after a swap)."""
+        subs = [s for s in self._snapshot(event.type) if s.ledger is ledger]
+        results = [await self._call(s, event) for s in subs]
+        for observer in self._observers:
+            observer(event, results)
+        return results
+
+    # -- internals -----------------------------------------------------------
+    def _add(self, table: dict[Callback, Subscription], event_type: EventType | None, callback: Callback) -> None:
+        if not callable(callback):
+            raise TypeError(f"event handler must be callable, got {callback!r}")
+        if callback in table:
+            return  # production keeps subscribers in a set
+        ledger = current_ledger()
+        sub = Subscription(event_type, callback, ledger)
+        table[callback] = sub
+        if ledger is not None:
+            ledger.subscriptions.append(sub)
+        self._snapshots.clear()
+
+    def _remove(self, table: dict[Callback, Subscription], callback: Callback) -> None:
+        sub = table.pop(callback, None)
+        if sub is None:
+            return
+        if sub.ledger is not None:
+            try:
+                sub.ledger.subscriptions.remove(sub)
+            except ValueError:
+                pass
+        self._snapshots.clear()
+
+    def _snapshot(self, event_type: EventType) -> tuple[Subscription, ...]:
+        snap = self._snapshots.get(event_type)
+        if snap is None:
+            snap = tuple(self._by_type.get(event_type, {}).values()) + tuple(self._all.values())
+            self._snapshots[event_type] = snap
+        return snap
+
+    async def _dispatch(self, event: Event) -> list[HandlerResult]:
+        self._history.append(event)
+        self.published += 1
+        results: list[HandlerResult] = []
+        for sub in self._snapshot(event.type):
+            ledger = sub.ledger
+            if ledger is not None and ledger.gate is not None:
+                # The plugin is mid-swap: hold the event for whichever version ends up serving.
+                if not ledger.gate or ledger.gate[-1] is not event:
+                    ledger.gate.append(event)
+                continue
+            results.append(await self._call(sub, event))
+        for observer in self._observers:
+            observer(event, results)
+        return results
+
+    async def _call(self, sub: Subscription, event: Event) -> HandlerResult:
+        ledger = sub.ledger
+        token = set_current(ledger)
+        error: BaseException | None = None
+        start = time.perf_counter()
+        try:
+            if sub.is_async:
+                await sub.callback(event)  # type: ignore[misc]
+            else:
+                result = sub.callback(event)
+                if isawaitable(result):
+                    await result
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            # SystemExit/KeyboardInterrupt from plugin code must not stop the node.
+            error = exc
+            logger.debug("handler %r failed on %s", sub.callback, event.type.value, exc_info=exc)
+        finally:
+            reset_current(token)
+        elapsed = time.perf_counter() - start
+        if ledger is not None:
+            ledger.events_handled += 1
+            if error is not None:
+                ledger.errors += 1
+        return HandlerResult(sub, elapsed, error)

@@ -1,0 +1,599 @@
+"""The plugin host: loads, swaps and unloads plugins exactly as production names them.
+
+A swap (load, reload, bring-back) is one transaction per plugin:
+
+1. import the new module from disk; if that fails, the running version is untouched;
+2. hold the plugin's events (they queue instead of reaching a half-swapped plugin);
+3. shut the old instance down and sweep its ledger (subscriptions, tasks, patches);
+4. construct and initialize the new one under a fresh ledger; if that fails, sweep
+   it and bring the previous version back, with its carried-over state;
+5. release the held events to whichever version now serves: each event reaches
+   exactly one version, exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+import types
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from inspect import isawaitable
+from pathlib import Path
+from typing import Any
+
+from devnode.events import Event, EventBus
+from devnode.host import parity
+from devnode.host.diagnostics import PluginLookupError, PluginProblem, diagnose
+from devnode.host.file_reads import recording_reads
+from devnode.host.importer import PluginImporter
+from devnode.host.imports import ModuleGraph
+from devnode.host.leaks import LeakWatch
+from devnode.host.naming import candidate_modules, expected_class_name, is_private_helper, module_path
+from devnode.ownership import MISSING, Ledger, reset_current, set_current
+from devnode.reporting import Reporter
+
+# Optional hook pair for carrying state across a reload (documented in docs/reload.md).
+SAVE_HOOK = "devnode_save_state"
+RESTORE_HOOK = "devnode_restore_state"
+
+
+SINGULAR = {"subscriptions": "subscription", "tasks": "task", "patches": "patch"}
+
+
+class PluginState(str, Enum):
+    ACTIVE = "active"
+    FAILED_RUNNING_PREVIOUS = "failed-running-previous"
+    FAILED = "failed"
+    UNLOADED = "unloaded"
+
+
+@dataclass(eq=False)
+class PluginSlot:
+    """Everything the host knows about one plugin name, across its versions."""
+
+    name: str
+    path: Path
+    state: PluginState = PluginState.UNLOADED
+    module: types.ModuleType | None = None
+    instance: Any = None
+    ledger: Ledger | None = None
+    problem: PluginProblem | None = None
+    reloads: int = 0
+    last_change: float | None = None
+    handled_before: int = 0  # events handled by earlier versions
+    errors_before: int = 0
+    warned: set[str] = field(default_factory=set)
+    held: list[Event] | None = None
+    files_read: set[Path] = field(default_factory=set)  # data files read while loading
+
+    @property
+    def serving(self) -> bool:
+        return self.instance is not None
+
+    @property
+    def version(self) -> str | None:
+        for source in (self.instance, self.module):
+            value = getattr(source, "version", None) or getattr(source, "__version__", None)
+            if isinstance(value, str):
+                return value
+        return None
+
+    def status(self) -> dict[str, Any]:
+        counts = self.ledger.counts() if self.ledger else {"subscriptions": 0, "tasks": 0, "patches": 0, "threads": 0}
+        handled = self.handled_before + (self.ledger.events_handled if self.ledger else 0)
+        errors = self.errors_before + (self.ledger.errors if self.ledger else 0)
+        return {
+            "plugin": self.name,
+            "version": self.version,
+            "state": self.state.value,
+            "reloads": self.reloads,
+            "last_change": self.last_change,
+            "events_handled": handled,
+            "errors": errors,
+            "error": self.problem.error if self.problem else None,
+            **counts,
+        }
+
+
+class _StartFailed(Exception):
+    def __init__(self, problem: PluginProblem) -> None:
+        super().__init__(problem.error)
+        self.problem = problem
+
+
+class PluginHost:
+    """Discovers, loads, swaps and unloads the plugins of one plugin dir on one node."""
+
+    def __init__(
+        self,
+        node: Any,
+        plugin_dir: Path,
+        reporter: Reporter,
+        *,
+        timeout: float = 5.0,
+        check_leaks: bool = True,
+    ) -> None:
+        self.node = node
+        self.plugin_dir = plugin_dir.resolve()
+        self.reporter = reporter
+        self.timeout = timeout
+        self.slots: dict[str, PluginSlot] = {}
+        self.importer = PluginImporter(self.plugin_dir)
+        self.graph = ModuleGraph(self.plugin_dir)
+        self.leaks = LeakWatch()
+        self.check_leaks = check_leaks
+        self._lock = asyncio.Lock()
+
+    # -- production-compatible surface (node.plugin_manager) -------------------
+    @property
+    def plugins(self) -> dict[str, Any]:
+        return {name: slot.instance for name, slot in self.slots.items() if slot.serving}
+
+    def get_plugin(self, name: str) -> Any:
+        slot = self.slots.get(name)
+        return slot.instance if slot else None
+
+    @property
+    def bus(self) -> EventBus:
+        return self.node.event_bus  # type: ignore[no-any-return]
+
+    # -- discovery -------------------------------------------------------------
+    def plugin_names(self) -> list[str]:
+        """Modules in the plugin dir that are plugins (not helpers), sorted."""
+        return [m for m in candidate_modules(self.plugin_dir) if not self.is_helper(m)]
+
+    def is_helper(self, module: str) -> bool:
+        if module in self.slots and self.slots[module].serving:
+            return False
+        return is_private_helper(module) or self.graph.imported_by_others(module)
+
+    # -- lifecycle -------------------------------------------------------------
+    async def start(self, reverse: bool = False) -> None:
+        """Load every plugin (``reverse`` order lets ``devnode check`` catch order reliance)."""
+        self.importer.install()
+        for warning in parity.check_plugin_dir(self.plugin_dir):
+            self._warn(None, warning)
+        async with self._lock:
+            names = candidate_modules(self.plugin_dir)
+            for name in reversed(names) if reverse else names:
+                if self.is_helper(name):
+                    self._warn_helper(name)
+                else:
+                    await self._swap(name, trigger=None)
+
+    async def stop(self) -> None:
+        """Shut every plugin down (each isolated), then release the import hooks."""
+        async with self._lock:
+            for name in list(self.slots):
+                await self._retire(name, reason="node stopping")
+        self.importer.uninstall()
+
+    async def load(self, name: str, trigger: Sequence[str] | None = None) -> bool:
+        async with self._lock:
+            return await self._swap(name, trigger)
+
+    async def reload(
+        self,
+        names: Iterable[str],
+        trigger: Sequence[str] | None = None,
+        purge: Sequence[str] = (),
+        detect_ms: float | None = None,
+        triggers: dict[str, list[str]] | None = None,
+    ) -> dict[str, bool]:
+        """Swap each named plugin (in order), re-executing the ``purge`` helpers fresh first.
+
+        ``purge`` names helper modules (``support`` or ``_common``); their
+        submodules are re-executed too.
+        """
+        results: dict[str, bool] = {}
+        async with self._lock:
+            purged = self.importer.with_submodules(purge)
+            for name in names:
+                why = (triggers or {}).get(name, trigger)
+                results[name] = await self._swap(name, why, purge=purged, detect_ms=detect_ms)
+                purged = []  # helpers are re-executed once per batch
+        self.after_changes()
+        return results
+
+    async def unload(self, name: str, reason: str = "requested") -> bool:
+        async with self._lock:
+            done = await self._retire(name, reason)
+        self.after_changes()
+        return done
+
+    def after_changes(self) -> None:
+        if self.check_leaks and self.leaks.pending:
+            for leftover in self.leaks.check():
+                self.reporter.emit(
+                    "warning",
+                    code="leak",
+                    plugin=leftover.plugin,
+                    message=f"the previous {leftover.plugin} {leftover.what} is still alive after unload; held by: "
+                    + "; ".join(leftover.holders),
+                    holders=leftover.holders,
+                )
+
+    def status(self) -> list[dict[str, Any]]:
+        return [slot.status() for slot in sorted(self.slots.values(), key=lambda s: s.name)]
+
+    # -- the swap transaction -----------------------------------------------------
+    async def _swap(
+        self, name: str, trigger: Sequence[str] | None, purge: Sequence[str] = (), detect_ms: float | None = None
+    ) -> bool:
+        slot = self.slots.get(name) or self.slots.setdefault(name, PluginSlot(name, module_path(self.plugin_dir, name)))
+        timings: dict[str, float] = {} if detect_ms is None else {"detect": round(detect_ms, 3)}
+        started = time.perf_counter()
+        was_serving = slot.serving
+
+        # 1. import: nothing running is touched until this succeeds
+        try:
+            ledger_for_reads = Ledger(name)
+            token = set_current(ledger_for_reads)
+            try:
+                with recording_reads(self.plugin_dir):
+                    module = self.importer.import_fresh(name, purge)
+            finally:
+                reset_current(token)
+            cls = self._plugin_class(module, name)
+            import_reads = ledger_for_reads.files_read
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            phase = "lookup" if isinstance(exc, PluginLookupError) else "import"
+            self._failed(slot, diagnose(exc, phase, name, self.plugin_dir, slot.path), trigger)
+            return False
+        timings["import"] = _ms(started)
+        self.graph.update(name)
+        for warning in parity.check_class(name, cls, slot.path):
+            self._warn(slot, warning)
+
+        # 2-5. hold events, retire the old version, start the new one (or bring the old back)
+        self._hold(slot)
+        old_module, old_class = slot.module, type(slot.instance) if was_serving else None
+        carried: Any = MISSING
+        restack: list[tuple[str, Any]] = []
+        try:
+            if was_serving:
+                carried = self._save_state(slot)
+                restack = await self._lift_stacked(slot)
+                t = time.perf_counter()
+                await self._shutdown_instance(slot, reason="reload")
+                timings["shutdown"] = _ms(t)
+            else:
+                timings["shutdown"] = 0.0
+            try:
+                await self._start_instance(slot, module, cls, carried, timings)
+            except _StartFailed as failure:
+                self._failed(slot, failure.problem, trigger, bring_back=old_class is not None)
+                if old_module is not None and old_class is not None:
+                    await self._bring_back(slot, old_module, old_class, carried)
+                return False
+            finally:
+                for other, state in restack:
+                    await self._restack(other, state)
+        finally:
+            self._release(slot)
+
+        slot.module, slot.state, slot.problem = module, PluginState.ACTIVE, None
+        slot.last_change = time.time()
+        slot.files_read = import_reads | (slot.ledger.files_read if slot.ledger else set())
+        timings["total"] = round(_ms(started) + timings.get("detect", 0.0), 3)
+        if was_serving:
+            slot.reloads += 1
+            self.reporter.emit(
+                "plugin.reloaded", plugin=name, version=slot.version, trigger=list(trigger or []), timings=timings,
+                **slot.ledger.counts() if slot.ledger else {},
+            )
+        else:
+            self.reporter.emit(
+                "plugin.loaded", plugin=name, version=slot.version, file=self._rel(slot.path), timings=timings,
+                **slot.ledger.counts() if slot.ledger else {},
+            )
+        if old_class is not None and self.check_leaks:
+            self.leaks.expect_freed(name, None, old_class)
+        return True
+
+    def _plugin_class(self, module: types.ModuleType, name: str) -> type:
+        expected = expected_class_name(name)
+        cls = getattr(module, expected, None)
+        if cls is not None and callable(cls):
+            return cls  # type: ignore[no-any-return]
+        classes = [k for k, v in vars(module).items() if isinstance(v, type) and v.__module__ == module.__name__]
+        if cls is not None:
+            raise PluginLookupError(
+                f"{expected} in {name}.py is a {type(cls).__name__}, not a class",
+                f"define `class {expected}:` with __init__(self, node), initialize() and shutdown()",
+            )
+        near = [c for c in classes if c.lower() == expected.lower() or c.lower().endswith("plugin")]
+        found = ", ".join(classes) if classes else "none"
+        hint = (
+            f"rename class {near[0]} to {expected}: production looks for the file name with only its first "
+            f"letter upper-cased (str.capitalize()) + 'Plugin' (classes found: {found})"
+            if near
+            else f"define `class {expected}:` in {name}.py; production looks for "
+            f"{name!r}.capitalize() + 'Plugin' (classes found: {found})"
+        )
+        line = _class_line(module, near[0]) if near else None
+        raise PluginLookupError(f"{name}.py has no class {expected}", hint, line)
+
+    async def _start_instance(
+        self, slot: PluginSlot, module: types.ModuleType, cls: type, carried: Any, timings: dict[str, float]
+    ) -> None:
+        ledger = Ledger(slot.name, gate=slot.held)
+        slot.ledger, slot.instance = ledger, None
+        token = set_current(ledger)
+        phase = "construct"
+        try:
+            with recording_reads(self.plugin_dir):
+                t = time.perf_counter()
+                instance = cls(self.node)
+                if carried is not MISSING and hasattr(instance, RESTORE_HOOK):
+                    getattr(instance, RESTORE_HOOK)(carried)
+                timings["construct"] = _ms(t)
+                phase = "initialize"
+                t = time.perf_counter()
+                if hasattr(instance, "initialize"):
+                    result = instance.initialize()
+                    if isawaitable(result):
+                        await asyncio.wait_for(_awaited(result), self.timeout)
+                timings["initialize"] = _ms(t)
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            if isinstance(exc, asyncio.TimeoutError):
+                exc = TimeoutError(f"async initialize() did not finish within {self.timeout:g} s")
+            problem = diagnose(exc, phase, slot.name, self.plugin_dir, slot.path)
+            await self._sweep(slot.name, ledger, quiet=True)
+            slot.ledger = None
+            raise _StartFailed(problem) from None
+        finally:
+            reset_current(token)
+        slot.instance = instance
+
+    async def _bring_back(self, slot: PluginSlot, module: types.ModuleType, cls: type, carried: Any) -> None:
+        """The new version failed to start: serve the previous one again."""
+        self.importer.restore(slot.name, module)
+        try:
+            await self._start_instance(slot, module, cls, carried, {})
+        except _StartFailed as failure:
+            slot.state, slot.module = PluginState.FAILED, None
+            self.reporter.emit("warning", code="restore-failed", plugin=slot.name,
+                               message=f"the previous version of {slot.name} could not be restarted: {failure.problem.error}")
+            return
+        slot.module, slot.state = module, PluginState.FAILED_RUNNING_PREVIOUS
+
+    async def _retire(self, name: str, reason: str) -> bool:
+        slot = self.slots.get(name)
+        if slot is None:
+            return False
+        if slot.serving:
+            self._hold(slot)
+            try:
+                restack = await self._lift_stacked(slot)
+                old_class = type(slot.instance)
+                await self._shutdown_instance(slot, reason)
+                for other, state in restack:
+                    await self._restack(other, state)
+            finally:
+                self._release(slot)
+            if self.check_leaks:
+                self.leaks.expect_freed(name, None, old_class)
+        was_serving = slot.state in (PluginState.ACTIVE, PluginState.FAILED_RUNNING_PREVIOUS)
+        slot.state, slot.module, slot.problem = PluginState.UNLOADED, None, None
+        self.importer.forget(name)
+        if was_serving or reason == "file deleted":
+            self.reporter.emit("plugin.unloaded", plugin=name, reason=reason)
+        if reason == "file deleted":
+            del self.slots[name]
+        return True
+
+    async def _shutdown_instance(self, slot: PluginSlot, reason: str) -> None:
+        """Call shutdown() (bounded), then sweep whatever it left behind."""
+        ledger, instance = slot.ledger, slot.instance
+        assert ledger is not None
+        shutdown = getattr(instance, "shutdown", None)
+        if shutdown is not None:
+            token = set_current(ledger)
+            try:
+                result = shutdown()
+                if isawaitable(result):
+                    await asyncio.wait_for(_awaited(result), self.timeout)
+            except (Exception, SystemExit, KeyboardInterrupt) as exc:
+                if isinstance(exc, asyncio.TimeoutError):
+                    exc = TimeoutError(f"async shutdown() did not finish within {self.timeout:g} s; "
+                                       "devnode cleaned up after it (see --timeout)")
+                problem = diagnose(exc, "shutdown", slot.name, self.plugin_dir, slot.path)
+                self.reporter.emit("plugin.failed", running="none" if reason != "reload" else "new",
+                                   **problem.to_record())
+                self._warn(slot, parity.shutdown_raised(slot.name, problem.file))
+                _drop_frames(exc)
+            finally:
+                reset_current(token)
+        await self._sweep(slot.name, ledger)
+        slot.handled_before += ledger.events_handled
+        slot.errors_before += ledger.errors
+        slot.instance, slot.ledger = None, None
+
+    async def _sweep(self, name: str, ledger: Ledger, quiet: bool = False) -> dict[str, Any]:
+        """Remove everything the plugin registered and did not release itself."""
+        cleaned: dict[str, Any] = {}
+        subs = list(ledger.subscriptions)
+        for sub in subs:
+            self.bus.remove_subscription(sub)
+        ledger.subscriptions.clear()
+        if subs:
+            cleaned["subscriptions"] = [f"{_event_name(s.event_type)} -> {getattr(s.callback, '__qualname__', s.callback)}" for s in subs]
+        current = asyncio.current_task()
+        live = [t for t in ledger.live_tasks() if t is not current]
+        # Tasks the plugin cancelled itself are finishing, not left behind: only wait for them.
+        tasks = [t for t in live if not t.cancelling()]
+        for task in tasks:
+            task.cancel()
+        if live:
+            await asyncio.wait(live, timeout=self.timeout)
+        if tasks:
+            cleaned["tasks"] = [t.get_name() + (" (ignored cancel)" if not t.done() else "") for t in tasks]
+        patches = []
+        for patch in reversed(ledger.patches):
+            if patch.is_in_place():
+                patch.restore()
+                patches.append(patch.describe())
+            else:
+                self.reporter.emit("warning", code="patch-overwritten", plugin=name,
+                                   message=f"{name} replaced {patch.describe()}, and something else replaced it "
+                                   "afterwards; devnode left the current value in place")
+        ledger.patches.clear()
+        if patches:
+            cleaned["patches"] = patches
+        threads = ledger.live_threads()
+        if threads:
+            self.reporter.emit("warning", code="thread-left-running", plugin=name,
+                               message=f"{name} left {len(threads)} thread(s) running after shutdown: "
+                               + ", ".join(repr(t.name) for t in threads)
+                               + "; devnode cannot stop threads: signal them to stop in shutdown() and join them")
+        if cleaned and not quiet:
+            parts = [f"{len(v)} {k if len(v) > 1 else SINGULAR[k]}" for k, v in cleaned.items()]
+            self.reporter.emit("warning", code="cleanup", plugin=name,
+                               message=f"{name} left {', '.join(parts)} behind after shutdown; devnode removed them",
+                               cleaned=cleaned)
+        return cleaned
+
+    # -- state carry-over and stacked patches --------------------------------------
+    def _save_state(self, slot: PluginSlot) -> Any:
+        hook = getattr(slot.instance, SAVE_HOOK, None)
+        if hook is None:
+            return MISSING
+        token = set_current(slot.ledger)
+        try:
+            return hook()
+        except Exception as exc:
+            problem = diagnose(exc, "save-state", slot.name, self.plugin_dir, slot.path)
+            self.reporter.emit("warning", code="save-state-failed", plugin=slot.name,
+                               message=f"{SAVE_HOOK}() raised ({problem.error}); the new version starts fresh")
+            return MISSING
+        finally:
+            reset_current(token)
+
+    async def _lift_stacked(self, slot: PluginSlot) -> list[tuple[str, Any]]:
+        """Retire plugins that wrapped a node attribute on top of this plugin's wrapper.
+
+        Their wrapper holds ours, so ours cannot be removed underneath them; they are
+        started again after the swap so they wrap whatever is then in place.
+        """
+        lifted: list[tuple[str, Any]] = []
+        if slot.ledger is None:
+            return lifted
+        mine = slot.ledger.patches
+        for other in list(self.slots.values()):
+            if other is slot or other.ledger is None:
+                continue
+            if any(p.target is q.target and p.name == q.name and p.old is q.new for p in other.ledger.patches for q in mine):
+                lifted.extend(await self._lift_stacked(other))
+                state = self._save_state(other)
+                self._hold(other)
+                await self._shutdown_instance(other, reason="restack")
+                lifted.append((other.name, state))
+        return lifted
+
+    async def _restack(self, name: str, state: Any) -> None:
+        slot = self.slots[name]
+        try:
+            if slot.module is None:
+                return
+            cls = self._plugin_class(slot.module, name)
+            await self._start_instance(slot, slot.module, cls, state, {})
+        except (_StartFailed, PluginLookupError) as exc:
+            slot.state = PluginState.FAILED
+            self.reporter.emit("warning", code="restack-failed", plugin=name,
+                               message=f"{name} could not be restarted on top of the reloaded wrapper: {exc}")
+        finally:
+            self._release(slot)
+
+    # -- event hold ------------------------------------------------------------------
+    def _hold(self, slot: PluginSlot) -> None:
+        if slot.held is None:
+            slot.held = []
+        if slot.ledger is not None:
+            slot.ledger.gate = slot.held
+
+    def _release(self, slot: PluginSlot) -> None:
+        held, slot.held = slot.held, None
+        if slot.ledger is not None:
+            slot.ledger.gate = None
+        if held and slot.ledger is not None:
+            ledger = slot.ledger
+
+            async def deliver() -> None:
+                for event in held:
+                    await self.bus.deliver(event, ledger)
+
+            asyncio.get_running_loop().create_task(deliver(), context=_no_owner())
+
+    # -- reporting ---------------------------------------------------------------
+    def _failed(self, slot: PluginSlot, problem: PluginProblem, trigger: Sequence[str] | None, bring_back: bool = False) -> None:
+        previous = slot.serving or bring_back
+        slot.problem = problem
+        slot.state = PluginState.FAILED_RUNNING_PREVIOUS if previous else PluginState.FAILED
+        slot.last_change = time.time()
+        self.reporter.emit(
+            "plugin.failed", running="previous" if previous else "none", trigger=list(trigger or []),
+            **problem.to_record(),
+        )
+        if problem.exception is not None:
+            _drop_frames(problem.exception)
+
+    def _warn(self, slot: PluginSlot | None, warning: parity.ParityWarning) -> None:
+        key = warning.code + (warning.file or "")
+        if slot is not None:
+            if key in slot.warned:
+                return
+            slot.warned.add(key)
+        self.reporter.emit("warning", **warning.to_record())
+
+    def _warn_helper(self, name: str) -> None:
+        path = module_path(self.plugin_dir, name)
+        slot = self.slots.get(name)
+        warning = parity.check_helper(name, path, self.graph.imported_by_others(name))
+        if slot is None:
+            self.reporter.emit("warning", **warning.to_record())
+        else:
+            self._warn(slot, warning)
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.plugin_dir.parent))
+        except ValueError:
+            return str(path)
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
+
+
+def _event_name(event_type: Any) -> str:
+    return "*" if event_type is None else event_type.value
+
+
+def _class_line(module: types.ModuleType, class_name: str) -> int | None:
+    import inspect
+
+    try:
+        return inspect.getsourcelines(getattr(module, class_name))[1]
+    except (OSError, TypeError):
+        return None
+
+
+def _drop_frames(exc: BaseException) -> None:
+    """Tracebacks hold frames, frames hold plugin instances: free them once reported."""
+    tb = exc.__traceback__
+    if tb is not None:
+        traceback.clear_frames(tb)
+
+
+def _no_owner() -> Any:
+    import contextvars
+
+    return contextvars.Context()

@@ -1,0 +1,184 @@
+"""Imports the plugin directory as the package ``plugins``, always from the source on disk.
+
+Two reasons this is not plain ``importlib``:
+
+* Production imports every plugin as ``plugins.<name>`` whatever the directory
+  is called, so a finder maps the package ``plugins`` onto the plugin dir and
+  sibling helpers (``from plugins import _common``, ``from . import _common``)
+  resolve there.
+* Python's bytecode cache validates a ``.pyc`` by whole-second mtime and size,
+  so two same-size saves within a second would run the stale code. The loader
+  here compiles from the source every time and never reads or writes a ``.pyc``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import types
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from devnode.host.naming import PACKAGE
+
+
+class OutsidePluginDirError(ImportError):
+    """A module in the plugin dir is a symlink to code outside it."""
+
+
+class FreshSourceLoader(importlib.machinery.SourceFileLoader):
+    """Loads a module from its source on every import, bypassing ``__pycache__``."""
+
+    def get_code(self, fullname: str) -> types.CodeType:
+        path = self.get_filename(fullname)
+        source = self.get_data(path)
+        return self.source_to_code(source, path)  # type: ignore[no-any-return]
+
+    def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:
+        """Never write bytecode into the author's plugin dir."""
+
+
+class _EmptyPackageLoader(importlib.abc.Loader):
+    """The ``plugins`` package when the plugin dir has no ``__init__.py``."""
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
+        return None
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        pass
+
+
+class PluginImporter(importlib.abc.MetaPathFinder):
+    """Meta path finder for ``plugins`` and ``plugins.*`` inside one plugin dir."""
+
+    def __init__(self, plugin_dir: Path) -> None:
+        self.plugin_dir = plugin_dir.resolve()
+
+    # -- finder protocol -----------------------------------------------------
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname == PACKAGE:
+            init = self.plugin_dir / "__init__.py"
+            if init.is_file():
+                return self._spec(fullname, init, package_dir=self.plugin_dir)
+            spec = importlib.machinery.ModuleSpec(fullname, _EmptyPackageLoader(), is_package=True)
+            spec.submodule_search_locations = [str(self.plugin_dir)]
+            return spec
+        if not fullname.startswith(PACKAGE + "."):
+            return None
+        parts = fullname.split(".")[1:]
+        base = self.plugin_dir.joinpath(*parts)
+        package_init = base / "__init__.py"
+        if package_init.is_file():
+            return self._spec(fullname, package_init, package_dir=base)
+        module_file = base.with_suffix(".py")
+        if module_file.is_file():
+            return self._spec(fullname, module_file)
+        return None
+
+    def _spec(self, fullname: str, file: Path, package_dir: Path | None = None) -> importlib.machinery.ModuleSpec:
+        real = file.resolve()
+        if not real.is_relative_to(self.plugin_dir):
+            raise OutsidePluginDirError(
+                f"{file} is a symlink to {real}, outside the plugin dir {self.plugin_dir}; "
+                "devnode only loads code from inside the plugin dir. Copy the file in instead of linking it.",
+                name=fullname,
+                path=str(file),
+            )
+        loader = FreshSourceLoader(fullname, str(file))
+        spec = importlib.util.spec_from_file_location(
+            fullname,
+            file,
+            loader=loader,
+            submodule_search_locations=[str(package_dir)] if package_dir is not None else None,
+        )
+        assert spec is not None
+        return spec
+
+    # -- installation ----------------------------------------------------------
+    def install(self) -> None:
+        """Put this finder first, so a ``plugins`` package elsewhere on sys.path cannot win."""
+        if self not in sys.meta_path:
+            sys.meta_path.insert(0, self)
+        # A ``plugins`` package imported from elsewhere before we were installed must go.
+        existing = sys.modules.get(PACKAGE)
+        if existing is not None and list(getattr(existing, "__path__", [])) != [str(self.plugin_dir)]:
+            for name in self.loaded_modules():
+                del sys.modules[name]
+
+    def uninstall(self) -> None:
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        for name in self.loaded_modules():
+            del sys.modules[name]
+
+    # -- module table ----------------------------------------------------------
+    @staticmethod
+    def loaded_modules() -> list[str]:
+        return [n for n in list(sys.modules) if n == PACKAGE or n.startswith(PACKAGE + ".")]
+
+    @staticmethod
+    def qualified(module_name: str) -> str:
+        return f"{PACKAGE}.{module_name}"
+
+    def with_submodules(self, modules: Sequence[str]) -> list[str]:
+        """``plugins.<m>`` for each helper ``m``, plus its loaded submodules (for packages)."""
+        names: list[str] = []
+        loaded = self.loaded_modules()
+        for m in modules:
+            full = self.qualified(m)
+            names += [n for n in loaded if n == full or n.startswith(full + ".")] or [full]
+        return names
+
+    def import_fresh(self, module_name: str, purge: Sequence[str] = ()) -> types.ModuleType:
+        """Execute ``plugins.<module_name>`` anew from disk.
+
+        ``purge`` lists other ``plugins.*`` modules (changed helpers) to re-execute
+        too. If anything fails, the previous module objects are put back in
+        ``sys.modules`` so the running version and later imports are unaffected.
+        """
+        fullname = self.qualified(module_name)
+        with self.transaction([fullname, *purge]):
+            self._ensure_package()
+            return importlib.import_module(fullname)
+
+    @contextmanager
+    def transaction(self, names: Sequence[str]) -> Iterator[None]:
+        saved: dict[str, Any] = {n: sys.modules.pop(n) for n in names if n in sys.modules}
+        before = set(sys.modules)
+        try:
+            yield
+        except BaseException:
+            for name in set(sys.modules) - before:
+                if name == PACKAGE or name.startswith(PACKAGE + "."):
+                    del sys.modules[name]
+            sys.modules.update(saved)
+            raise
+
+    def _ensure_package(self) -> None:
+        if PACKAGE not in sys.modules:
+            importlib.import_module(PACKAGE)
+
+    def forget(self, module_name: str) -> None:
+        """Drop a module (deleted plugin or helper) from the module table."""
+        fullname = self.qualified(module_name)
+        sys.modules.pop(fullname, None)
+        package = sys.modules.get(PACKAGE)
+        if package is not None and getattr(package, module_name, None) is not None:
+            try:
+                delattr(package, module_name)
+            except AttributeError:
+                pass
+
+    def restore(self, module_name: str, module: types.ModuleType) -> None:
+        """Make ``module`` (a previous version) the current ``plugins.<module_name>`` again."""
+        sys.modules[self.qualified(module_name)] = module
+        package = sys.modules.get(PACKAGE)
+        if package is not None:
+            setattr(package, module_name, module)

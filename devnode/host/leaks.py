@@ -1,0 +1,116 @@
+"""Checks that an unloaded plugin version was really freed, and says what holds it."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+import types
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Leftover:
+    """An old plugin version still alive after unload."""
+
+    plugin: str
+    what: str  # "instance" or "class"
+    holders: list[str]
+
+
+class LeakWatch:
+    """Weak references to plugin versions that should die; checked in batches (gc is not free)."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[str, str, weakref.ref[Any]]] = []
+
+    def expect_freed(self, plugin: str, instance: object | None, cls: type | None) -> None:
+        for what, obj in (("instance", instance), ("class", cls)):
+            if obj is None:
+                continue
+            try:
+                self._pending.append((plugin, what, weakref.ref(obj)))
+            except TypeError:
+                pass  # e.g. __slots__ without __weakref__: cannot be watched
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def check(self) -> list[Leftover]:
+        """Collect garbage, then report every watched object still alive."""
+        if not self._pending:
+            return []
+        gc.collect()
+        leftovers: list[Leftover] = []
+        reported: set[str] = set()
+        for plugin, what, ref in self._pending:
+            obj = ref()
+            if obj is None or plugin in reported:
+                continue
+            reported.add(plugin)
+            leftovers.append(Leftover(plugin, what, describe_holders(obj)))
+        self._pending.clear()
+        return leftovers
+
+
+def describe_holders(obj: object, depth: int = 4, limit: int = 3) -> list[str]:
+    """Human descriptions of chains of references that keep ``obj`` alive."""
+    found: list[str] = []
+    ignore = {id(sys._getframe())}
+
+    def walk(target: object, path: list[str], level: int) -> None:
+        if len(found) >= limit:
+            return
+        for ref in gc.get_referrers(target):
+            if id(ref) in ignore or isinstance(ref, types.FrameType):
+                continue
+            label = _label(ref, target)
+            if label is None:
+                continue
+            step = path + [label]
+            root = _root(ref)
+            if root is not None:
+                found.append(" <- ".join(step + [root]))
+                if len(found) >= limit:
+                    return
+            elif level < depth:
+                ignore.add(id(ref))
+                walk(ref, step, level + 1)
+
+    walk(obj, [], 0)
+    return found or ["an object devnode could not trace (a C extension or a reference cycle held from outside Python)"]
+
+
+def _label(ref: object, target: object) -> str | None:
+    if isinstance(ref, types.MethodType):
+        return f"bound method {ref.__func__.__qualname__}"
+    if isinstance(ref, types.FunctionType):
+        return f"function {ref.__qualname__}"
+    if isinstance(ref, types.CellType):
+        return "closure cell"
+    if isinstance(ref, tuple):
+        return "tuple"
+    if isinstance(ref, list):
+        return "list"
+    if isinstance(ref, dict):
+        return "dict"
+    if isinstance(ref, threading.Thread):
+        return None
+    if isinstance(ref, type):
+        return f"class {ref.__qualname__}"
+    return f"{type(ref).__qualname__} object"
+
+
+def _root(ref: object) -> str | None:
+    """A recognisable long-lived owner: a running thread, a module's globals, a class."""
+    for thread in threading.enumerate():
+        if ref is thread.__dict__ or ref is getattr(thread, "_target", None) or ref is getattr(thread, "_args", None):
+            return f"thread {thread.name!r} (still running: stop it in shutdown())"
+    if isinstance(ref, dict):
+        for name, module in list(sys.modules.items()):
+            if getattr(module, "__dict__", None) is ref:
+                return f"global variable in module {name} (clear it in shutdown())"
+    return None

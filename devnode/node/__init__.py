@@ -1,0 +1,1 @@
+"""The dev node and its local stand-ins for the production services."""

@@ -1,0 +1,179 @@
+"""Who owns what: the per-plugin ledger of subscriptions, tasks and node patches.
+
+Every resource a plugin acquires is recorded against the ledger that is
+*current* when it is acquired. The current ledger lives in a context variable,
+so it follows the plugin into its handlers and into every asyncio task it
+starts (tasks copy the context they were created in).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from devnode.events import Event, Subscription
+
+_current: ContextVar[Ledger | None] = ContextVar("devnode_owner", default=None)
+
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
+
+
+def current_ledger() -> Ledger | None:
+    """The ledger of the plugin whose code is running now, if any."""
+    return _current.get()
+
+
+def set_current(ledger: Ledger | None) -> Any:
+    """Make ``ledger`` the owner of what follows; returns a token for ``reset_current``."""
+    return _current.set(ledger)
+
+
+def reset_current(token: Any) -> None:
+    _current.reset(token)
+
+
+@dataclass(eq=False)
+class Patch:
+    """An attribute a plugin replaced on a node object, and what was there before."""
+
+    target: object
+    name: str
+    old: Any  # MISSING when the attribute came from the class, not the instance
+    new: Any
+
+    def describe(self) -> str:
+        return f"{_target_name(self.target)}.{self.name}"
+
+    def is_in_place(self) -> bool:
+        current = vars(self.target).get(self.name, MISSING)
+        return current is self.new or (current is not MISSING and current == self.new)
+
+    def restore(self) -> None:
+        if self.old is MISSING:
+            vars(self.target).pop(self.name, None)
+        else:
+            vars(self.target)[self.name] = self.old
+
+
+@dataclass(eq=False)
+class Ledger:
+    """Everything one plugin instance has registered with the node."""
+
+    owner: str
+    subscriptions: list[Subscription] = field(default_factory=list)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    threads: list[threading.Thread] = field(default_factory=list)
+    patches: list[Patch] = field(default_factory=list)
+    files_read: set[Path] = field(default_factory=set)
+    # While the plugin is being swapped, events meant for it wait here (see host).
+    gate: list[Event] | None = None
+    events_handled: int = 0
+    errors: int = 0
+
+    # -- patches -------------------------------------------------------------
+    def record_patch(self, target: object, name: str, value: Any) -> bool:
+        """Note that this plugin set ``target.name = value``.
+
+        Returns True when the assignment puts back what was there before
+        (the plugin undoing its own patch), so the caller restores exactly.
+        """
+        for patch in self.patches:
+            if patch.target is target and patch.name == name:
+                if _same(value, patch.old) or _same(value, _class_value(target, name, patch.old)):
+                    self.patches.remove(patch)
+                    patch.restore()
+                    return True
+                patch.new = value
+                return False
+        old = vars(target).get(name, MISSING)
+        self.patches.append(Patch(target, name, old, value))
+        return False
+
+    # -- tasks ---------------------------------------------------------------
+    def adopt_task(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def live_tasks(self) -> list[asyncio.Task[Any]]:
+        return [t for t in self.tasks if not t.done()]
+
+    def live_threads(self) -> list[threading.Thread]:
+        return [t for t in self.threads if t.is_alive()]
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "subscriptions": len(self.subscriptions),
+            "tasks": len(self.live_tasks()),
+            "patches": len(self.patches),
+            "threads": len(self.live_threads()),
+        }
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _class_value(target: object, name: str, old: Any) -> Any:
+    """What ``target.name`` resolves to once the instance attribute is gone."""
+    if old is not MISSING:
+        return old
+    try:
+        return getattr(type(target), name).__get__(target, type(target))
+    except AttributeError:
+        return MISSING
+
+
+def _target_name(target: object) -> str:
+    from devnode.node.tracked import Tracked
+
+    if isinstance(target, Tracked):
+        return target.tracked_name
+    return type(target).__name__
+
+
+class TrackedThread:
+    """Records threads a plugin starts, so leftovers can be named on unload."""
+
+    _installed = False
+
+    @classmethod
+    def install(cls) -> None:
+        if cls._installed:
+            return
+        cls._installed = True
+        original_start = threading.Thread.start
+
+        def start(self: threading.Thread) -> None:
+            ledger = _current.get()
+            if ledger is not None:
+                ledger.threads.append(self)
+            original_start(self)
+
+        threading.Thread.start = start  # type: ignore[method-assign]
+
+
+def install_task_factory(loop: asyncio.AbstractEventLoop) -> None:
+    """Make every task created while a plugin's code runs belong to that plugin."""
+    previous = loop.get_task_factory()
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        if previous is not None:
+            task = previous(loop, coro, **kwargs)
+        else:
+            task = asyncio.Task(coro, loop=loop, **kwargs)
+        ledger = kwargs["context"].get(_current) if kwargs.get("context") else _current.get()
+        if ledger is not None:
+            ledger.adopt_task(task)  # type: ignore[arg-type]
+        return task  # type: ignore[return-value]
+
+    loop.set_task_factory(factory)  # type: ignore[arg-type]

@@ -1,0 +1,81 @@
+"""Applies file changes to the running node: watch -> filter unchanged -> plan -> host."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from watchfiles import Change
+
+from devnode.host.host import PluginHost
+from devnode.reload.planner import ContentLedger, Plan, plan_changes
+from devnode.reload.watcher import PluginDirFilter, watch_plugin_dir
+
+
+class Reloader:
+    """Keeps the host in step with the plugin dir on disk."""
+
+    def __init__(self, host: PluginHost, *, debounce_ms: int = 1600, step_ms: int = 10, force_polling: bool = False) -> None:
+        self.host = host
+        self.plugin_dir = host.plugin_dir
+        self.debounce_ms = debounce_ms
+        self.step_ms = step_ms
+        self.force_polling = force_polling
+        self.contents = ContentLedger(self.plugin_dir)
+        self.ready = asyncio.Event()
+
+    async def run(self, stop_event: asyncio.Event) -> None:
+        batches = watch_plugin_dir(
+            self.plugin_dir, stop_event, debounce_ms=self.debounce_ms, step_ms=self.step_ms, force_polling=self.force_polling
+        ).__aiter__()
+        # awatch registers its OS watch synchronously in its first step; let that step run,
+        # then catch up on anything saved between start-up and registration.
+        first = asyncio.ensure_future(batches.__anext__())
+        await asyncio.sleep(0)
+        await self.apply(self.rescan())
+        self.ready.set()
+        try:
+            paths = await first
+            while True:
+                await self.apply(paths)
+                paths = await batches.__anext__()
+        except StopAsyncIteration:
+            return
+
+    def rescan(self) -> set[Path]:
+        """Every file in the plugin dir, plus the ones known before (to see deletions)."""
+        keep = PluginDirFilter(self.plugin_dir)
+        current = {p for p in self.plugin_dir.rglob("*") if p.is_file() and keep(Change.modified, str(p))}
+        return current | self.contents.known()
+
+    async def apply(self, paths: set[Path]) -> Plan:
+        """Plan and carry out one batch of changed paths."""
+        changed = {p for p in paths if self.contents.changed(p)}
+        if not changed:
+            return Plan()
+        detect_ms = _detect_ms(changed)
+        host = self.host
+        readers = {name: slot.files_read for name, slot in host.slots.items()}
+        plan = plan_changes(changed, self.plugin_dir, host.graph, set(host.slots), readers)
+        for name in plan.unload:
+            await host.unload(name, reason="file deleted")
+        for name in plan.helpers_gone:
+            host.importer.forget(name)
+        todo = [*plan.load, *[n for n in plan.reload if n not in plan.load]]
+        if todo:
+            await host.reload(todo, purge=plan.purge, detect_ms=detect_ms, triggers=plan.triggers)
+        return plan
+
+
+def _detect_ms(paths: set[Path]) -> float | None:
+    """Time from the newest write in the batch to now: what the watcher took to notice."""
+    mtimes = []
+    for path in paths:
+        try:
+            mtimes.append(path.stat().st_mtime)
+        except OSError:
+            continue
+    if not mtimes:
+        return None
+    return max(0.0, (time.time() - max(mtimes)) * 1000)

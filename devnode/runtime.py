@@ -1,0 +1,196 @@
+"""One running dev node: node + plugin host + watcher + UI + command input, on one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from devnode import compat
+from devnode.commands import execute
+from devnode.config import NodeConfig
+from devnode.events import Event, EventType, HandlerResult
+from devnode.host.host import PluginHost
+from devnode.node.node import DevNode
+from devnode.ownership import TrackedThread, install_task_factory
+from devnode.reload.reloader import Reloader
+from devnode.reporting import Record, Reporter
+from devnode.ui.records import PluginLogBridge, event_fields
+
+UI = Callable[[Record], None]
+
+
+@dataclass
+class RunOptions:
+    """How ``devnode run`` behaves, beyond the node's configuration."""
+
+    watch: bool = True
+    debounce_ms: int = 1600
+    step_ms: int = 10
+    force_polling: bool = False
+    timeout: float = 5.0
+    log_level: str = "INFO"
+    read_commands: bool = True
+    check_leaks: bool = True
+
+
+class Runtime:
+    """Owns the node's lifetime; ``await run()`` returns the process exit code."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        options: RunOptions,
+        ui: UI,
+        commands_in: IO[str] | None = None,
+    ) -> None:
+        self.config = config
+        self.options = options
+        self.ui = ui
+        self.commands_in = commands_in
+        self.reporter = Reporter()
+        self.reporter.add_sink(ui)
+        self.stop_event = asyncio.Event()
+        self.stop_reason = "quit"
+        self.node: DevNode
+        self.host: PluginHost
+        self.reloader: Reloader | None = None
+        self._log_bridge = PluginLogBridge(self.reporter)
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._interrupts = 0
+
+    # -- the whole life of the node --------------------------------------------------
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        install_task_factory(loop)
+        TrackedThread.install()
+        compat.install()
+        self._install_signals(loop)
+        self._install_logging()
+        try:
+            self.node = DevNode(self.config)
+            self.host = PluginHost(
+                self.node, Path(self.config.plugin_dir), self.reporter,
+                timeout=self.options.timeout, check_leaks=self.options.check_leaks,
+            )
+            self.node.plugin_manager = self.host
+            self.node.event_bus.add_observer(self._on_event)
+            await self.node.start()
+            await self.host.start()
+            if self.options.watch:
+                self.reloader = Reloader(
+                    self.host, debounce_ms=self.options.debounce_ms, step_ms=self.options.step_ms,
+                    force_polling=self.options.force_polling,
+                )
+                self._tasks.append(loop.create_task(self.reloader.run(self.stop_event), name="devnode-watcher"))
+                await _first_of(self.reloader.ready.wait(), self.stop_event.wait())
+            self.reporter.emit(
+                "node.ready", node_id=self.config.node_id, plugin_dir=self.config.plugin_dir,
+                data_dir=self.config.data_dir, plugins=sorted(self.host.plugins), watching=self.options.watch,
+            )
+            await self.node.event_bus.publish(Event(EventType.NODE_STARTED, {"node_id": self.config.node_id}))
+            if self.commands_in is not None and self.options.read_commands:
+                self._start_command_reader(loop)
+            await self.stop_event.wait()
+            await self._shutdown()
+        finally:
+            self._uninstall_logging()
+            compat.uninstall()
+        return 0
+
+    async def _shutdown(self) -> None:
+        await self.node.event_bus.publish(Event(EventType.NODE_STOPPING, {"node_id": self.config.node_id}))
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.host.stop()
+        await self.node.stop()
+        self.reporter.emit("node.stopped", reason=self.stop_reason)
+
+    def request_stop(self, reason: str = "quit") -> None:
+        self.stop_reason = reason
+        self.stop_event.set()
+
+    # -- what the UIs and commands use --------------------------------------------------
+    def emit_status(self) -> Record:
+        bus = self.node.event_bus
+        return self.reporter.emit(
+            "status", plugins=self.host.status(), subscriptions=bus.subscriber_count, events=bus.published,
+            peers=self.node.p2p_network.get_connected_peers(),
+        )
+
+    def set_log_level(self, level: str) -> None:
+        self.options.log_level = level
+        logging.getLogger("plugins").setLevel(level)
+
+    async def run_command(self, line: str) -> None:
+        await execute(self, line)
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _on_event(self, event: Event, results: list[HandlerResult]) -> None:
+        self.reporter.emit("event", **event_fields(event, results))
+
+    def _install_logging(self) -> None:
+        root = logging.getLogger()
+        root.addHandler(self._log_bridge)
+        if root.level > logging.DEBUG:
+            root.setLevel(logging.WARNING)
+        logging.getLogger("plugins").setLevel(self.options.log_level)
+        logging.getLogger("devnode").setLevel(logging.WARNING)
+
+    def _uninstall_logging(self) -> None:
+        logging.getLogger().removeHandler(self._log_bridge)
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def interrupted() -> None:
+            self._interrupts += 1
+            if self._interrupts > 1:
+                sys.stderr.write("devnode: interrupted twice, exiting without shutting plugins down\n")
+                os._exit(130)
+            sys.stderr.write("devnode: shutting down (Ctrl-C again to force)\n")
+            self.request_stop("interrupted")
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, interrupted)
+            except (NotImplementedError, RuntimeError):
+                pass
+
+    def _start_command_reader(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Read commands on a thread (stdin may be a pipe or a terminal); run them on the loop."""
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        stream = self.commands_in
+        assert stream is not None
+
+        def read() -> None:
+            try:
+                for line in stream:
+                    loop.call_soon_threadsafe(queue.put_nowait, line)
+            except (OSError, ValueError):
+                pass
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        async def consume() -> None:
+            while (line := await queue.get()) is not None:
+                await self.run_command(line)
+            # End of input stops reading, not the node.
+
+        threading.Thread(target=read, name="devnode-stdin", daemon=True).start()
+        self._tasks.append(loop.create_task(consume(), name="devnode-commands"))
+
+
+async def _first_of(*aws: Any) -> None:
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()

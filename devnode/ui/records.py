@@ -1,0 +1,61 @@
+"""Builds the records for events and log lines (the hot path: kept small)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from devnode.events import Event, HandlerResult
+from devnode.host.naming import PACKAGE
+from devnode.ownership import current_ledger
+from devnode.reporting import Reporter
+
+
+def event_fields(event: Event, results: list[HandlerResult]) -> dict[str, Any]:
+    return {
+        "type": event.type.value,
+        "data": event.data,
+        "handlers": [
+            {
+                "plugin": r.plugin,
+                "handler": r.handler_name,
+                "ok": r.error is None,
+                "ms": round(r.seconds * 1000, 3),
+                "error": None if r.error is None else f"{type(r.error).__name__}: {r.error}",
+            }
+            for r in results
+        ],
+    }
+
+
+class PluginLogBridge(logging.Handler):
+    """Turns plugins' own logging into ``log`` records attributed to their plugin."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        super().__init__(logging.DEBUG)
+        self.reporter = reporter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        plugin = plugin_of(record.name)
+        if plugin is None:
+            ledger = current_ledger()
+            plugin = ledger.owner if ledger is not None else None
+        if plugin is None and not record.name.startswith("devnode"):
+            return
+        try:
+            message = record.getMessage()
+        except Exception as exc:  # a plugin's bad format string must not break logging
+            message = f"{record.msg!r} (could not format: {exc})"
+        if record.exc_info and record.exc_info[1] is not None:
+            message += f" [{type(record.exc_info[1]).__name__}: {record.exc_info[1]}]"
+        self.reporter.emit(
+            "log", plugin=plugin, level=record.levelname, logger=record.name, message=message,
+            file=record.pathname, line=record.lineno,
+        )
+
+
+def plugin_of(logger_name: str) -> str | None:
+    parts = logger_name.split(".")
+    if parts[0] == PACKAGE and len(parts) > 1:
+        return parts[1]
+    return None

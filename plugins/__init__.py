@@ -1,0 +1,1 @@
+# The plugin package: devnode (like the production node) imports each module here as plugins.<name>.
