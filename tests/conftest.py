@@ -1,0 +1,232 @@
+"""Shared test helpers: deadlines instead of sleeps, a real devnode process, an in-process host."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devnode import compat
+from devnode.config import NodeConfig
+from devnode.host.host import PluginHost
+from devnode.node.node import DevNode
+from devnode.ownership import TrackedThread, install_task_factory
+from devnode.reporting import Record, Reporter
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_PLUGINS = ROOT / "plugins"
+# File-system events on a slow shared machine can take a while: be generous.
+WATCH_DEADLINE = 30.0
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01, what: str = "") -> Any:
+    """Poll ``predicate`` until truthy; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+async def async_wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what or predicate}")
+        await asyncio.sleep(0.005)
+
+
+def write_plugin(plugin_dir: Path, name: str, source: str) -> Path:
+    """Write ``plugin_dir/name.py`` from an indented snippet."""
+    path = plugin_dir / f"{name}.py"
+    path.write_text(textwrap.dedent(source).lstrip())
+    return path
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Save like an editor does: write a temp file beside it, then rename over."""
+    tmp = path.with_name(f".{path.name}.tmp~")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+# -- in-process node + host -------------------------------------------------------------
+class HostHarness:
+    """A dev node and plugin host on a temp data dir, driven from a sync test via ``run``."""
+
+    def __init__(self, plugin_dir: Path, data_dir: Path, **host_options: Any) -> None:
+        self.plugin_dir = plugin_dir
+        self.data_dir = data_dir
+        self.records: list[Record] = []
+        self.loop = asyncio.new_event_loop()
+        install_task_factory(self.loop)
+        TrackedThread.install()
+        compat.install()
+        config = NodeConfig(plugin_dir=str(plugin_dir), data_dir=str(data_dir),
+                            sqlite_db_path=str(data_dir / "devnode.sqlite3"))
+        self.reporter = Reporter()
+        self.reporter.add_sink(self.records.append)
+        self.node = DevNode(config)
+        self.host = PluginHost(self.node, plugin_dir, self.reporter, **host_options)
+        self.node.plugin_manager = self.host
+        self.bus = self.node.event_bus
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def start(self) -> HostHarness:
+        self.run(self.node.start())
+        self.run(self.host.start())
+        return self
+
+    def kinds(self, kind: str, plugin: str | None = None) -> list[Record]:
+        return [r for r in self.records if r["kind"] == kind and (plugin is None or r.get("plugin") == plugin)]
+
+    def close(self) -> None:
+        try:
+            self.run(self.host.stop())
+            self.run(self.node.stop())
+            pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                self.run(asyncio.wait(pending, timeout=5))
+        finally:
+            self.loop.close()
+            compat.uninstall()
+
+
+@pytest.fixture
+def plugin_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "plugins"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def harness(plugin_dir: Path, tmp_path: Path) -> Iterator[Callable[..., HostHarness]]:
+    made: list[HostHarness] = []
+
+    def make(**options: Any) -> HostHarness:
+        h = HostHarness(plugin_dir, tmp_path / "data", **options)
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.close()
+
+
+# -- a real devnode process ---------------------------------------------------------------
+class DevnodeProcess:
+    """``devnode run --ui json`` in a subprocess; records are collected on a thread."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.records: list[Record] = []
+        self.stderr_lines: list[str] = []
+        self._lock = threading.Lock()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "devnode", "run", "--ui", "json", *args],
+            cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, bufsize=1,
+        )
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def _read_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                record = {"kind": "unparsed", "line": line}
+            with self._lock:
+                self.records.append(record)
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr_lines.append(line)
+
+    def snapshot(self) -> list[Record]:
+        with self._lock:
+            return list(self.records)
+
+    def find(self, kind: str, **fields: Any) -> list[Record]:
+        return [r for r in self.snapshot() if r.get("kind") == kind and all(r.get(k) == v for k, v in fields.items())]
+
+    def wait_for(self, kind: str, timeout: float = WATCH_DEADLINE, after: int = 0, **fields: Any) -> Record:
+        """The first record of ``kind`` (matching ``fields``) at index >= ``after``."""
+
+        def match() -> Record | None:
+            for r in self.snapshot()[after:]:
+                if r.get("kind") == kind and all(r.get(k) == v for k, v in fields.items()):
+                    return r
+            if self.proc.poll() is not None:
+                raise AssertionError(f"devnode exited ({self.proc.returncode}) before {kind}: {''.join(self.stderr_lines)}")
+            return None
+
+        return wait_until(match, timeout, what=f"{kind} {fields}")  # type: ignore[no-any-return]
+
+    def mark(self) -> int:
+        return len(self.snapshot())
+
+    def send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            try:
+                self.send("quit")
+            except (BrokenPipeError, OSError):
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def clean_env(bytecode: bool = False) -> dict[str, str]:
+    """The environment for a devnode subprocess; ``bytecode=True`` is a plugin author's machine."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLUGIN_DIR", "DATA_DIR", "NODE_ID", "INITIAL_PEERS"))}
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.pop("PYTHONUNBUFFERED", None)
+    return env
+
+
+@pytest.fixture
+def devnode_process(tmp_path: Path) -> Iterator[Callable[..., DevnodeProcess]]:
+    started: list[DevnodeProcess] = []
+
+    def start(plugin_dir: Path, *extra: str, bytecode: bool = False, env: dict[str, str] | None = None) -> DevnodeProcess:
+        proc = DevnodeProcess(
+            [str(plugin_dir), "--data-dir", str(tmp_path / "data"), *extra],
+            cwd=tmp_path, env=env or clean_env(bytecode),
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
