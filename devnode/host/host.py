@@ -40,6 +40,7 @@ SAVE_HOOK = "devnode_save_state"
 RESTORE_HOOK = "devnode_restore_state"
 
 
+LEAK_CHECK_DELAY = 0.25  # seconds after the last swap; batches of reloads share one gc pass
 SINGULAR = {"subscriptions": "subscription", "tasks": "task", "patches": "patch"}
 
 
@@ -126,6 +127,7 @@ class PluginHost:
         self.leaks = LeakWatch()
         self.check_leaks = check_leaks
         self._lock = asyncio.Lock()
+        self._leak_check: asyncio.TimerHandle | None = None
 
     # -- production-compatible surface (node.plugin_manager) -------------------
     @property
@@ -169,6 +171,9 @@ class PluginHost:
         async with self._lock:
             for name in list(self.slots):
                 await self._retire(name, reason="node stopping")
+        if self._leak_check is not None:
+            self._leak_check.cancel()
+            self._leak_check = None
         self.importer.uninstall()
 
     async def load(self, name: str, trigger: Sequence[str] | None = None) -> bool:
@@ -205,7 +210,13 @@ class PluginHost:
         return done
 
     def after_changes(self) -> None:
-        if self.check_leaks and self.leaks.pending:
+        """Check for leaked old versions soon, off the reload's path (a full gc is not free)."""
+        if self.check_leaks and self.leaks.pending and self._leak_check is None:
+            self._leak_check = asyncio.get_running_loop().call_later(LEAK_CHECK_DELAY, self.report_leaks)
+
+    def report_leaks(self) -> None:
+        self._leak_check = None
+        if self.leaks.pending:
             for leftover in self.leaks.check():
                 self.reporter.emit(
                     "warning",

@@ -1,0 +1,97 @@
+"""Deciding what a batch of changed files means, without doing it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from devnode.host.imports import ModuleGraph, mentioned_files, sibling_imports
+from devnode.reload.planner import ContentLedger, plan_changes
+
+
+def make(plugin_dir: Path, files: dict[str, str]) -> ModuleGraph:
+    for name, text in files.items():
+        path = plugin_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return ModuleGraph(plugin_dir)
+
+
+def test_sibling_imports_understands_every_import_form() -> None:
+    source = (
+        "import plugins.a\nfrom plugins import b, c\nfrom plugins.d import x\nfrom . import e\n"
+        "from .f import y\nimport json\nfrom os import path\n"
+        "def later():\n    from plugins import g\n"
+    )
+    assert sibling_imports(source, "me") == {"a", "b", "c", "d", "e", "f", "g"}
+
+
+def test_mentioned_files_finds_file_names_in_string_literals() -> None:
+    assert "configurable.json" in mentioned_files("p = base / 'configurable.json'\nmsg = 'not a file name'")
+
+
+def test_editing_a_plugin_reloads_only_that_plugin(plugin_dir: Path) -> None:
+    graph = make(plugin_dir, {"a_plugin.py": "", "b_plugin.py": ""})
+    plan = plan_changes([plugin_dir / "a_plugin.py"], plugin_dir, graph, {"a_plugin", "b_plugin"}, {})
+    assert plan.reload == ["a_plugin"] and not plan.load and not plan.unload
+    assert plan.triggers == {"a_plugin": ["a_plugin.py"]}
+
+
+def test_editing_a_helper_reloads_direct_and_indirect_importers(plugin_dir: Path) -> None:
+    graph = make(plugin_dir, {
+        "_base.py": "X = 1\n",
+        "_mid.py": "from plugins._base import X\n",
+        "a_plugin.py": "from plugins import _mid\n",
+        "b_plugin.py": "from ._base import X\n",
+        "c_plugin.py": "import json\n",
+    })
+    loaded = {"a_plugin", "b_plugin", "c_plugin"}
+    plan = plan_changes([plugin_dir / "_base.py"], plugin_dir, graph, loaded, {})
+    assert plan.reload == ["a_plugin", "b_plugin"]
+    assert plan.purge == ["_base", "_mid"]  # both re-executed, so no stale `from _base import X`
+    assert plan.triggers["a_plugin"] == ["_base.py"]
+
+
+def test_editing_a_file_in_a_helper_package_reloads_its_importers(plugin_dir: Path) -> None:
+    graph = make(plugin_dir, {"support/__init__.py": "", "support/stats.py": "", "m_plugin.py": "from plugins.support.stats import x\n"})
+    plan = plan_changes([plugin_dir / "support" / "stats.py"], plugin_dir, graph, {"m_plugin"}, {})
+    assert plan.reload == ["m_plugin"] and plan.purge == ["support"]
+
+
+def test_data_file_reloads_only_the_plugins_that_read_it(plugin_dir: Path) -> None:
+    graph = make(plugin_dir, {"a_plugin.py": "", "b_plugin.py": "", "a.json": "{}"})
+    readers = {"a_plugin": {plugin_dir / "a.json"}, "b_plugin": {plugin_dir / "b.json"}}
+    plan = plan_changes([plugin_dir / "a.json"], plugin_dir, graph, {"a_plugin", "b_plugin"}, readers)
+    assert plan.reload == ["a_plugin"]
+
+
+def test_data_file_named_in_a_plugin_source_reloads_it_even_before_it_existed(plugin_dir: Path) -> None:
+    graph = make(plugin_dir, {"c_plugin.py": "NAME = 'c.json'\n", "d_plugin.py": ""})
+    (plugin_dir / "c.json").write_text("{}")
+    plan = plan_changes([plugin_dir / "c.json"], plugin_dir, graph, {"c_plugin", "d_plugin"}, {})
+    assert plan.reload == ["c_plugin"]
+
+
+def test_new_deleted_and_renamed_files(plugin_dir: Path) -> None:
+    graph = make(plugin_dir, {"new_plugin.py": "", "renamed_plugin.py": ""})
+    changed = [plugin_dir / "new_plugin.py", plugin_dir / "gone_plugin.py", plugin_dir / "old_plugin.py", plugin_dir / "renamed_plugin.py"]
+    plan = plan_changes(changed, plugin_dir, graph, {"gone_plugin", "old_plugin"}, {})
+    assert plan.load == ["new_plugin", "renamed_plugin"]
+    assert sorted(plan.unload) == ["gone_plugin", "old_plugin"]
+
+
+def test_package_init_changes_are_not_plugins(plugin_dir: Path) -> None:
+    graph = make(plugin_dir, {"__init__.py": ""})
+    assert not plan_changes([plugin_dir / "__init__.py"], plugin_dir, graph, set(), {})
+
+
+def test_saving_identical_content_is_not_a_change(plugin_dir: Path) -> None:
+    path = plugin_dir / "a_plugin.py"
+    path.write_text("x = 1\n")
+    contents = ContentLedger(plugin_dir)
+    path.write_text("x = 1\n")
+    assert not contents.changed(path)
+    path.write_text("x = 2\n")
+    assert contents.changed(path)
+    assert not contents.changed(path)
+    path.unlink()
+    assert contents.changed(path)
