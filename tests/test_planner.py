@@ -95,3 +95,16 @@ def test_saving_identical_content_is_not_a_change(plugin_dir: Path) -> None:
     assert not contents.changed(path)
     path.unlink()
     assert contents.changed(path)
+
+
+def test_a_plugin_imported_by_another_plugin_stays_a_plugin_and_reloads_first(plugin_dir: Path) -> None:
+    graph = make(plugin_dir, {
+        "a_plugin.py": "class A_pluginPlugin:\n    pass\n",
+        "b_plugin.py": "from plugins.a_plugin import A_pluginPlugin\nclass B_pluginPlugin:\n    pass\n",
+        "util.py": "X = 1\n",
+        "c_plugin.py": "from plugins import util\n",
+    })
+    assert not graph.is_helper("a_plugin") and graph.is_helper("util")
+    plan = plan_changes([plugin_dir / "a_plugin.py"], plugin_dir, graph, {"a_plugin", "b_plugin"}, {})
+    assert plan.reload == ["a_plugin", "b_plugin"]
+    assert plan.triggers["b_plugin"] == ["a_plugin.py"]

@@ -331,3 +331,24 @@ def test_wrapper_stacked_on_a_reloading_wrapper_is_re_stacked(plugin_dir: Path, 
     assert h.node.decrypt_data(h.node.encrypt_data("x")) == "b-x"
     h.run(h.host.unload("b_plugin"))
     assert "encrypt_data" not in vars(h.node)
+
+
+def test_broken_helper_keeps_every_importer_on_its_previous_version_until_fixed(plugin_dir: Path, harness) -> None:
+    write_plugin(plugin_dir, "_shared", "VALUE = 1\n")
+    for name in ("one_plugin", "two_plugin"):
+        write_plugin(plugin_dir, name, f"""
+            from plugins._shared import VALUE
+
+            class {name.capitalize()}Plugin:
+                def __init__(self, node):
+                    self.value = VALUE
+        """)
+    h = harness().start()
+    (plugin_dir / "_shared.py").write_text("VALUE = (\n")
+    assert h.run(h.host.reload(["one_plugin", "two_plugin"], purge=["_shared"])) == {"one_plugin": False, "two_plugin": False}
+    assert [f["running"] for f in h.kinds("plugin.failed")] == ["previous", "previous"]
+    assert all(f["file"].endswith("_shared.py") for f in h.kinds("plugin.failed"))
+    assert h.host.get_plugin("one_plugin").value == 1
+    (plugin_dir / "_shared.py").write_text("VALUE = 2\n")
+    assert h.run(h.host.reload(["one_plugin", "two_plugin"], purge=["_shared"])) == {"one_plugin": True, "two_plugin": True}
+    assert h.host.get_plugin("one_plugin").value == h.host.get_plugin("two_plugin").value == 2

@@ -14,6 +14,7 @@ A swap (load, reload, bring-back) is one transaction per plugin:
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import traceback
 import types
@@ -31,7 +32,7 @@ from devnode.host.file_reads import recording_reads
 from devnode.host.importer import PluginImporter
 from devnode.host.imports import ModuleGraph
 from devnode.host.leaks import LeakWatch
-from devnode.host.naming import candidate_modules, expected_class_name, is_private_helper, module_path
+from devnode.host.naming import candidate_modules, expected_class_name, module_path
 from devnode.ownership import MISSING, Ledger, reset_current, set_current
 from devnode.reporting import Reporter
 
@@ -150,7 +151,7 @@ class PluginHost:
     def is_helper(self, module: str) -> bool:
         if module in self.slots and self.slots[module].serving:
             return False
-        return is_private_helper(module) or self.graph.imported_by_others(module)
+        return self.graph.is_helper(module)
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self, reverse: bool = False) -> None:
@@ -195,11 +196,12 @@ class PluginHost:
         """
         results: dict[str, bool] = {}
         async with self._lock:
-            purged = self.importer.with_submodules(purge)
+            stale = {n: sys.modules.get(n) for n in self.importer.with_submodules(purge)}
             for name in names:
                 why = (triggers or {}).get(name, trigger)
-                results[name] = await self._swap(name, why, purge=purged, detect_ms=detect_ms)
-                purged = []  # helpers are re-executed once per batch
+                # Helpers are re-executed once per batch: by the first import that succeeds.
+                todo = [n for n, old in stale.items() if sys.modules.get(n) is old]
+                results[name] = await self._swap(name, why, purge=todo, detect_ms=detect_ms)
         self.after_changes()
         return results
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from devnode.host.naming import PACKAGE
+from devnode.host.naming import PACKAGE, expected_class_name, is_private_helper
 
 
 def sibling_imports(source: str, module_name: str) -> set[str]:
@@ -40,6 +40,15 @@ def sibling_imports(source: str, module_name: str) -> set[str]:
     return found
 
 
+def defines_class(source: str, class_name: str) -> bool:
+    """Whether the module defines ``class_name`` at top level (without running it)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return any(isinstance(n, ast.ClassDef) and n.name == class_name for n in tree.body)
+
+
 def mentioned_files(source: str) -> set[str]:
     """String literals that look like file names (``'configurable.json'``)."""
     try:
@@ -69,18 +78,16 @@ class ModuleGraph:
         self.plugin_dir = plugin_dir
         self.imports: dict[str, set[str]] = {}
         self.mentions: dict[str, set[str]] = {}
+        self.has_plugin_class: dict[str, bool] = {}
         self.refresh()
 
     def refresh(self) -> None:
         self.imports.clear()
         self.mentions.clear()
+        self.has_plugin_class.clear()
         for path in sorted(self.plugin_dir.glob("*.py")):
-            name = path.stem
-            if name == "__init__":
-                continue
-            source = read_source(path)
-            self.imports[name] = sibling_imports(source, name)
-            self.mentions[name] = mentioned_files(source)
+            if path.stem != "__init__":
+                self.update(path.stem)
 
     def update(self, name: str) -> None:
         path = self.plugin_dir / f"{name}.py"
@@ -88,12 +95,20 @@ class ModuleGraph:
             source = read_source(path)
             self.imports[name] = sibling_imports(source, name)
             self.mentions[name] = mentioned_files(source)
+            self.has_plugin_class[name] = defines_class(source, expected_class_name(name))
         else:
             self.imports.pop(name, None)
             self.mentions.pop(name, None)
+            self.has_plugin_class.pop(name, None)
 
     def imported_by_others(self, name: str) -> bool:
         return any(name in deps for mod, deps in self.imports.items() if mod != name)
+
+    def is_helper(self, name: str) -> bool:
+        """``_x.py`` always; otherwise a module other modules import that defines no plugin class."""
+        if is_private_helper(name):
+            return True
+        return self.imported_by_others(name) and not self.has_plugin_class.get(name, False)
 
     def importers_of(self, changed: set[str]) -> set[str]:
         """Every module that imports one of ``changed``, directly or through other modules."""
@@ -117,6 +132,16 @@ class ModuleGraph:
             stack.extend(self.imports.get(dep, ()))
         seen.discard(module)
         return seen
+
+    def import_order(self, names: list[str]) -> list[str]:
+        """``names`` with every module after the modules it imports (then by name)."""
+        pending = sorted(set(names))
+        placed: list[str] = []
+        while pending:
+            ready = [n for n in pending if not (self.helper_closure(n) & set(pending) - {n})] or pending[:1]
+            placed.append(ready[0])
+            pending.remove(ready[0])
+        return placed
 
     def mentioning(self, filename: str) -> set[str]:
         return {m for m, names in self.mentions.items() if filename in names}

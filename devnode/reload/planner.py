@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devnode.host.imports import ModuleGraph
-from devnode.host.naming import is_candidate, is_private_helper
+from devnode.host.naming import is_candidate
 
 
 @dataclass
@@ -99,7 +99,7 @@ def plan_changes(
     helpers: set[str] = set()
     for module in sorted(changed_modules):
         exists = (plugin_dir / f"{module}.py").is_file() or (plugin_dir / module).is_dir()
-        is_helper = is_private_helper(module) or graph.imported_by_others(module) or (plugin_dir / module).is_dir()
+        is_helper = graph.is_helper(module) or (plugin_dir / module).is_dir()
         if is_helper and module not in loaded:
             helpers.add(module)
             if not exists:
@@ -115,10 +115,12 @@ def plan_changes(
 
     if helpers:
         plan.purge = sorted(helpers | (graph.importers_of(helpers) - loaded))
-        for importer in sorted(graph.importers_of(helpers) & loaded):
-            add_reason(importer, [r for h in helpers for r in why.get(h, ())])
-            if importer not in plan.reload and importer not in plan.unload:
-                plan.reload.append(importer)
+    # Whoever imports a changed module (helper or plugin) holds the old one: reload it too.
+    for importer in sorted(graph.importers_of(changed_modules) & loaded):
+        causes = graph.helper_closure(importer) & changed_modules
+        add_reason(importer, [r for m in causes for r in why.get(m, ())])
+        if importer not in plan.reload and importer not in plan.unload:
+            plan.reload.append(importer)
 
     for path in sorted(data_files):
         rel = str(path.relative_to(plugin_dir))
@@ -128,7 +130,7 @@ def plan_changes(
             if plugin not in plan.reload and plugin not in plan.unload:
                 plan.reload.append(plugin)
 
-    plan.reload.sort()
-    plan.load.sort()
+    plan.reload = graph.import_order(plan.reload)
+    plan.load = graph.import_order(plan.load)
     plan.triggers = {p: sorted(r) for p, r in why.items() if p in {*plan.reload, *plan.load, *plan.unload}}
     return plan
