@@ -10,6 +10,7 @@ from typing import Any
 
 from devnode import compat
 from devnode.config import NodeConfig
+from devnode.host import dependencies
 from devnode.host.host import PluginHost
 from devnode.node.node import DevNode
 from devnode.ownership import TrackedThread, install_task_factory
@@ -54,6 +55,13 @@ async def check_plugins(config: NodeConfig, timeout: float = 5.0) -> CheckReport
     report.failures = forward["failures"]
     seen: set[tuple[Any, ...]] = set()
     for warning in forward["warnings"] + backward["warnings"]:
+        key = (warning.get("code"), warning.get("plugin"), warning.get("message"))
+        if key not in seen:
+            seen.add(key)
+            report.warnings.append(warning)
+    # Helpers' imports count too: production needs them installed just the same.
+    for found in dependencies.check_tree(Path(config.plugin_dir)):
+        warning = {"kind": "warning", **found.to_record()}
         key = (warning.get("code"), warning.get("plugin"), warning.get("message"))
         if key not in seen:
             seen.add(key)

@@ -60,7 +60,8 @@ def _node_options(parser: argparse.ArgumentParser) -> None:
     node.add_argument("--peers", type=_peers, metavar="N|A,B", help="simulated peers: a count or comma-separated ids (default: $INITIAL_PEERS or peer1,peer2,peer3)")
     node.add_argument("--p2p-port", metavar="PORT", help="reported as config.p2p_port; devnode opens no socket")
     parser.add_argument("--timeout", type=_seconds, default=5.0, metavar="SECONDS",
-                        help="limit for an async initialize() or shutdown() (default: 5)")
+                        help="limit for an async initialize() or shutdown(), and for plugin code blocking "
+                             "the event loop before devnode interrupts it (default: 5)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,8 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="poll instead of OS events (network or container mounts); polling can miss a second "
                             "change within the same second")
     debug = run.add_argument_group("debugging")
-    debug.add_argument("--pdb", action="store_true", help="post-mortem debugger on a plugin exception (rich console)")
-    debug.add_argument("--console", action="store_true", help="open the Python console on the live node at start (rich console)")
+    debug.add_argument("--pdb", action="store_true",
+                       help="on an exception in a plugin, stop in a post-mortem debugger at the plugin's frame "
+                            "(rich console only; ignored with --ui plain/json)")
+    debug.add_argument("--console", action="store_true",
+                       help="open the Python console on the live node at start; 'c' opens it later "
+                            "(rich console only; ignored with --ui plain/json)")
+    _playback_run_options(run)
 
     check = sub.add_parser(
         "check", help="load, initialize and shut down every plugin once and report problems",
@@ -105,7 +111,48 @@ def build_parser() -> argparse.ArgumentParser:
     _node_options(check)
     check.add_argument("--strict", action="store_true", help="treat production-parity warnings as problems (exit 1)")
     check.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
+    _playback_commands(sub)
+    _new_command(sub)
     return parser
+
+
+def _playback_run_options(run: argparse.ArgumentParser) -> None:
+    group = run.add_argument_group("scenarios and recordings (docs/scenarios.md, docs/record-replay.md)")
+    group.add_argument("--scenario", metavar="FILE", help="play this scenario file against the plugins once they are loaded")
+    group.add_argument("--loop-scenario", action="store_true",
+                       help="play the scenario again and again (re-reading the file each round) while you edit")
+    group.add_argument("--record", metavar="FILE", help="write every event published on the bus to FILE (JSON lines)")
+
+
+def _playback_commands(sub: Any) -> None:
+    headless = "Without --data-dir the node uses a fresh temporary data dir, so every run starts from the same state."
+    scenario = sub.add_parser(
+        "scenario", help="play a scenario file headless and exit 0 if every step passed, 1 if not (for CI)",
+        description="Start a node with the plugins, play the scenario's steps, check its expectations, stop. "
+                    f"Exit 0 when every step passed, 1 when one failed, 2 when the file is invalid. {headless}",
+    )
+    scenario.add_argument("file", metavar="FILE", help="the scenario (.toml; see docs/scenarios.md)")
+    _node_options(scenario)
+    _headless_output(scenario)
+
+    replay = sub.add_parser(
+        "replay", help="publish a recording's events again against the current plugins",
+        description="Start a node with the plugins, publish the events of a recording made with "
+                    "'devnode run --record FILE' again, report how every handler fared and what changed "
+                    f"since the recording. Exit 0 when no handler failed, 1 when one did. {headless}",
+    )
+    replay.add_argument("file", metavar="FILE", help="a recording made with devnode run --record FILE")
+    replay.add_argument("--fast", action="store_true", help="as fast as possible instead of at recorded speed")
+    _node_options(replay)
+    _headless_output(replay)
+
+
+def _headless_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ui", choices=["plain", "json"], default="plain", help="plain lines or JSON lines (default: plain)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="show only the scenario/replay results and problems, not every event and log line")
+    parser.add_argument("--log-level", default="INFO", type=str.upper,
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="plugins' log level (default: INFO)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -119,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "check":
             return _check(args)
+        if args.command in ("scenario", "replay"):
+            return _headless(args)
+        if args.command == "new":
+            return _new(args)
     except ConfigError as exc:
         print(f"devnode: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -149,10 +200,21 @@ def _run(args: argparse.Namespace) -> int:
     options = RunOptions(
         watch=not args.no_watch, debounce_ms=args.debounce, step_ms=args.step, force_polling=args.force_polling,
         timeout=args.timeout, log_level=args.log_level,
+        scenario=args.scenario, loop_scenario=args.loop_scenario, record=args.record,
     )
+    if args.loop_scenario and not args.scenario:
+        raise ConfigError("--loop-scenario needs --scenario FILE to know what to play")
+    problem = _input_problem("scenario", args.scenario) if args.scenario else None
+    if problem is not None:  # a broken scenario stops here, before any plugin is loaded
+        print(f"devnode: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     ui_name = args.ui
-    if ui_name in ("auto", "rich"):
-        ui_name = "plain"  # the rich console arrives with its own issue; plain is the fallback for non-TTYs anyway
+    if ui_name == "auto":
+        ui_name = "rich" if sys.stdout.isatty() else "plain"
+    if ui_name == "rich":
+        return _run_rich(args, config, options)
+    if args.pdb or args.console:
+        print(f"devnode: note: --pdb and --console need the rich console; ignored with --ui {ui_name}", file=sys.stderr)
     stdout = sys.stdout
     ui = JsonUI(stdout) if ui_name == "json" else PlainUI(stdout)
     if ui_name == "json":
@@ -164,6 +226,24 @@ def _run(args: argparse.Namespace) -> int:
             return asyncio.run(runtime.run())
     runtime = Runtime(config, options, ui, commands_in=sys.stdin)
     return asyncio.run(runtime.run())
+
+
+def _run_rich(args: argparse.Namespace, config: NodeConfig, options: Any) -> int:
+    """The rich console reads keys itself, so the runtime gets no command stream."""
+    from devnode.runtime import Runtime
+    from devnode.ui.console import RichConsole
+
+    try:
+        keys_fd: int | None = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        keys_fd = None  # no stdin at all: the console only shows
+    console = RichConsole(sys.stdout, post_mortem=args.pdb, open_console=args.console, keys_fd=keys_fd,
+                          force_terminal=True if args.ui == "rich" else None)
+    runtime = Runtime(config, options, console, commands_in=None, on_start=console.attach)
+    try:
+        return asyncio.run(runtime.run())
+    finally:
+        console.close()
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -183,3 +263,102 @@ def _check(args: argparse.Namespace) -> int:
         verdict = "clean" if clean else "problems found"
         print(f"{len(report.failures)} failure(s), {len(report.warnings)} parity warning(s): {verdict}")
     return EXIT_OK if clean else EXIT_PROBLEMS
+
+
+def _input_problem(kind: str, path: str) -> str | None:
+    """Why the scenario or recording at ``path`` cannot be played, or None if it can."""
+    from devnode.recording import RecordingError, load_recording
+    from devnode.scenarios import ScenarioError, load_scenario
+
+    try:
+        load_scenario(path) if kind == "scenario" else load_recording(path)
+    except ScenarioError as exc:
+        return "invalid scenario:\n" + "\n".join(f"  {p}" for p in exc.problems)
+    except RecordingError as exc:
+        return str(exc)
+    return None
+
+
+QUIET_KINDS = ("scenario.", "replay.", "plugin.failed", "command.error")
+
+
+def _headless(args: argparse.Namespace) -> int:
+    """``devnode scenario FILE`` / ``devnode replay FILE``: one node, one job, an exit code."""
+    import tempfile
+
+    from devnode.runtime import RunOptions, Runtime
+    from devnode.ui.jsonl import JsonUI
+    from devnode.ui.plain import PlainUI
+
+    problem = _input_problem(args.command, args.file)
+    if problem is not None:
+        print(f"devnode: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    with tempfile.TemporaryDirectory(prefix=f"devnode-{args.command}-") as tmp:
+        if args.data_dir is None:
+            args.data_dir = tmp  # a fresh node each run, so CI results repeat
+        config = _config(args)
+        options = RunOptions(
+            watch=False, read_commands=False, timeout=args.timeout, log_level=args.log_level, headless=True,
+            scenario=args.file if args.command == "scenario" else None,
+            replay=args.file if args.command == "replay" else None,
+            fast=getattr(args, "fast", False),
+        )
+        ui: Any = JsonUI(sys.stdout) if args.ui == "json" else PlainUI(sys.stdout)
+        sink = _results_only(ui) if args.quiet else ui
+        if args.ui == "json":
+            from devnode.ui.capture import capture_prints
+
+            with capture_prints() as restore:
+                runtime = Runtime(config, options, sink)
+                restore.attach(runtime.reporter)
+                return asyncio.run(runtime.run())
+        return asyncio.run(Runtime(config, options, sink).run())
+
+
+def _results_only(ui: Any) -> Any:
+    """A sink passing ``ui`` only the scenario/replay results and the problems (``--quiet``)."""
+
+    def sink(record: dict[str, Any]) -> None:
+        if record["kind"].startswith(QUIET_KINDS):
+            ui(record)
+
+    return sink
+
+
+def _new_command(sub: Any) -> None:
+    from devnode.scaffold import TEMPLATES
+
+    new = sub.add_parser(
+        "new", help="create a plugin and its test from a template",
+        description="Write PLUGIN_DIR/NAME_plugin.py with the class name the production node expects, and "
+                    "TESTS/test_NAME_plugin.py using devnode's pytest fixtures. Never overwrites a file.",
+    )
+    new.add_argument("name", metavar="NAME", help='the plugin\'s name, e.g. "greeter" (becomes greeter_plugin.py)')
+    new.add_argument("--template", choices=TEMPLATES, default="basic", help="what the plugin starts as (default: basic)")
+    new.add_argument("--dir", metavar="PLUGIN_DIR", help="the plugin dir (default: $PLUGIN_DIR or ./plugins)")
+    new.add_argument("--tests", metavar="DIR", default="tests", help="where the test goes (default: ./tests)")
+
+
+def _new(args: argparse.Namespace) -> int:
+    from devnode.scaffold import ScaffoldError, create_plugin
+
+    plugin_dir = Path(args.dir) if args.dir else Path(load_config(require_plugin_dir=False).plugin_dir)
+    try:
+        created = create_plugin(args.name, args.template, plugin_dir, Path(args.tests))
+    except ScaffoldError as exc:
+        print(f"devnode: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in created.files:
+        print(f"created {_shown(path)}")
+    print(f"\nclass {created.class_name} is ready in {_shown(created.plugin)}. Next:")
+    print(f"  devnode run {_shown(created.plugin.parent)}      # edit the plugin and watch it reload")
+    print(f"  pytest {_shown(created.test)}")
+    return EXIT_OK
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -10,10 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devnode.errors import DevnodeError
 from devnode.events import Event, EventType
+from devnode.node.lookup import address_of, token_of
+from devnode.node.tokens import TransferError
+from devnode.playback import guarded, play_scenario_file, replay_file
+from devnode.recording import load_recording
+from devnode.scenarios import load_scenario
 
 if TYPE_CHECKING:
     from devnode.runtime import Runtime
@@ -167,13 +173,61 @@ async def _receive(runtime: Runtime, rest: str) -> None:
     runtime.reporter.emit("command.result", command="receive", result={"data_hash": data_hash, "sender": peer})
 
 
-@command("peer", "peer connect|disconnect PEER", "connect or disconnect a simulated peer")
+PEER_USAGE = "peer list | peer connect|disconnect PEER | peer set PEER latency=MS drop=RATE"
+
+
+@command("peer", "peer list|connect|disconnect|set ...",
+         "list peers, connect/disconnect one, or degrade its link (peer set peer1 latency=200 drop=0.1)")
 async def _peer(runtime: Runtime, rest: str) -> None:
-    action, peer = split_first(rest, "peer connect|disconnect PEER")
+    action, args = rest.partition(" ")[0], rest.partition(" ")[2].strip()
     network = runtime.node.p2p_network
-    if action not in ("connect", "disconnect") or not peer:
-        raise CommandError(f'usage: peer connect|disconnect PEER (got "peer {rest}")')
-    await (network.connect_peer(peer) if action == "connect" else network.disconnect_peer(peer))
+    if action in ("", "list"):
+        runtime.reporter.emit("peers", peers=peer_table(runtime))
+    elif action in ("connect", "disconnect") and args and " " not in args:
+        changed = await (network.connect_peer(args) if action == "connect" else network.disconnect_peer(args))
+        peer = network.find_peer(args)
+        runtime.reporter.emit("command.result", command="peer",
+                              result={"peer": peer.node_id, "connected": peer.connected, "changed": changed})
+    elif action == "set" and args:
+        name, settings = split_first(args, PEER_USAGE)
+        latency, drop = _link_settings(settings)
+        peer = network.set_conditions(name, latency_ms=latency, drop_rate=drop)
+        runtime.reporter.emit("command.result", command="peer",
+                              result={"peer": peer.node_id, "latency_ms": peer.latency_ms, "drop_rate": peer.drop_rate})
+    else:
+        raise CommandError(f'usage: {PEER_USAGE} (got "peer {rest}")')
+
+
+def peer_table(runtime: Runtime) -> list[dict[str, Any]]:
+    """One row per simulated peer: link state, conditions, data held and native balance."""
+    node = runtime.node
+    native = node.token_manager.native_token_address
+    return [
+        {"peer": p.node_id, "address": p.address, "connected": p.connected, "latency_ms": p.latency_ms,
+         "drop_rate": p.drop_rate, "items_held": len(p.data_hashes()),
+         "balance": node.token_manager.get_balance(p.address, native)}
+        for p in node.p2p_network.peers.values()
+    ]
+
+
+def _link_settings(text: str) -> tuple[float | None, float | None]:
+    """``latency=200 drop=0.1`` (either or both; ``latency_ms``/``drop_rate`` also accepted)."""
+    latency = drop = None
+    for item in text.split():
+        key, sep, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if key in ("latency", "latency_ms") and sep and number is not None:
+            latency = number
+        elif key in ("drop", "drop_rate") and sep and number is not None:
+            drop = number
+        else:
+            raise CommandError(f'"{item}" is not latency=MS or drop=RATE (0.0-1.0); usage: {PEER_USAGE}')
+    if latency is None and drop is None:
+        raise CommandError(f"give latency=MS and/or drop=RATE; usage: {PEER_USAGE}")
+    return latency, drop
 
 
 @command("transfer", "transfer TOKEN TO AMOUNT", "transfer tokens from this node's account")
@@ -188,7 +242,12 @@ async def _transfer(runtime: Runtime, rest: str) -> None:
     except ValueError:
         raise CommandError(f'AMOUNT "{amount_text}" is not a whole number; usage: {usage}') from None
     node = runtime.node
-    tx = node.token_manager.transfer_tokens(node.address, _address(runtime, to), amount, _token(runtime, token))
+    try:
+        tx = node.token_manager.transfer_tokens(node.address, _address(runtime, to), amount, _token(runtime, token))
+    except TransferError as exc:
+        await node.event_bus.drain()  # TRANSFER_FAILED is shown before the error it explains
+        raise CommandError(f"transfer failed: {exc}") from None
+    await node.event_bus.drain()  # TRANSFER_COMPLETED and the balance updates are shown before the result
     runtime.reporter.emit("command.result", command="transfer", result={"tx_hash": tx})
 
 
@@ -212,31 +271,40 @@ async def _log_level(runtime: Runtime, rest: str) -> None:
     runtime.reporter.emit("command.result", command="log-level", result={"level": level})
 
 
+@command("scenario", "scenario FILE", "play a scenario file against the running plugins (docs/scenarios.md)")
+async def _scenario(runtime: Runtime, rest: str) -> None:
+    path = _one_path(rest, "scenario FILE")
+    load_scenario(path)  # a broken file is reported now, as this command's error
+    runtime.start_task(guarded(runtime, play_scenario_file(runtime, path), "scenario"), "devnode-scenario")
+
+
+@command("replay", "replay FILE [--fast]", "publish a recording's events again (recorded speed, or --fast)")
+async def _replay(runtime: Runtime, rest: str) -> None:
+    words = rest.split()
+    fast = "--fast" in words
+    path = _one_path(" ".join(w for w in words if w != "--fast"), "replay FILE [--fast]")
+    load_recording(path)
+    runtime.start_task(guarded(runtime, replay_file(runtime, path, fast), "replay"), "devnode-replay")
+
+
+def _one_path(text: str, usage: str) -> Path:
+    if not text.strip():
+        raise CommandError(f"usage: {usage}")
+    path = Path(text.strip()).expanduser()
+    if not path.is_file():
+        raise CommandError(f'"{text.strip()}" is not a file (looked in {path.resolve().parent}); usage: {usage}')
+    return path
+
+
 @command("quit", "quit", "shut every plugin down and stop the node")
 async def _quit(runtime: Runtime, rest: str) -> None:
     runtime.request_stop()
 
 
 def _address(runtime: Runtime, name: str) -> str:
-    node = runtime.node
-    if name.startswith("0x"):
-        return name
-    if name in (node.config.node_id, "me", "node"):
-        return node.address  # type: ignore[no-any-return]
-    peer = node.p2p_network.find_peer(name)
-    if peer is None:
-        raise CommandError(f'"{name}" is neither an 0x address nor a known peer ({", ".join(node.p2p_network.known_peers)})')
-    return peer.address  # type: ignore[no-any-return]
+    return address_of(runtime.node, name)  # shared with scenarios (devnode.node.lookup)
 
 
 def _token(runtime: Runtime, name: str) -> str:
-    tokens = runtime.node.token_manager
-    if name.lower() == "native":
-        return tokens.native_token_address  # type: ignore[no-any-return]
-    if name.startswith("0x"):
-        return name
-    for address, info in tokens.supported_tokens.items():
-        if isinstance(info, dict) and str(info.get("symbol", "")).lower() == name.lower():
-            return address  # type: ignore[no-any-return]
-    raise CommandError(f'unknown token "{name}"; use "native", a symbol or an 0x address')
+    return token_of(runtime.node, name)
 

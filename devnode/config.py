@@ -97,8 +97,9 @@ def load_config(
         config.sources[name] = source
 
     base = dotenv_path.parent if dotenv_path is not None else cwd
-    config.plugin_dir = str(_absolute(config.plugin_dir, cwd if "plugin_dir" in (flags or {}) else base))
-    config.data_dir = str(_absolute(config.data_dir, cwd if "data_dir" in (flags or {}) else base))
+    # A path typed on the command line or set in the shell is relative to where devnode runs.
+    config.plugin_dir = str(_absolute(config.plugin_dir, cwd if _typed_here(config, "plugin_dir") else base))
+    config.data_dir = str(_absolute(config.data_dir, cwd if _typed_here(config, "data_dir") else base))
     data_dir = Path(config.data_dir)
     config.sqlite_db_path = config.sqlite_db_path or str(data_dir / "devnode.sqlite3")
     config.db_path = config.db_path or str(data_dir / "devnode.sqlite3")
@@ -136,6 +137,10 @@ def _convert(name: str, value: Any, source: str) -> Any:
     if name == "node_id" and not text.strip():
         raise ConfigError(f'NODE_ID="" (from {source}) is empty; give the node a name such as node1')
     return text
+
+
+def _typed_here(config: NodeConfig, name: str) -> bool:
+    return config.source_of(name).startswith(("--", "environment variable"))
 
 
 def _absolute(path: str, base: Path) -> Path:

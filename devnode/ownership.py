@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
+from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,10 @@ if TYPE_CHECKING:
     from devnode.events import Event, Subscription
 
 _current: ContextVar[Ledger | None] = ContextVar("devnode_owner", default=None)
+# The same owner, keyed by running task (or thread): the stall watchdog runs on another
+# thread and cannot read this thread's context variables.
+_running: dict[Any, Ledger] = {}
+_task_owner: weakref.WeakKeyDictionary[asyncio.Task[Any], Ledger] = weakref.WeakKeyDictionary()
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
 
@@ -30,11 +36,38 @@ def current_ledger() -> Ledger | None:
 
 def set_current(ledger: Ledger | None) -> Any:
     """Make ``ledger`` the owner of what follows; returns a token for ``reset_current``."""
-    return _current.set(ledger)
+    token = _current.set(ledger)
+    _note_running(ledger)
+    return token
 
 
 def reset_current(token: Any) -> None:
     _current.reset(token)
+    _note_running(_current.get())
+
+
+def _note_running(ledger: Ledger | None) -> None:
+    try:
+        key: Any = asyncio.current_task() or threading.get_ident()
+    except RuntimeError:  # no running loop
+        key = threading.get_ident()
+    if ledger is None:
+        _running.pop(key, None)
+    else:
+        _running[key] = ledger
+
+
+def ledger_running_in(task: asyncio.Task[Any] | None, thread_id: int) -> Ledger | None:
+    """The owner current in ``task`` (or, outside tasks, on ``thread_id``), read from any thread."""
+    key: Any = task if task is not None else thread_id
+    ledger = _running.get(key)
+    if ledger is None and task is not None:
+        ledger = _task_owner.get(task)
+    return ledger
+
+
+class PluginExit(RuntimeError):
+    """A plugin's task raised SystemExit or KeyboardInterrupt (the original is the ``__cause__``)."""
 
 
 @dataclass(eq=False)
@@ -74,6 +107,8 @@ class Ledger:
     gate: list[Event] | None = None
     events_handled: int = 0
     errors: int = 0
+    # Called with (ledger, task, exception) when one of the plugin's tasks fails (see host).
+    on_task_error: Callable[[Ledger, asyncio.Task[Any], BaseException], None] | None = None
 
     # -- patches -------------------------------------------------------------
     def record_patch(self, target: object, name: str, value: Any) -> bool:
@@ -97,7 +132,15 @@ class Ledger:
     # -- tasks ---------------------------------------------------------------
     def adopt_task(self, task: asyncio.Task[Any]) -> None:
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        _task_owner[task] = self
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if self.on_task_error is not None and not task.cancelled():
+            error = task.exception()  # retrieved here, so asyncio does not log it again at exit
+            if error is not None:
+                self.on_task_error(self, task, error)
 
     def live_tasks(self) -> list[asyncio.Task[Any]]:
         return [t for t in self.tasks if not t.done()]
@@ -157,6 +200,14 @@ class TrackedThread:
             ledger = _current.get()
             if ledger is not None:
                 ledger.threads.append(self)
+                run = self.run
+
+                def owned_run() -> None:
+                    # Threads do not inherit context variables: carry the owner over by hand.
+                    _current.set(ledger)
+                    run()
+
+                self.run = owned_run  # type: ignore[method-assign]
             original_start(self)
 
         threading.Thread.start = start  # type: ignore[method-assign]
@@ -167,13 +218,61 @@ def install_task_factory(loop: asyncio.AbstractEventLoop) -> None:
     previous = loop.get_task_factory()
 
     def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        ledger = kwargs["context"].get(_current) if kwargs.get("context") else _current.get()
+        if ledger is not None and asyncio.iscoroutine(coro):
+            coro = _Contained(coro)
         if previous is not None:
             task = previous(loop, coro, **kwargs)
         else:
             task = asyncio.Task(coro, loop=loop, **kwargs)
-        ledger = kwargs["context"].get(_current) if kwargs.get("context") else _current.get()
         if ledger is not None:
             ledger.adopt_task(task)  # type: ignore[arg-type]
         return task  # type: ignore[return-value]
 
     loop.set_task_factory(factory)  # type: ignore[arg-type]
+
+
+
+class _Contained(Coroutine[Any, Any, Any]):
+    """A plugin's coroutine run as a task; its SystemExit/KeyboardInterrupt must not stop the loop.
+
+    asyncio re-raises those two out of a task into ``run_forever``, which would end the
+    node; here they become ``PluginExit``, an ordinary task failure. A wrapper object
+    rather than a wrapping coroutine, so a task cancelled before it ran closes the
+    plugin's coroutine exactly as asyncio would (no "never awaited" warning).
+    """
+
+    __slots__ = ("_coro",)
+
+    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._coro = coro
+
+    def send(self, value: Any) -> Any:
+        try:
+            return self._coro.send(value)
+        except (SystemExit, KeyboardInterrupt) as exc:
+            raise PluginExit(f"{type(exc).__name__} raised in a plugin task") from exc
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        try:
+            return self._coro.throw(typ, val, tb) if val is not None or tb is not None else self._coro.throw(typ)
+        except (SystemExit, KeyboardInterrupt) as exc:
+            raise PluginExit(f"{type(exc).__name__} raised in a plugin task") from exc
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def __await__(self) -> Any:
+        return self
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._coro, name)  # cr_code, cr_frame, __qualname__: task reprs show the plugin's coroutine
+
+    def __repr__(self) -> str:
+        return repr(self._coro)

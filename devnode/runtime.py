@@ -20,9 +20,12 @@ from devnode.events import Event, EventType, HandlerResult
 from devnode.host.host import PluginHost
 from devnode.node.node import DevNode
 from devnode.ownership import TrackedThread, install_task_factory
+from devnode.playback import run_requested
+from devnode.recording import Recorder
 from devnode.reload.reloader import Reloader
 from devnode.reporting import Record, Reporter
 from devnode.ui.records import PluginLogBridge, event_fields
+from devnode.watchdog import Watchdog
 
 UI = Callable[[Record], None]
 
@@ -39,6 +42,14 @@ class RunOptions:
     log_level: str = "INFO"
     read_commands: bool = True
     check_leaks: bool = True
+    stall_warn: float = 1.0  # seconds of blocked event loop before a stall warning (interrupted after timeout)
+    # Scenarios and record/replay (docs/scenarios.md, docs/record-replay.md).
+    scenario: str | None = None
+    loop_scenario: bool = False
+    record: str | None = None
+    replay: str | None = None
+    fast: bool = False
+    headless: bool = False  # stop once the scenario/replay is done; run() returns 0/1 on its outcome
 
 
 class Runtime:
@@ -50,11 +61,14 @@ class Runtime:
         options: RunOptions,
         ui: UI,
         commands_in: IO[str] | None = None,
+        on_start: Callable[[Runtime], None] | None = None,
     ) -> None:
         self.config = config
         self.options = options
         self.ui = ui
         self.commands_in = commands_in
+        # Called on the loop once node and host exist, before plugins load (the rich console's hook).
+        self.on_start = on_start
         self.reporter = Reporter()
         self.reporter.add_sink(ui)
         self.stop_event = asyncio.Event()
@@ -65,6 +79,8 @@ class Runtime:
         self._log_bridge = PluginLogBridge(self.reporter)
         self._tasks: list[asyncio.Task[Any]] = []
         self._interrupts = 0
+        self.exit_code = 0
+        self.recorder: Recorder | None = None
 
     # -- the whole life of the node --------------------------------------------------
     async def run(self) -> int:
@@ -74,7 +90,12 @@ class Runtime:
         compat.install()
         self._install_signals(loop)
         self._install_logging()
+        watchdog = Watchdog(self.reporter, Path(self.config.plugin_dir), warn_after=self.options.stall_warn,
+                            interrupt_after=self.options.timeout)
+        watchdog.start(loop)
         try:
+            if self.options.record:
+                self.recorder = Recorder(self.options.record, self.config.node_id)
             self.node = DevNode(self.config)
             self.host = PluginHost(
                 self.node, Path(self.config.plugin_dir), self.reporter,
@@ -82,6 +103,10 @@ class Runtime:
             )
             self.node.plugin_manager = self.host
             self.node.event_bus.add_observer(self._on_event)
+            if self.on_start is not None:
+                self.on_start(self)
+            if self.recorder is not None:
+                self.recorder.attach(self.node)
             await self.node.start()
             await self.host.start()
             if self.options.watch:
@@ -98,12 +123,17 @@ class Runtime:
             await self.node.event_bus.publish(Event(EventType.NODE_STARTED, {"node_id": self.config.node_id}))
             if self.commands_in is not None and self.options.read_commands:
                 self._start_command_reader(loop)
+            if self.options.scenario or self.options.replay:
+                self.start_task(run_requested(self), "devnode-playback")
             await self.stop_event.wait()
             await self._shutdown()
         finally:
+            watchdog.stop()
+            if self.recorder is not None:
+                self.recorder.close()
             self._uninstall_logging()
             compat.uninstall()
-        return 0
+        return self.exit_code
 
     async def _shutdown(self) -> None:
         await self.node.event_bus.publish(Event(EventType.NODE_STOPPING, {"node_id": self.config.node_id}))
@@ -117,6 +147,12 @@ class Runtime:
     def request_stop(self, reason: str = "quit") -> None:
         self.stop_reason = reason
         self.stop_event.set()
+
+    def start_task(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        """Run ``coro`` in the background until it ends or the node stops (it is cancelled then)."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.append(task)
+        return task
 
     # -- what the UIs and commands use --------------------------------------------------
     def emit_status(self) -> Record:

@@ -494,3 +494,88 @@ def test_events_published_by_node_code_belong_to_no_plugin(harness: Callable[...
     assert sub.ledger is None
     h.run(h.bus.publish(Event(EventType.TRANSFER_COMPLETED, {})))
     assert seen[-1][0].plugin is None
+
+
+def test_each_handler_runs_under_its_own_owner_and_the_publisher_gets_its_own_back() -> None:
+    from devnode.ownership import current_ledger
+
+    bus = EventBus()
+    a, b, publisher = Ledger("a"), Ledger("b"), Ledger("publisher")
+    seen: list[str | None] = []
+
+    def handler(event: Event) -> None:
+        ledger = current_ledger()
+        seen.append(ledger.owner if ledger else None)
+
+    def subscribe_as(ledger: Ledger | None) -> None:
+        token = set_current(ledger)
+        try:
+            bus.subscribe(EventType.DATA_SHARED, lambda e: handler(e))
+        finally:
+            reset_current(token)
+
+    for ledger in (a, a, None, b, a):
+        subscribe_as(ledger)
+
+    async def publish_as_plugin() -> str | None:
+        token = set_current(publisher)
+        try:
+            await bus.publish(shared())
+            after = current_ledger()
+            return after.owner if after else None
+        finally:
+            reset_current(token)
+
+    assert run(publish_as_plugin()) == "publisher"
+    assert seen == ["a", "a", None, "b", "a"]
+    assert (a.events_handled, b.events_handled, publisher.events_handled) == (3, 1, 0)
+
+
+def test_each_handler_is_timed_on_its_own() -> None:
+    bus = EventBus()
+
+    async def slow(event: Event) -> None:
+        await asyncio.sleep(0.03)
+
+    def quick(event: Event) -> None:
+        pass
+
+    bus.subscribe(EventType.DATA_SHARED, slow)
+    bus.subscribe(EventType.DATA_SHARED, quick)
+    slow_result, quick_result = run(bus.publish(shared()))
+    assert slow_result.seconds >= 0.025 and quick_result.seconds < 0.01
+
+
+def test_a_cancelled_dispatch_gives_the_publisher_its_owner_back() -> None:
+    from devnode.ownership import current_ledger
+
+    bus = EventBus()
+    plugin, publisher = Ledger("plugin"), Ledger("publisher")
+    started = asyncio.Event()
+
+    async def stuck(event: Event) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    token = set_current(plugin)
+    try:
+        bus.subscribe(EventType.DATA_SHARED, stuck)
+    finally:
+        reset_current(token)
+
+    async def publisher_task() -> str | None:
+        set_current(publisher)
+        try:
+            await bus.publish(shared())
+        except asyncio.CancelledError:
+            owner = current_ledger()
+            return owner.owner if owner else None
+        return "not cancelled"
+
+    async def scenario() -> str | None:
+        task = asyncio.get_running_loop().create_task(publisher_task())
+        await asyncio.wait_for(started.wait(), 5)
+        task.cancel()
+        return await task
+
+    assert run(scenario()) == "publisher"

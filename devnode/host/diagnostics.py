@@ -183,7 +183,8 @@ def _hint(exc: BaseException, phase: str, plugin_dir: Path) -> str | None:
     if isinstance(exc, UnicodeDecodeError):
         return "save the file as UTF-8 text"
     if phase in ("initialize", "construct"):
-        return f"the exception above was raised in {phase}; fix it there (the previous good version keeps serving)"
+        method = "__init__()" if phase == "construct" else "initialize()"
+        return f"the exception was raised in {method}; fix the marked line and save: devnode retries on every save"
     if phase == "shutdown":
         return "in production a shutdown() that raises stops the remaining plugins from shutting down; catch errors inside shutdown()"
     return None
@@ -199,11 +200,13 @@ def _syntax_hint(exc: SyntaxError) -> str | None:
         )
     if "null bytes" in msg or "source code string cannot contain null bytes" in str(exc):
         return "the file is binary, not Python source; restore it from your editor or version control"
+    if "codec can't decode" in msg:
+        return "the file is not UTF-8 text: save it as UTF-8 in your editor (Python reads source as UTF-8)"
     if isinstance(exc, IndentationError):
         return "indent with spaces consistently (4 per level) and check the block above this line"
     if "was never closed" in msg:
         return "close the bracket or quote opened on this line"
-    return "fix the syntax at the marked line and column; the previous good version keeps serving"
+    return "fix the syntax at the marked line and column, then save again"
 
 
 def _missing_module_hint(exc: ModuleNotFoundError, plugin_dir: Path) -> str:

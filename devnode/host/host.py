@@ -26,13 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from devnode.events import Event, EventBus
-from devnode.host import parity
+from devnode.host import dependencies, parity
 from devnode.host.diagnostics import PluginLookupError, PluginProblem, diagnose
 from devnode.host.file_reads import recording_reads
 from devnode.host.importer import PluginImporter
 from devnode.host.imports import ModuleGraph
 from devnode.host.leaks import LeakWatch
+from devnode.host.links import LinkGuard
 from devnode.host.naming import candidate_modules, expected_class_name, module_path
+from devnode.host.run_errors import RunErrors
 from devnode.ownership import MISSING, Ledger, reset_current, set_current
 from devnode.reporting import Reporter
 
@@ -128,6 +130,10 @@ class PluginHost:
         self.leaks = LeakWatch()
         self.check_leaks = check_leaks
         self._lock = asyncio.Lock()
+        # Handler and task exceptions of serving plugins become plugin.error records with file and line.
+        self.run_errors = RunErrors(reporter, self.plugin_dir, lambda name: module_path(self.plugin_dir, name))
+        self.bus.add_observer(self.run_errors.observe)
+        self.links = LinkGuard(self.plugin_dir)  # symlinks out of the plugin dir are reported once
         self._leak_check: asyncio.TimerHandle | None = None
 
     # -- production-compatible surface (node.plugin_manager) -------------------
@@ -157,7 +163,7 @@ class PluginHost:
     async def start(self, reverse: bool = False) -> None:
         """Load every plugin (``reverse`` order lets ``devnode check`` catch order reliance)."""
         self.importer.install()
-        for warning in parity.check_plugin_dir(self.plugin_dir):
+        for warning in parity.check_plugin_dir(self.plugin_dir) + self.links.scan():
             self._warn(None, warning)
         async with self._lock:
             names = candidate_modules(self.plugin_dir)
@@ -260,6 +266,8 @@ class PluginHost:
         self.graph.update(name)
         for warning in parity.check_class(name, cls, slot.path):
             self._warn(slot, warning)
+        for warning in dependencies.check_module(name, slot.path, self.plugin_dir):
+            self._warn(slot, warning)
 
         # 2-5. hold events, retire the old version, start the new one (or bring the old back)
         self._hold(slot)
@@ -333,7 +341,7 @@ class PluginHost:
     async def _start_instance(
         self, slot: PluginSlot, module: types.ModuleType, cls: type, carried: Any, timings: dict[str, float]
     ) -> None:
-        ledger = Ledger(slot.name, gate=slot.held)
+        ledger = Ledger(slot.name, gate=slot.held, on_task_error=self.run_errors.task_failed)
         slot.ledger, slot.instance = ledger, None
         token = set_current(ledger)
         phase = "construct"
@@ -429,6 +437,7 @@ class PluginHost:
     async def _sweep(self, name: str, ledger: Ledger, quiet: bool = False) -> dict[str, Any]:
         """Remove everything the plugin registered and did not release itself."""
         cleaned: dict[str, Any] = {}
+        file = self._rel(module_path(self.plugin_dir, name))  # warnings name the file to fix
         subs = list(ledger.subscriptions)
         for sub in subs:
             self.bus.remove_subscription(sub)
@@ -451,7 +460,7 @@ class PluginHost:
                 patch.restore()
                 patches.append(patch.describe())
             else:
-                self.reporter.emit("warning", code="patch-overwritten", plugin=name,
+                self.reporter.emit("warning", code="patch-overwritten", plugin=name, file=file,
                                    message=f"{name} replaced {patch.describe()}, and something else replaced it "
                                    "afterwards; devnode left the current value in place")
         ledger.patches.clear()
@@ -459,13 +468,13 @@ class PluginHost:
             cleaned["patches"] = patches
         threads = ledger.live_threads()
         if threads:
-            self.reporter.emit("warning", code="thread-left-running", plugin=name,
+            self.reporter.emit("warning", code="thread-left-running", plugin=name, file=file,
                                message=f"{name} left {len(threads)} thread(s) running after shutdown: "
                                + ", ".join(repr(t.name) for t in threads)
                                + "; devnode cannot stop threads: signal them to stop in shutdown() and join them")
         if cleaned and not quiet:
             parts = [f"{len(v)} {k if len(v) > 1 else SINGULAR[k]}" for k, v in cleaned.items()]
-            self.reporter.emit("warning", code="cleanup", plugin=name,
+            self.reporter.emit("warning", code="cleanup", plugin=name, file=file,
                                message=f"{name} left {', '.join(parts)} behind after shutdown; devnode removed them",
                                cleaned=cleaned)
         return cleaned

@@ -19,6 +19,9 @@ def event_hash(event_data: Any) -> str:
     return hashlib.sha256(canonical_json(event_data).encode()).hexdigest()
 
 
+_digest = event_hash  # verify_compliance's production parameter name shadows event_hash
+
+
 class ComplianceManager(Tracked):
     """Records, verifies and lists compliance events, as production does on chain."""
 
@@ -40,12 +43,12 @@ class ComplianceManager(Tracked):
             self.store.add_compliance_event(tx_hash, event_type, digest, event_data, time.time())
         return tx_hash
 
-    def verify_compliance(self, event_type: str, event_hash_or_tx: str | dict[str, Any]) -> bool:
+    def verify_compliance(self, event_type: str, event_hash: str | dict[str, Any]) -> bool:
         """True iff an ``event_type`` event was recorded with this event hash or transaction hash.
 
         Production's older signature passes the event data itself; a dict is hashed first.
         """
-        wanted = event_hash(event_hash_or_tx) if isinstance(event_hash_or_tx, dict) else str(event_hash_or_tx).lower()
+        wanted = _digest(event_hash) if isinstance(event_hash, dict) else str(event_hash).lower()
         return any(
             e["event_type"] == event_type and wanted in (e["tx_hash"].lower(), e["event_hash"])
             for e in self.store.compliance_events()

@@ -180,6 +180,10 @@ class P2PNetwork(Tracked):
             peer.drop_rate = drop_rate
         return peer
 
+    def reseed(self, seed: int) -> None:
+        """Restart the drop generator, so a scenario drops the same messages on every run."""
+        self._rng = random.Random(seed)
+
     async def receive_from(self, peer_name: str, data: Any, deliver: Deliver) -> str:
         """Simulate ``peer_name`` sending ``data``: hash ``str(data)``, keep it on the peer, await deliver."""
         peer = self._require(peer_name)

@@ -23,7 +23,7 @@ from devnode.node.crypto import Cipher, load_or_create_key
 from devnode.node.data_manager import DataManager
 from devnode.node.network import P2PNetwork, PeerError
 from devnode.node.payments import PaymentProcessor
-from devnode.node.storage import Store
+from devnode.node.storage import DB_FILENAME, Store
 from devnode.node.tokens import TokenManager
 from devnode.node.tracked import Tracked
 
@@ -41,7 +41,9 @@ class DevNode(Tracked):
         data_dir = prepare_data_dir(Path(config.data_dir))
         self.config = config
         self.event_bus = event_bus or EventBus()
-        self.store = Store(Path(config.sqlite_db_path))
+        # Always devnode's own file in the data dir: a developer's node .env points SQLITE_DB_PATH at the
+        # production node's database, which devnode must never write to (plugins still see the value).
+        self.store = Store(data_dir / DB_FILENAME)
         self._cipher = Cipher(load_or_create_key(data_dir))
         self.blockchain_interface = LocalChain(self.store, address_for(config.node_id))
         self.data_manager = DataManager(self.store)

@@ -54,11 +54,19 @@ class Reloader:
         changed = {p for p in paths if self.contents.changed(p)}
         if not changed:
             return Plan()
+        for warning in self.host.links.check_paths(changed):
+            self.host.reporter.emit("warning", **warning.to_record())
         detect_ms = _detect_ms(changed)
         host = self.host
         readers = {name: slot.files_read for name, slot in host.slots.items()}
         plan = plan_changes(changed, self.plugin_dir, host.graph, set(host.slots), readers)
         for name in plan.unload:
+            if (self.plugin_dir / f"{name}.py").is_dir():
+                host.reporter.emit(
+                    "warning", code="not-a-file", plugin=name, file=f"{self.plugin_dir.name}/{name}.py",
+                    message=f"{name}.py is now a directory, not a plugin file: {name} is unloaded until "
+                    f"{name}.py is a file again",
+                )
             await host.unload(name, reason="file deleted")
         for name in plan.helpers_gone:
             host.importer.forget(name)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import IO, Any, Callable
 
+from devnode.ui.playback_lines import PLAYBACK_FORMATTERS
+
 PREVIEW = 80
 
 
@@ -53,7 +55,7 @@ def _failed(r: dict[str, Any]) -> str:
     if r.get("hint"):
         lines.append(f"  hint: {r['hint']}")
     running = {"previous": "the previous version keeps running", "none": "the plugin is not running",
-               "new": "the new version is being started"}.get(r.get("running", ""))
+               "new": "the new version is being started", "current": "the plugin keeps serving"}.get(r.get("running", ""))
     if running:
         lines.append(f"  ({running})")
     return "\n".join(lines)
@@ -101,6 +103,7 @@ FORMATTERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "plugin.loaded": _loaded,
     "plugin.reloaded": _reloaded,
     "plugin.failed": _failed,
+    "plugin.error": _failed,  # a handler or task of a serving plugin raised
     "plugin.unloaded": _unloaded,
     "event": _event,
     "log": _log,
@@ -109,6 +112,7 @@ FORMATTERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "help": _help,
     "command.error": lambda r: f"error: {r['error']}",
     "command.result": lambda r: f"ok: {r['command']} {preview(r['result'], 200)}",
+    **PLAYBACK_FORMATTERS,  # scenario.*, replay.*, peers
 }
 
 

@@ -1,0 +1,72 @@
+"""Runs scenarios and replays inside a running node: from ``run --scenario``, the CLI's headless
+``scenario``/``replay`` commands, or the ``scenario``/``replay`` console commands."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from devnode.recording import RecordingError, load_recording
+from devnode.replay import replay
+from devnode.scenarios import ScenarioError, ScenarioPlayer, load_scenario
+
+if TYPE_CHECKING:
+    from devnode.runtime import Runtime
+
+LOOP_PAUSE_SECONDS = 1.0  # between iterations of --loop-scenario: time to read the results
+
+
+async def play_scenario_file(runtime: Runtime, path: str | Path, loop: bool = False) -> bool:
+    """Play the scenario once (or forever, re-reading the file each time, when ``loop``); True if it passed."""
+    player = ScenarioPlayer(runtime.node, runtime.host, runtime.reporter)
+    iteration = 0
+    while True:
+        iteration += 1
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            # While looping the author may be mid-edit: say what is wrong and try again next round.
+            runtime.reporter.emit("scenario.error", file=str(path), problems=exc.problems)
+            ok = False
+        else:
+            ok = (await player.play(scenario, iteration)).ok
+        if not loop:
+            return ok
+        await asyncio.sleep(LOOP_PAUSE_SECONDS)
+
+
+async def replay_file(runtime: Runtime, path: str | Path, fast: bool = False) -> bool:
+    """Replay a recording against the current plugins; True if no handler failed."""
+    try:
+        recording = load_recording(path)
+    except RecordingError as exc:
+        runtime.reporter.emit("replay.error", file=str(path), error=str(exc))
+        return False
+    return (await replay(runtime.node, recording, runtime.reporter, fast=fast)).ok
+
+
+async def guarded(runtime: Runtime, job: Awaitable[bool], what: str) -> bool:
+    """Await ``job``; an unexpected exception becomes a record instead of vanishing with its task."""
+    try:
+        return await job
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        runtime.reporter.emit(f"{what}.error", error=f"{type(exc).__name__}: {exc}", problems=[])
+        return False
+
+
+async def run_requested(runtime: Runtime) -> None:
+    """Do what RunOptions asks (replay, then scenario); a headless run then stops with its exit code."""
+    options = runtime.options
+    ok = True
+    if options.replay:
+        ok = await guarded(runtime, replay_file(runtime, options.replay, options.fast), "replay") and ok
+    if options.scenario:
+        job = play_scenario_file(runtime, options.scenario, loop=options.loop_scenario)
+        ok = await guarded(runtime, job, "scenario") and ok
+    if options.headless:
+        runtime.exit_code = 0 if ok else 1
+        runtime.request_stop("scenario finished" if options.scenario else "replay finished")

@@ -1,0 +1,497 @@
+"""A dev node for one test: plugins loaded from disk, driven by sync (or async) helpers.
+
+The kit owns a private event loop. Sync helpers (``load``, ``publish``, ...) run
+the loop until their work, and every task it started, has finished; ``async``
+tests use the ``a``-prefixed twins (``aload``, ``apublish``, ...) on the same loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from inspect import isawaitable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from devnode import compat
+from devnode.config import NodeConfig
+from devnode.errors import DevnodeError
+from devnode.events import Event, EventType
+from devnode.host import parity
+from devnode.host.host import PluginHost
+from devnode.host.naming import candidate_modules
+from devnode.node.node import DevNode
+from devnode.ownership import TrackedThread, install_task_factory
+from devnode.reporting import Record, Reporter
+from devnode.testing.leftovers import leftover_problems
+from devnode.testing.reachability import default_roots, find_path
+from devnode.testing.recorder import EventRecorder, RecordedEvent
+from devnode.ui.records import PluginLogBridge
+
+T = TypeVar("T")
+SETTLE_TIMEOUT = 5.0
+
+
+class PluginLoadError(DevnodeError):
+    """A plugin did not load, reload or initialize; the message is devnode's diagnosis."""
+
+    def __init__(self, message: str, record: Record | None = None) -> None:
+        super().__init__(message)
+        self.record = record
+
+
+class HandlerError(DevnodeError):
+    """A plugin's event handler raised while a helper was driving the node."""
+
+
+class KitUsageError(DevnodeError):
+    """A kit helper called the wrong way (e.g. a sync helper inside an async test)."""
+
+
+class DevNodeKit:
+    """A dev node with a temporary data dir, the full service surface and a plugin host."""
+
+    def __init__(
+        self,
+        plugin_dir: str | Path,
+        data_dir: str | Path,
+        *,
+        node_id: str = "node1",
+        peers: list[str] | None = None,
+        timeout: float = 5.0,
+        settle_timeout: float = SETTLE_TIMEOUT,
+    ) -> None:
+        self.plugin_dir = Path(plugin_dir).resolve()
+        self.data_dir = Path(data_dir)
+        self.timeout = timeout
+        self.settle_timeout = settle_timeout
+        self.records: list[Record] = []
+        self.reporter = Reporter()
+        self._doing = "the test"
+        self.reporter.add_sink(self._record)
+        self.events = EventRecorder()
+        self.loop = asyncio.new_event_loop()
+        install_task_factory(self.loop)
+        TrackedThread.install()
+        compat.install()
+        self._host: PluginHost | None = None
+        self._stale: list[tuple[str, str, weakref.ref[type]]] = []  # (plugin, action, old class)
+        self._finished = False
+        self._closed = False
+        self._log_handler = _KitLogHandler(self.reporter)
+        self._plugins_logger = logging.getLogger("plugins")
+        self._saved_level = self._plugins_logger.level
+        try:
+            config = NodeConfig(
+                plugin_dir=str(self.plugin_dir), data_dir=str(self.data_dir), node_id=node_id,
+                initial_peers=list(peers or []), sqlite_db_path=str(self.data_dir / "devnode.sqlite3"),
+                db_path=str(self.data_dir / "devnode.sqlite3"),
+            )
+            self.node = DevNode(config)
+            self.node.event_bus.add_observer(self.events.observe)
+            self.run(self.node.start())
+        except BaseException:
+            self.loop.close()
+            compat.uninstall()
+            raise
+        self._plugins_logger.addHandler(self._log_handler)
+        if self._plugins_logger.level == logging.NOTSET:
+            self._plugins_logger.setLevel(logging.INFO)  # as `devnode run`: plugins' INFO lines are shown
+
+    # -- what tests read ----------------------------------------------------------
+    @property
+    def bus(self) -> Any:
+        return self.node.event_bus
+
+    @property
+    def host(self) -> PluginHost:
+        """The plugin host (``node.plugin_manager``), created on the first load."""
+        return self._ensure_host(self.plugin_dir)
+
+    @property
+    def plugins(self) -> dict[str, Any]:
+        return self._host.plugins if self._host else {}
+
+    def plugin(self, name: str) -> Any:
+        """The running instance of plugin ``name`` (the newest version after reloads)."""
+        name = _module_name(name)
+        instance = self._host.get_plugin(name) if self._host else None
+        if instance is None:
+            raise KitUsageError(f'plugin "{name}" is not loaded (loaded: {", ".join(self.plugins) or "none"}); '
+                                f'load it first with devnode.load("{name}")')
+        return instance
+
+    def plugin_path(self, name: str) -> Path:
+        return self.plugin_dir / f"{_module_name(name)}.py"
+
+    @property
+    def warnings(self) -> list[Record]:
+        """Warnings so far: production-parity differences, cleanups, ..."""
+        return [r for r in self.records if r["kind"] == "warning"]
+
+    @property
+    def logs(self) -> list[Record]:
+        return [r for r in self.records if r["kind"] == "log"]
+
+    def log_messages(self, plugin: str | None = None) -> list[str]:
+        return [r["message"] for r in self.logs if plugin is None or r.get("plugin") == _module_name(plugin)]
+
+    def kinds(self, kind: str, plugin: str | None = None) -> list[Record]:
+        return [r for r in self.records if r["kind"] == kind and (plugin is None or r.get("plugin") == plugin)]
+
+    # -- sync helpers (they run the loop) ---------------------------------------------
+    def run(self, coro: Awaitable[T]) -> T:
+        """Run a coroutine on the node's loop; in an ``async def`` test, ``await`` it instead."""
+        if self.loop.is_running():
+            _close(coro)
+            raise KitUsageError("the node's event loop is already running: this is an async test, so await the "
+                                "coroutine (or the a-prefixed helper, e.g. `await devnode.apublish(...)`) instead")
+        return self.loop.run_until_complete(coro)
+
+    def load(self, plugin: str | Path) -> Any:
+        """Load a plugin by name (``greeter_plugin``) or path; returns the live instance."""
+        return self._sync("load", self.aload(plugin))
+
+    def load_all(self) -> dict[str, Any]:
+        """Load every plugin of the plugin dir, as ``devnode run`` does; returns name -> instance."""
+        return self._sync("load_all", self.aload_all())
+
+    def reload(self, plugin: str | Path) -> Any:
+        """Re-import a loaded plugin from disk and swap it in (state carried over); returns the new instance."""
+        return self._sync("reload", self.areload(plugin))
+
+    def unload(self, plugin: str | Path) -> None:
+        """Shut a plugin down and unload it."""
+        self._sync("unload", self.aunload(plugin))
+
+    def publish(self, event_type: EventType | str, data: dict[str, Any] | None = None, *, check: bool = True) -> RecordedEvent:
+        """Publish an event and wait until every handler (and any task they started) has finished."""
+        return self._sync("publish", self.apublish(event_type, data, check=check))
+
+    def share(self, data: Any, recipient: str = "peer1", *, check: bool = True, **kwargs: Any) -> str:
+        """``node.share_data(data, recipient, ...)`` (through any plugin wrapping it); returns the tx hash."""
+        return self._sync("share", self.ashare(data, recipient, check=check, **kwargs))
+
+    def receive(self, peer: str, data: Any, *, check: bool = True) -> str:
+        """Make simulated peer ``peer`` send ``data`` to the node (DATA_RECEIVED); returns the data hash."""
+        return self._sync("receive", self.areceive(peer, data, check=check))
+
+    def call(self, fn: Callable[..., Any], *args: Any, check: bool = True, **kwargs: Any) -> Any:
+        """Call a node method (sync or async) on the loop, then wait for the events it published."""
+        return self._sync("call", self.acall(fn, *args, check=check, **kwargs))
+
+    def settle(self, timeout: float | None = None) -> None:
+        """Let pending work (queued events, tasks) run until none is left."""
+        self._sync("settle", self.asettle(timeout))
+
+    def wait_until(self, predicate: Callable[[], Any], timeout: float = SETTLE_TIMEOUT, what: str = "") -> Any:
+        """Run the loop until ``predicate()`` is truthy (plugins' tasks progress meanwhile)."""
+        return self._sync("wait_until", self.await_until(predicate, timeout, what))
+
+    # -- async twins ---------------------------------------------------------------------
+    async def aload(self, plugin: str | Path) -> Any:
+        name, plugin_dir = self._locate(plugin)
+        host = self._ensure_host(plugin_dir)
+        if name in host.plugins:
+            return host.plugins[name]
+        ok = await self._settled(host.load(name), plugin_tasks=False)
+        if not ok:
+            raise self._load_error(name, "load")
+        return host.get_plugin(name)
+
+    async def aload_all(self) -> dict[str, Any]:
+        host = self._ensure_host(self.plugin_dir)
+        for name in host.plugin_names():
+            if name not in host.plugins:
+                await self._settled(host.load(name), plugin_tasks=False)
+        return dict(host.plugins)
+
+    async def areload(self, plugin: str | Path) -> Any:
+        name, plugin_dir = self._locate(plugin)
+        host = self._ensure_host(plugin_dir)
+        old = host.get_plugin(name)
+        if old is None:
+            raise KitUsageError(f'plugin "{name}" is not loaded, so it cannot be reloaded; load it first '
+                                f'(loaded: {", ".join(host.plugins) or "none"})')
+        old_class: type = type(old)
+        del old
+        self._doing = f"reload of {name}"
+        try:
+            results = await self._settled(host.reload([name], trigger=["test"]), plugin_tasks=False)
+        finally:
+            self._doing = "the test"
+        if not results.get(name):
+            raise self._load_error(name, "reload")
+        self._stale.append((name, "reload", weakref.ref(old_class)))
+        return host.get_plugin(name)
+
+    async def aunload(self, plugin: str | Path) -> None:
+        name, plugin_dir = self._locate(plugin)
+        host = self._ensure_host(plugin_dir)
+        instance = host.get_plugin(name)
+        if instance is None:
+            raise KitUsageError(f'plugin "{name}" is not loaded (loaded: {", ".join(host.plugins) or "none"})')
+        old_class: type = type(instance)
+        del instance
+        self._doing = f"unload of {name}"
+        try:
+            await self._settled(host.unload(name, reason="test"), plugin_tasks=False)
+        finally:
+            self._doing = "the test"
+        self._stale.append((name, "unload", weakref.ref(old_class)))
+
+    async def apublish(self, event_type: EventType | str, data: dict[str, Any] | None = None, *, check: bool = True) -> RecordedEvent:
+        kind = EventType.parse(event_type) if isinstance(event_type, str) else event_type
+        if not isinstance(kind, EventType):
+            raise KitUsageError(f"publish() needs an EventType member or its name/value, got {event_type!r}")
+        event = Event(kind, dict(data or {}))
+        mark = self.events.mark()
+        await self._settled(self.node.event_bus.publish(event))
+        if check:
+            self._raise_handler_errors(mark)
+        recorded = self.events.find(event)
+        assert recorded is not None
+        return recorded
+
+    async def ashare(self, data: Any, recipient: str = "peer1", *, check: bool = True, **kwargs: Any) -> str:
+        return await self.acall(self.node.share_data, data, recipient, check=check, **kwargs)  # type: ignore[no-any-return]
+
+    async def areceive(self, peer: str, data: Any, *, check: bool = True) -> str:
+        return await self.acall(self.node.receive, peer, data, check=check)  # type: ignore[no-any-return]
+
+    async def acall(self, fn: Callable[..., Any], *args: Any, check: bool = True, **kwargs: Any) -> Any:
+        async def body() -> Any:
+            result = fn(*args, **kwargs)
+            return await result if isawaitable(result) else result
+
+        mark = self.events.mark()
+        result = await self._settled(body())
+        if check:
+            self._raise_handler_errors(mark)
+        return result
+
+    async def asettle(self, timeout: float | None = None) -> None:
+        await self._settled(asyncio.sleep(0), timeout)
+
+    async def await_until(self, predicate: Callable[[], Any], timeout: float = SETTLE_TIMEOUT, what: str = "") -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:g} s waiting for {what or predicate}")
+            await asyncio.sleep(0.005)
+
+    # -- the end of a test ----------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def finish(self) -> list[str]:
+        """Shut every plugin down; return what they left behind and which old versions leaked."""
+        if self._finished:
+            return []
+        self._finished = True
+        # Before the stop: it drops the plugin modules, and with them the globals a leak hides in.
+        leaks = self.leaked_versions()
+        self._doing = "the end of the test"
+        if self._host is not None:
+            self.run(self._host.stop())
+        return leftover_problems(self.records) + leaks
+
+    def leaked_versions(self) -> list[str]:
+        """Old plugin versions (replaced by reload or unload) that the process still holds on to."""
+        if not self._stale:
+            return []
+        gc.collect()
+        problems = []
+        for plugin, action, ref in self._stale:
+            cls = ref()
+            if cls is None:
+                continue
+            roots = default_roots(("the node", self.node), ("the event loop", self.loop))
+            path = find_path(cls, roots)
+            del cls
+            if path is not None:
+                problems.append(f"{plugin}: the version replaced by {action} is still alive, held by: {path}")
+        return problems
+
+    def parity_problems(self) -> list[str]:
+        """Production-parity warnings, for tests that opt into ``strict``."""
+        return [f"{r.get('plugin')}: {r['message']}" for r in self.warnings if r.get("code") not in _NOT_PARITY]
+
+    def close(self) -> None:
+        """Stop plugins (if ``finish`` did not), the node and the loop; undo global hooks."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if not self._finished:
+                self._finished = True
+                if self._host is not None:
+                    self.run(self._host.stop())
+            self.run(self.node.stop())
+            pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                self.loop.run_until_complete(asyncio.wait(pending, timeout=self.timeout))
+        finally:
+            self.node.event_bus.remove_observer(self.events.observe)
+            self._plugins_logger.removeHandler(self._log_handler)
+            self._plugins_logger.setLevel(self._saved_level)
+            self.loop.close()
+            compat.uninstall()
+
+    # -- internals ---------------------------------------------------------------------------
+    def _record(self, record: Record) -> None:
+        self.records.append({**record, "during": self._doing})
+
+    def _sync(self, helper: str, coro: Awaitable[T]) -> T:
+        if self.loop.is_running():
+            _close(coro)
+            raise KitUsageError(f"devnode.{helper}() runs the event loop itself, so it cannot be called from an "
+                                f"async test; use `await devnode.a{helper}(...)` there")
+        if self._closed:
+            _close(coro)
+            raise KitUsageError(f"devnode.{helper}() called after the test's node was shut down")
+        return self.loop.run_until_complete(coro)
+
+    def _locate(self, plugin: str | Path) -> tuple[str, Path]:
+        """(module name, plugin dir) for a plugin name or a path to its file."""
+        text = str(plugin)
+        if isinstance(plugin, Path) or "/" in text or "\\" in text:
+            path = Path(plugin).resolve()
+            if path.suffix != ".py":
+                raise KitUsageError(f'"{plugin}" is not a .py file; give a plugin file such as plugins/greeter_plugin.py')
+            if not path.is_file():
+                raise KitUsageError(f'plugin file "{path}" does not exist')
+            return path.stem, path.parent
+        name = _module_name(text)
+        if not (self.plugin_dir / f"{name}.py").is_file():
+            available = ", ".join(candidate_modules(self.plugin_dir)) or "none"
+            similar = [m for m in candidate_modules(self.plugin_dir) if m.startswith(name)]
+            hint = f'; did you mean "{similar[0]}"?' if similar else ""
+            raise KitUsageError(f'no plugin "{name}" in {self.plugin_dir} (plugins there: {available}){hint} '
+                                "Load by path, or set the plugin dir with the devnode_plugin_dir fixture or ini option.")
+        return name, self.plugin_dir
+
+    def _ensure_host(self, plugin_dir: Path) -> PluginHost:
+        plugin_dir = plugin_dir.resolve()
+        host = self._host
+        if host is not None and host.plugin_dir == plugin_dir:
+            return host
+        if host is not None and host.plugins:
+            raise KitUsageError(f"a node loads plugins from one plugin dir: {host.plugin_dir} is in use "
+                                f"({', '.join(host.plugins)} loaded), so {plugin_dir} cannot be used in the same test")
+        if host is not None:
+            host.importer.uninstall()
+            run_errors = getattr(host, "run_errors", None)  # the host's bus observer, if it has one
+            if run_errors is not None:
+                self.node.event_bus.remove_observer(run_errors.observe)
+        self.plugin_dir = plugin_dir
+        self.node.config.plugin_dir = str(plugin_dir)
+        host = PluginHost(self.node, plugin_dir, self.reporter, timeout=self.timeout, check_leaks=False)
+        self.node.plugin_manager = host
+        host.importer.install()
+        for warning in parity.check_plugin_dir(plugin_dir):
+            self.reporter.emit("warning", **warning.to_record())
+        self._host = host
+        return host
+
+    async def _settled(self, coro: Awaitable[T], timeout: float | None = None, plugin_tasks: bool = True) -> T:
+        """Await ``coro``, then every task started meanwhile (transitively), within ``timeout``.
+
+        Loading a plugin waits only for devnode's own tasks (held events being
+        delivered): a task a plugin starts in initialize() runs for its lifetime.
+        """
+        current = asyncio.current_task()
+        before = asyncio.all_tasks()
+        result = await coro
+        timeout = self.settle_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            pending = {t for t in asyncio.all_tasks() - before if t is not current and not t.done()}
+            if not plugin_tasks:
+                pending -= self._plugin_tasks()
+            if not pending:
+                return result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                names = ", ".join(_task_name(t) for t in pending)
+                raise TimeoutError(f"tasks started by this step are still running after {timeout:g} s: {names}. "
+                                   "A task that runs for the plugin's lifetime should be started in initialize(); "
+                                   "otherwise make it finish")
+            await asyncio.wait(pending, timeout=remaining)
+
+    def _plugin_tasks(self) -> set[asyncio.Task[Any]]:
+        if self._host is None:
+            return set()
+        return {t for slot in self._host.slots.values() if slot.ledger is not None for t in slot.ledger.tasks}
+
+    def _raise_handler_errors(self, mark: int) -> None:
+        failures = [(e, h) for e in self.events.since(mark) for h in e.failed]
+        if not failures:
+            return
+        lines = []
+        for event, handled in failures:
+            who = handled.plugin or "a handler outside any plugin"
+            lines.append(f"{who}: {handled.handler} raised on {event.type.value}: {handled.error}\n{handled.traceback}")
+        raise HandlerError("\n".join(lines) + "\n(pass check=False to let the test inspect handler failures itself)")
+
+    def _load_error(self, name: str, action: str) -> PluginLoadError:
+        failed = [r for r in self.records if r["kind"] == "plugin.failed" and r.get("plugin") == name]
+        if not failed:
+            return PluginLoadError(f"{name} did not {action} (see devnode.records)")
+        r = failed[-1]
+        where = r.get("file") or name
+        if r.get("line"):
+            where += f":{r['line']}"
+        lines = [f"{name} failed to {action} ({r['phase']}): {r['error']}", f"  at {where}"]
+        if r.get("code"):
+            lines.append(f"  {r['code'].strip()}")
+        if r.get("hint"):
+            lines.append(f"  hint: {r['hint']}")
+        if r.get("running") == "previous":
+            lines.append("  (the previous version keeps running)")
+        return PluginLoadError("\n".join(lines), r)
+
+
+_NOT_PARITY = {"cleanup", "thread-left-running", "patch-overwritten", "leak"}
+
+
+class _KitLogHandler(PluginLogBridge):
+    """Plugins' log lines become records; their tracebacks are kept as text only.
+
+    A log record's ``exc_info`` holds frames, frames hold the plugin instance, and
+    pytest keeps captured records until the test ends: formatting the traceback
+    once and dropping ``exc_info`` keeps old plugin versions collectable.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)
+        if record.exc_info and record.exc_info[1] is not None:
+            if not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+
+
+def _module_name(name: str) -> str:
+    return name[:-3] if name.endswith(".py") else name
+
+
+def _task_name(task: asyncio.Task[Any]) -> str:
+    coro = task.get_coro()
+    qualname = getattr(coro, "__qualname__", None) or repr(coro)
+    return f"{task.get_name()} ({qualname})"
+
+
+def _close(coro: Awaitable[Any]) -> None:
+    close = getattr(coro, "close", None)
+    if close is not None:
+        close()

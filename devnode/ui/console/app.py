@@ -1,0 +1,487 @@
+"""The rich console: the reporter sink, the history and footer, keys, prompts, debugger and Python console.
+
+Records are only queued when they arrive (the sink is on the event hot path and
+may be called from plugin threads); a pump task on the node's loop renders them
+at most ten times a second, and only when something arrived, so an idle console
+does no work at all and a burst costs a bounded share of the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bdb
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from rich.console import Console, Group, RenderableType
+from rich.rule import Rule
+from rich.text import Text
+
+from devnode.events import Event, EventType, HandlerResult
+from devnode.reporting import Record
+from devnode.ui.console import errors, history, style
+from devnode.ui.console.debugger import Breakpoints, post_mortem
+from devnode.ui.console.event_lines import Burst, Coalescer, burst_line, event_line, paused_summary
+from devnode.ui.console.footer import Footer
+from devnode.ui.console.keys import KeyReader
+from devnode.ui.console.prompt import LineHistory, on_thread, read_line, words_completer
+from devnode.ui.console.repl import NodeConsole, interact, namespace
+from devnode.ui.console.table import status_table
+
+if TYPE_CHECKING:
+    from devnode.runtime import Runtime
+
+FRAME = 0.1  # at most ten renders a second
+RENDER_SHARE = 0.05  # and rendering never takes more than ~5% of the loop's time
+FOOTER_EVERY = 0.5  # counters alone refresh the footer this often
+MAX_LOG_LINES = 40  # per frame; a log flood is summed up, not scrolled
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+KEY_HELP = [("r", "reload"), ("s", "status"), ("e", "emit"), (":", "command"), ("c", "console"),
+            ("p", "pause"), ("l", "log"), ("?", "help"), ("q", "quit")]
+HOLDING_MODES = ("prompt", "debugger")
+
+
+class RichConsole:
+    """``--ui rich``: the console a plugin author keeps open beside the editor."""
+
+    interactive = True
+
+    def __init__(
+        self,
+        stream: IO[str] | None = None,
+        *,
+        console: Console | None = None,
+        post_mortem: bool = False,
+        open_console: bool = False,
+        keys_fd: int | None = None,
+        force_terminal: bool | None = None,
+    ) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+        # The console writes to the real stream: print() is redirected *to* it while the footer shows.
+        self.console = console or Console(file=self.stream, force_terminal=force_terminal, highlight=False)
+        self.footer = Footer(self.console)
+        self.coalescer = Coalescer()
+        self.post_mortem = post_mortem
+        self.open_console = open_console
+        self.runtime: Runtime | None = None
+        self.plugin_dir: Path | None = None
+        self.keys = KeyReader(keys_fd, self._on_key) if keys_fd is not None else None
+        self._queue: deque[tuple[Record, Any]] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._wake: asyncio.Event | None = None
+        self._modes: list[str] = []
+        self._held: list[RenderableType] = []
+        self._paused = False
+        self._paused_counts: Counter[str] = Counter()
+        self._seen_errors: set[tuple[Any, ...]] = set()
+        self._footer_stale = False
+        self._footer_drawn = 0.0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._breakpoints = Breakpoints(self)
+        self._repl: NodeConsole | None = None
+        self._command_history = LineHistory()
+        self._emit_history = LineHistory()
+        self._data_history = LineHistory()
+        self._interrupts = 0
+        self._stall_in_debugger = False
+        self._closed = False
+
+    # -- the reporter sink (hot path) -------------------------------------------------------
+    def __call__(self, record: Record) -> None:
+        kind = record["kind"]
+        if kind == "event":
+            self._queue.append((record, None))
+            self._poke()
+            return
+        extra: Any = None
+        if kind == "plugin.failed" and self.plugin_dir is not None:
+            # Called synchronously while the host still holds the exception: capture frames and code now.
+            exc = _exception_for(record)
+            extra = errors.from_record(record, self.plugin_dir, exc)
+            self._queue.append((record, extra))
+            self._poke()
+            if self.post_mortem and exc is not None and self._on_loop() and self._debuggable(exc):
+                post_mortem(self, exc, self.plugin_dir)
+            return
+        if kind in ("warning", "log") and self._hide_stall(record):
+            return
+        if kind in ("plugin.loaded", "plugin.reloaded"):
+            self._seen_errors = {k for k in self._seen_errors if k[0] != record.get("plugin")}
+        elif kind == "node.ready" and self.open_console and self._loop is not None:
+            self.open_console = False
+            self._loop.call_soon(self._open_console)
+        self._queue.append((record, extra))
+        self._poke()
+
+    def _on_handlers(self, event: Event, results: list[HandlerResult]) -> None:
+        """Bus observer: a failed handler gets an error panel (once per place) and, with --pdb, a debugger."""
+        for result in results:
+            exc = result.error
+            if exc is None or isinstance(exc, bdb.BdbQuit) or self.plugin_dir is None:
+                continue
+            plugin = result.plugin or "?"
+            frames = errors.plugin_tracebacks(exc.__traceback__, self.plugin_dir)
+            where = (frames[-1].tb_frame.f_code.co_filename, frames[-1].tb_lineno) if frames else None
+            key = (plugin, result.handler_name, type(exc).__name__, where)
+            if key in self._seen_errors:
+                continue
+            self._seen_errors.add(key)
+            view = errors.from_exception(plugin, "handler", exc, self.plugin_dir)
+            view.error = f"{view.error} (handling {event.type.value} in {result.handler_name})"
+            self._queue.append(({"kind": "console.error", "ts": time.time()}, view))
+            self._poke()
+            if self.post_mortem and frames and self._on_loop():
+                post_mortem(self, exc, self.plugin_dir)
+
+    def _hide_stall(self, record: Record) -> bool:
+        """The loop is 'blocked' while pdb has it: that is the author debugging, not a plugin stalling."""
+        code = record.get("code")
+        if record["kind"] == "log":
+            return record.get("logger") == "devnode.watchdog" and "debugger" in self._modes
+        if code == "stall" and "debugger" in self._modes:
+            self._stall_in_debugger = True
+            return True
+        if code == "stall-ended" and self._stall_in_debugger:
+            self._stall_in_debugger = False
+            return True
+        return False
+
+    def _poke(self) -> None:
+        wake = self._wake
+        if wake is None or wake.is_set():
+            return
+        if threading.get_ident() == self._loop_thread:
+            wake.set()
+        elif self._loop is not None:
+            try:
+                self._loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:
+                pass  # the loop has closed; close() prints what is left
+
+    # -- lifetime ---------------------------------------------------------------------------
+    def attach(self, runtime: Runtime) -> None:
+        """Runtime hook, called on the loop once the node exists and before plugins load."""
+        self.runtime = runtime
+        self.plugin_dir = runtime.host.plugin_dir
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._wake = asyncio.Event()
+        runtime.node.event_bus.add_observer(self._on_handlers)
+        self._breakpoints.install()
+        self._install_sigint()
+        self._spawn(self._pump(), "devnode-console")
+        self._enter_dashboard()
+
+    def close(self) -> None:
+        """Print what is left, put the terminal back and leave the final plugin table in the scrollback."""
+        if self._closed:
+            return
+        self._closed = True
+        self._breakpoints.uninstall()
+        self._modes.clear()
+        self.footer.hide()
+        if self.keys is not None:
+            self.keys.stop()
+        held, self._held = self._held, []
+        if held:
+            self.console.print(Group(*held))
+        self.flush(final=True)
+        if self.runtime is not None and hasattr(self.runtime, "host"):
+            self.console.print(status_table(self.runtime.host.status(), self.console.width))
+        if self.console.is_terminal:
+            self.console.show_cursor(True)
+
+    async def _pump(self) -> None:
+        assert self._wake is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            started = time.perf_counter()
+            self.flush()
+            cost = time.perf_counter() - started
+            await asyncio.sleep(max(FRAME, cost / RENDER_SHARE))
+            if self._queue or self.coalescer.pending or self._footer_stale:
+                self._wake.set()
+
+    # -- rendering ----------------------------------------------------------------------------
+    def flush(self, final: bool = False) -> None:
+        """Render everything queued: history lines (printed or held) and, if due, the footer."""
+        now = time.monotonic()
+        lines: list[RenderableType] = []
+        run: list[Record] = []
+        structural = False
+        skipped_logs: Counter[str] = Counter()
+        logs = 0
+        width = self.console.width
+        while self._queue:
+            record, extra = self._queue.popleft()
+            kind = record["kind"]
+            if kind == "event":
+                if self._paused:
+                    self._paused_counts[record["type"]] += 1
+                else:
+                    run.append(record)
+                continue
+            if run:
+                lines += self._event_lines(self.coalescer.feed(run, now))
+                run = []
+            structural = True
+            if kind == "log":
+                logs += 1
+                if logs > MAX_LOG_LINES and not final:
+                    skipped_logs[record.get("plugin") or record.get("logger") or "-"] += 1
+                    continue
+            if isinstance(extra, errors.ErrorView):
+                lines.append(errors.error_panel(extra))
+            elif extra is not None:
+                lines.append(extra)  # a line the console made itself
+            else:
+                lines.append(history.render(record, width))
+        lines += self._event_lines(self.coalescer.feed(run, now))
+        if final:
+            lines += self._event_lines(self.coalescer.close_all())
+        if skipped_logs:
+            lines.append(history.log_summary(skipped_logs))
+        self._show(lines, structural, now)
+
+    def _event_lines(self, items: list[Record | Burst]) -> list[RenderableType]:
+        return [burst_line(i) if isinstance(i, Burst) else event_line(i) for i in items]
+
+    def _show(self, lines: list[RenderableType], structural: bool, now: float) -> None:
+        if self._modes and self._modes[-1] in HOLDING_MODES:
+            self._held += lines
+            return
+        dashboard = self.footer.shown
+        if dashboard and (lines or structural or now - self._footer_drawn >= FOOTER_EVERY):
+            self.footer.update(self.footer_renderable())
+            self._footer_drawn, self._footer_stale = now, False
+            if lines:
+                self.console.print(Group(*lines))  # draws the footer too: one render
+            else:
+                self.footer.draw()
+        else:
+            if lines:
+                self.console.print(Group(*lines))
+            self._footer_stale = dashboard
+
+    def footer_renderable(self) -> RenderableType:
+        """The footer: plugin table, one line of node state, one line of keys."""
+        runtime = self.runtime
+        width = self.console.width
+        if runtime is None or not hasattr(runtime, "host"):
+            return Text("devnode starting…", style.TIME)
+        limit = max(3, self.console.height - 12)
+        table = status_table(runtime.host.status(), width, limit)
+        bus = runtime.node.event_bus
+        info = Text.assemble((runtime.config.node_id, "bold"))
+        info.append(f" · {len(runtime.host.plugins)} plugin(s) · {bus.published} events · log {runtime.options.log_level}",
+                    style.TIME)
+        info.append(" · watching" if runtime.reloader is not None else " · not watching", style.TIME)
+        if self._paused:
+            info.append(f" · events paused ({sum(self._paused_counts.values())} hidden)", "bold " + style.WARNING)
+        keys = Text()
+        for key, what in KEY_HELP if width >= 90 else [k for k in KEY_HELP if k[0] != "l"]:
+            if keys:
+                keys.append("  ")
+            keys.append(key, "bold reverse")
+            keys.append(" " + what)
+        return Group(Rule(style=style.TIME), table, info, keys)
+
+    # -- the console steps aside for prompts, the Python console and pdb ---------------------
+    def step_aside(self, mode: str) -> None:
+        """Hand the terminal over (mode: prompt, console or debugger); nested calls stack."""
+        if not self._modes:
+            self.footer.hide()
+            if self.keys is not None:
+                self.keys.stop()
+            if self._on_loop():
+                self.flush(final=True)  # everything up to now is on screen before the terminal is handed over
+        self._modes.append(mode)
+
+    def come_back(self) -> None:
+        """End the innermost step-aside; the dashboard returns when none is left."""
+        if not self._modes:
+            return
+        self._modes.pop()
+        if not self._modes:
+            self._enter_dashboard()
+
+    def _enter_dashboard(self) -> None:
+        if self._closed or self.runtime is None:
+            return
+        held, self._held = self._held, []
+        self.footer.update(self.footer_renderable())
+        self.footer.show()
+        self._footer_drawn = time.monotonic()
+        if held:
+            self.console.print(Group(*held))
+        if self.keys is not None and self._loop is not None:
+            self.keys.start(self._loop)
+        self._poke()
+
+    # -- keys -----------------------------------------------------------------------------------
+    def _on_key(self, key: str) -> None:
+        runtime = self.runtime
+        if runtime is None or self._modes:
+            return
+        if key == "q":
+            self._command("quit")
+        elif key == "r":
+            self._command("reload all")
+        elif key == "s":
+            self._command("status")
+        elif key == "?":
+            self._command("help")
+        elif key == "l":
+            level = runtime.options.log_level
+            following = LOG_LEVELS[(LOG_LEVELS.index(level) + 1) % len(LOG_LEVELS)] if level in LOG_LEVELS else "INFO"
+            self._command(f"log-level {following}")
+        elif key == "p":
+            self._toggle_pause()
+        elif key == ":":
+            self.step_aside("prompt")  # now, so keys typed after ":" go to the prompt
+            self._spawn(self._command_prompt(), "devnode-prompt")
+        elif key == "e":
+            self.step_aside("prompt")
+            self._spawn(self._emit_prompt(), "devnode-prompt")
+        elif key == "c":
+            self._open_console()
+
+    def _command(self, line: str) -> None:
+        assert self.runtime is not None
+        self._spawn(self.runtime.run_command(line), f"devnode-key {line}")
+
+    def _toggle_pause(self) -> None:
+        self._paused = not self._paused
+        if not self._paused:
+            counts, self._paused_counts = self._paused_counts, Counter()
+            self._queue.append(({"kind": "console.line", "ts": time.time()}, paused_summary(counts)))
+        self._footer_stale = True
+        self._poke()
+
+    async def _command_prompt(self) -> None:
+        assert self._loop is not None and self.runtime is not None
+        try:
+            line = await on_thread(self._loop, lambda: read_line(": ", self._command_history,
+                                                                 words_completer(self._command_words)))
+        finally:
+            self.come_back()
+        if isinstance(line, str) and line.strip():
+            await self.runtime.run_command(line)
+
+    async def _emit_prompt(self) -> None:
+        assert self._loop is not None and self.runtime is not None
+        types = words_completer(lambda _: [t.value for t in EventType])
+        try:
+            kind = await on_thread(self._loop, lambda: read_line("event type: ", self._emit_history, types))
+            data = None
+            if isinstance(kind, str) and kind.strip():
+                data = await on_thread(self._loop, lambda: read_line("data (JSON, Enter for {}): ", self._data_history))
+        finally:
+            self.come_back()
+        if isinstance(kind, str) and kind.strip() and data is not None:
+            await self.runtime.run_command(f"emit {kind.strip()} {str(data).strip()}")
+
+    def _command_words(self, line: str) -> list[str]:
+        from devnode.commands import COMMANDS
+
+        assert self.runtime is not None
+        words = line.split()
+        if len(words) == 0 or (len(words) == 1 and not line.endswith(" ")):
+            return list(COMMANDS)
+        head = words[0]
+        if head == "emit":
+            return [t.value for t in EventType]
+        if head in ("load", "unload", "reload"):
+            return self.runtime.host.plugin_names() + (["all"] if head == "reload" else [])
+        if head in ("share", "receive", "balance", "transfer"):
+            return list(self.runtime.node.p2p_network.known_peers)
+        if head == "peer":
+            return ["connect", "disconnect"] if len(words) == 1 or (len(words) == 2 and not line.endswith(" ")) \
+                else list(self.runtime.node.p2p_network.known_peers)
+        if head == "log-level":
+            return LOG_LEVELS
+        return []
+
+    # -- the Python console -----------------------------------------------------------------------
+    def _open_console(self) -> None:
+        if self.runtime is None or self._loop is None or self._closed:
+            return
+        self.step_aside("console")
+        self._spawn(self._run_console(), "devnode-python-console")
+
+    async def _run_console(self) -> None:
+        assert self._loop is not None and self.runtime is not None
+        if self._repl is None:
+            self._repl = NodeConsole(namespace(self.runtime), self._loop)
+        repl = self._repl
+        try:
+            await on_thread(self._loop, lambda: interact(repl))
+        finally:
+            self.come_back()
+
+    # -- Ctrl-C -----------------------------------------------------------------------------------
+    def _install_sigint(self) -> None:
+        if threading.current_thread() is not threading.main_thread() or self._loop is None:
+            return
+        try:
+            self._loop.add_signal_handler(signal.SIGINT, self._interrupted)
+        except (NotImplementedError, RuntimeError):
+            pass
+
+    def _interrupted(self) -> None:
+        if self._modes and self._modes[-1] == "console" and self._repl is not None and self._repl.interrupt():
+            return  # Ctrl-C stops the code running in the Python console, not the node
+        self._interrupts += 1
+        if self._interrupts > 1:
+            self.footer.hide()
+            if self.keys is not None:
+                self.keys.restore_terminal()
+            sys.__stderr__.write("devnode: interrupted twice, exiting without shutting plugins down\n")
+            os._exit(130)
+        self._queue.append(({"kind": "console.line", "ts": time.time()},
+                            Text("shutting down (Ctrl-C again to force)", "bold " + style.WARNING)))
+        self._poke()
+        if self.runtime is not None:
+            self.runtime.request_stop("interrupted")
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        if self.runtime is not None:
+            self.runtime.reporter.emit("command.error", command=task.get_name(), error=f"{type(exc).__name__}: {exc}")
+
+    def _on_loop(self) -> bool:
+        return threading.get_ident() == self._loop_thread
+
+    def _debuggable(self, exc: BaseException) -> bool:
+        return self.plugin_dir is not None and bool(errors.plugin_tracebacks(exc.__traceback__, self.plugin_dir))
+
+
+def _exception_for(record: Record) -> BaseException | None:
+    """The exception behind a ``plugin.failed`` record: the one being handled while the host reports it."""
+    exc = sys.exc_info()[1]
+    problem = getattr(exc, "problem", None)  # the host wraps start failures; the plugin's exception is inside
+    inner = getattr(problem, "exception", None)
+    if isinstance(inner, BaseException):
+        exc = inner
+    if exc is None or type(exc).__name__ not in (record.get("error") or ""):
+        return None  # some other exception being handled further up: not this failure
+    return exc

@@ -1,0 +1,245 @@
+"""Notices plugin code blocking the event loop, says whose code and where, and interrupts it past a limit.
+
+A heartbeat callback on the loop stamps the time every ``tick``; a thread watches
+the stamp. When it is older than ``warn_after``, the loop is blocked: the thread
+reads the loop thread's stack and the plugin that owns the running code (its
+ledger, which the thread can read through ``ownership.ledger_running_in``) and
+emits a ``warning`` record with code ``stall`` at once, while the loop is still
+blocked. Past ``interrupt_after`` it sends the loop thread a signal whose handler
+raises ``PluginStalledError`` inside the plugin's code, so an endless loop or a
+long ``time.sleep`` in a handler becomes an ordinary, reported plugin error and
+the watcher and the console come back. The handler raises only where a plugin's
+frame is on the stack, never in devnode's own code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import threading
+import time
+import traceback
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devnode.host.naming import PACKAGE
+from devnode.ownership import ledger_running_in
+from devnode.reporting import Reporter
+
+logger = logging.getLogger("devnode.watchdog")
+
+INTERRUPT_SIGNAL = signal.SIGUSR2
+STACK_LIMIT = 25
+
+
+class PluginStalledError(Exception):
+    """Raised inside plugin code that blocked the event loop past the limit.
+
+    An ordinary Exception, so every place devnode already catches plugin errors
+    (import, construct, initialize, handlers, tasks) reports it with file and line.
+    """
+
+
+@dataclass
+class Stall:
+    """What was running when the loop was found blocked."""
+
+    seconds: float
+    plugin: str | None  # the owner (current ledger) of the running code
+    module: str | None  # the innermost plugin-dir module on the stack, e.g. plugins.slow_plugin
+    file: str | None
+    line: int | None
+    code: str | None
+    stack: str
+
+
+class Watchdog:
+    """Watches one event loop from a daemon thread; ``start`` on the loop, ``stop`` when done."""
+
+    def __init__(
+        self,
+        reporter: Reporter,
+        plugin_dir: Path,
+        *,
+        warn_after: float = 1.0,
+        interrupt_after: float | None = 5.0,
+        tick: float = 0.05,
+    ) -> None:
+        self.reporter = reporter
+        self.plugin_dir = plugin_dir.resolve()
+        self.warn_after = warn_after
+        self.interrupt_after = interrupt_after
+        self.tick = tick
+        self.stalls: list[Stall] = []
+        self.interrupts = 0
+        self._beat = time.monotonic()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+        self._handle: asyncio.TimerHandle | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._previous_handler: Any = None
+        self._can_interrupt = False
+        self._interrupt_for: float | None = None  # the heartbeat of the stall an interrupt was sent for
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start watching ``loop`` (default: the running loop); call from the loop's thread."""
+        self._loop = loop or asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._beat = time.monotonic()
+        self._handle = self._loop.call_later(self.tick, self._heartbeat)
+        # Signal handlers can only be set, and only run, on the main thread.
+        if self.interrupt_after is not None and threading.current_thread() is threading.main_thread():
+            self._previous_handler = signal.signal(INTERRUPT_SIGNAL, self._on_signal)
+            self._can_interrupt = True
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._watch, name="devnode-watchdog", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._can_interrupt:
+            signal.signal(INTERRUPT_SIGNAL, self._previous_handler)
+            self._can_interrupt = False
+
+    # -- the loop side -------------------------------------------------------------
+    def _heartbeat(self) -> None:
+        self._beat = time.monotonic()
+        assert self._loop is not None
+        if not self._stop.is_set():
+            self._handle = self._loop.call_later(self.tick, self._heartbeat)
+
+    def _on_signal(self, signum: int, frame: types.FrameType | None) -> None:
+        """Runs on the loop thread, inside whatever code is blocking it."""
+        stall_of, self._interrupt_for = self._interrupt_for, None
+        if stall_of is None or stall_of != self._beat or frame is None:
+            return  # the stall ended before the signal arrived
+        where = self._innermost_plugin_frame(frame)
+        if where is None:
+            return  # never raise inside devnode's own code
+        seconds = time.monotonic() - stall_of
+        self.interrupts += 1
+        module = where.f_globals.get("__name__", "?")
+        raise PluginStalledError(
+            f"{module} blocked the event loop for {seconds:.1f} s; devnode interrupted it "
+            f"after {self.interrupt_after:g} s (see --timeout) so the node keeps serving"
+        )
+
+    # -- the watching thread -----------------------------------------------------------
+    def _watch(self) -> None:
+        reported: float | None = None  # heartbeat of the stall already reported
+        interrupted_at = 0.0
+        longest = 0.0
+        while not self._stop.wait(self.tick):
+            if self._loop is not None and not self._loop.is_running():
+                self._beat = time.monotonic()  # a loop that is not running is idle, not blocked
+            beat = self._beat
+            lag = time.monotonic() - beat
+            if lag < self.warn_after:
+                if reported is not None and reported != beat:
+                    self._ended(longest)
+                    reported = None
+                continue
+            longest = lag
+            if reported != beat:
+                reported = beat
+                interrupted_at = 0.0
+                self._report(self._inspect(lag))
+            if (
+                self._can_interrupt
+                and self.interrupt_after is not None
+                and lag >= self.interrupt_after
+                and lag - interrupted_at >= self.interrupt_after
+            ):
+                interrupted_at = lag  # again after another interval if the plugin swallows it
+                self._interrupt_for = beat
+                signal.pthread_kill(self._loop_thread, INTERRUPT_SIGNAL)
+
+    def _inspect(self, lag: float) -> Stall:
+        frame = sys._current_frames().get(self._loop_thread)
+        task = None
+        if self._loop is not None:
+            try:
+                task = asyncio.current_task(self._loop)
+            except RuntimeError:
+                task = None
+        try:
+            ledger = ledger_running_in(task, self._loop_thread)
+        except RuntimeError:  # a table changed size under us; the names still come from the stack
+            ledger = None
+        try:
+            where = self._innermost_plugin_frame(frame) if frame is not None else None
+            module = where.f_globals.get("__name__") if where is not None else None
+            file = self._display(where.f_code.co_filename) if where is not None else None
+            line = where.f_lineno if where is not None else None
+            summary = traceback.extract_stack(frame, limit=STACK_LIMIT) if frame is not None else []
+        finally:
+            # Frames hold plugin instances: keep none, or the leak check would blame the plugin.
+            del frame
+            where = None
+        code = None
+        for entry in reversed(summary):
+            if file is not None and entry.lineno == line and self._display(entry.filename) == file:
+                code = entry.line
+                break
+        owner = ledger.owner if ledger is not None else None
+        if owner is None and module is not None:
+            owner = module.split(".")[1] if module.count(".") else module
+        return Stall(round(lag, 3), owner, module, file, line, code, "".join(traceback.format_list(summary)).rstrip())
+
+    def _report(self, stall: Stall) -> None:
+        self.stalls.append(stall)
+        if stall.plugin is None:
+            # devnode's own code (or the machine) was slow: not the plugin author's problem.
+            logger.warning("the event loop was blocked for %.1f s outside plugin code:\n%s", stall.seconds, stall.stack)
+            return
+        where = f" at {stall.file}:{stall.line}" if stall.file else ""
+        code = f" ({stall.code.strip()})" if stall.code else ""
+        then = (
+            f"; devnode interrupts it after {self.interrupt_after:g} s"
+            if self._can_interrupt and self.interrupt_after is not None
+            else ""
+        )
+        self.reporter.emit(
+            "warning", code="stall", plugin=stall.plugin, file=stall.file, line=stall.line, seconds=stall.seconds,
+            message=f"{stall.plugin} has blocked the event loop for {stall.seconds:.1f} s{where}{code}: no events, "
+            f"reloads or commands run meanwhile{then}. Use await asyncio.sleep() instead of time.sleep(), and "
+            "move long work to a thread (await asyncio.to_thread(...))",
+            stack=stall.stack,
+        )
+
+    def _ended(self, seconds: float) -> None:
+        last = self.stalls[-1] if self.stalls else None
+        if last is None or last.plugin is None:
+            return
+        self.reporter.emit(
+            "warning", code="stall-ended", plugin=last.plugin, file=last.file, line=last.line,
+            seconds=round(seconds, 3),
+            message=f"the event loop is running again; {last.plugin} blocked it for about {seconds:.1f} s",
+        )
+
+    # -- helpers ---------------------------------------------------------------------
+    def _innermost_plugin_frame(self, frame: types.FrameType | None) -> types.FrameType | None:
+        while frame is not None:
+            name = frame.f_globals.get("__name__", "")
+            if isinstance(name, str) and (name == PACKAGE or name.startswith(PACKAGE + ".")):
+                return frame
+            frame = frame.f_back
+        return None
+
+    def _display(self, filename: str) -> str:
+        try:
+            return str(Path(filename).resolve().relative_to(self.plugin_dir.parent))
+        except (OSError, ValueError):
+            return filename

@@ -1,0 +1,42 @@
+"""The audit plugin: one JSON line per audited event, and a count that survives reloads."""
+
+import json
+
+from devnode import EventType
+
+
+def audit_lines(devnode):
+    path = devnode.data_dir / "audit.log"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_writes_a_line_per_audited_event(devnode):
+    devnode.load("audit_plugin")
+
+    devnode.share({"invoice": 7}, "peer1")
+    devnode.receive("peer2", {"reading": 3})
+    devnode.publish(EventType.HEALTH_UPDATE, {"ok": True})  # not audited
+
+    assert [line["event"] for line in audit_lines(devnode)] == ["data.shared", "data.received"]
+    assert devnode.plugin("audit_plugin").entries_written == 2
+
+
+def test_token_transfers_are_audited(devnode):
+    devnode.load("audit_plugin")
+    node = devnode.node
+
+    devnode.call(node.token_manager.transfer_tokens, node.address, node.p2p_network.find_peer("peer1").address,
+                 5, node.token_manager.native_token_address)
+
+    assert [line["event"] for line in audit_lines(devnode)] == ["token.transfer_completed"]
+
+
+def test_entry_count_carries_over_a_reload(devnode):
+    devnode.load("audit_plugin")
+    devnode.share({"a": 1}, "peer1")
+
+    reloaded = devnode.reload("audit_plugin")
+    devnode.share({"b": 2}, "peer1")
+
+    assert reloaded.entries_written == 2
+    assert devnode.events.last(EventType.DATA_SHARED).handled_by == ["audit_plugin"]

@@ -1,0 +1,18 @@
+"""scripts/bench_bus.py keeps working: a tiny run prints both rates and the ratio."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_bench_bus_prints_rates_and_ratio() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_bus.py"), "--events", "200", "--rounds", "1"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "EventBus.publish :" in proc.stdout and "bare loop        :" in proc.stdout
+    assert "ratio bare/bus   :" in proc.stdout and "1.5x goal" in proc.stdout
