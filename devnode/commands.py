@@ -68,6 +68,8 @@ async def execute(runtime: Runtime, line: str) -> None:
         runtime.reporter.emit("command.error", command=text, error=str(exc))
     except (ValueError, KeyError, TypeError) as exc:
         runtime.reporter.emit("command.error", command=text, error=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # unforeseen (a full disk, a plugin's wrapper): report it, keep the console alive
+        runtime.reporter.emit("command.error", command=text, error=f"{type(exc).__name__}: {exc}")
 
 
 # -- argument helpers -----------------------------------------------------------------
@@ -88,7 +90,12 @@ def split_first(rest: str, usage: str) -> tuple[str, str]:
 def plugin_name(runtime: Runtime, name: str, usage: str) -> str:
     if not name:
         raise CommandError(f"usage: {usage}")
-    return name[:-3] if name.endswith(".py") else name
+    module = name[:-3] if name.endswith(".py") else name
+    if not module.isidentifier():
+        # A path ("../x", "sub/x") would name code outside the plugin dir, or no module at all.
+        raise CommandError(f'"{name}" is not a plugin name: give the module name of a .py file in the plugin dir '
+                           f"(plugins: {_known_plugins(runtime)}); usage: {usage}")
+    return module
 
 
 def _known_plugins(runtime: Runtime) -> str:
@@ -176,8 +183,8 @@ async def _receive(runtime: Runtime, rest: str) -> None:
 PEER_USAGE = "peer list | peer connect|disconnect PEER | peer set PEER latency=MS drop=RATE"
 
 
-@command("peer", "peer list|connect|disconnect|set ...",
-         "list peers, connect/disconnect one, or degrade its link (peer set peer1 latency=200 drop=0.1)")
+@command("peer", "peer list|connect|disconnect|set",
+         "list peers, (dis)connect one, or degrade a link: peer set peer1 latency=200 drop=0.1")
 async def _peer(runtime: Runtime, rest: str) -> None:
     action, args = rest.partition(" ")[0], rest.partition(" ")[2].strip()
     network = runtime.node.p2p_network

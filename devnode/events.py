@@ -141,6 +141,9 @@ class EventBus:
         self._history: deque[Event] = deque(maxlen=history_size)
         self._observers: list[Observer] = []
         self._soon: set[asyncio.Task[list[HandlerResult]]] = set()
+        # Plugin name -> events held while that plugin is swapped, whether or not a subscription
+        # of it is in the dispatch: its old handlers may be gone and its new ones not there yet.
+        self._holding: dict[str, list[Event]] = {}
         self.published = 0
 
     # -- production API ------------------------------------------------------
@@ -213,9 +216,23 @@ class EventBus:
         while self._soon:
             await asyncio.gather(*list(self._soon), return_exceptions=True)
 
-    def add_observer(self, observer: Observer) -> None:
-        """Call ``observer(event, results)`` after every dispatch (UI, recorder)."""
-        self._observers.append(observer)
+    def add_observer(self, observer: Observer, *, first: bool = False) -> None:
+        """Call ``observer(event, results)`` after every dispatch (UI, recorder).
+
+        ``first`` runs it before the observers already added: the console's debugger
+        must see a handler's exception before the host reports it and frees its frames.
+        """
+        if first:
+            self._observers.insert(0, observer)
+        else:
+            self._observers.append(observer)
+
+    def hold(self, owner: str, held: list[Event]) -> None:
+        """Append every event published from now on to ``held``, until ``release(owner)`` (host swaps)."""
+        self._holding[owner] = held
+
+    def release(self, owner: str) -> None:
+        self._holding.pop(owner, None)
 
     def remove_observer(self, observer: Observer) -> None:
         self._observers.remove(observer)
@@ -232,6 +249,8 @@ class EventBus:
     async def deliver(self, event: Event, ledger: Ledger) -> list[HandlerResult]:
         """Deliver ``event`` to one plugin's current subscriptions only (after a swap)."""
         subs = [s for s in self._snapshot(event.type) if s.ledger is ledger]
+        if not subs:
+            return []  # held for it, but not a type this version handles: nothing happened to report
         results = [await self._call(s, event) for s in subs]
         for observer in self._observers:
             observer(event, results)
@@ -276,6 +295,9 @@ class EventBus:
         """
         self._history.append(event)
         self.published += 1
+        for held in self._holding.values():
+            if not held or held[-1] is not event:
+                held.append(event)
         results: list[HandlerResult] = []
         append = results.append
         clock = time.perf_counter

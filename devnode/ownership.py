@@ -198,7 +198,9 @@ class TrackedThread:
 
         def start(self: threading.Thread) -> None:
             ledger = _current.get()
-            if ledger is not None:
+            # Executor workers (run_in_executor, asyncio.to_thread) outlive any one caller: not the plugin's.
+            pooled = getattr(getattr(self, "_target", None), "__module__", "") == "concurrent.futures.thread"
+            if ledger is not None and not pooled:
                 ledger.threads.append(self)
                 run = self.run
 

@@ -22,15 +22,18 @@ async def play_scenario_file(runtime: Runtime, path: str | Path, loop: bool = Fa
     """Play the scenario once (or forever, re-reading the file each time, when ``loop``); True if it passed."""
     player = ScenarioPlayer(runtime.node, runtime.host, runtime.reporter)
     iteration = 0
+    reported: list[str] = []
     while True:
         iteration += 1
         try:
             scenario = load_scenario(path)
         except ScenarioError as exc:
-            # While looping the author may be mid-edit: say what is wrong and try again next round.
-            runtime.reporter.emit("scenario.error", file=str(path), problems=exc.problems)
-            ok = False
+            # While looping the author may be mid-edit: say what is wrong (once) and try again next round.
+            if exc.problems != reported:
+                runtime.reporter.emit("scenario.error", file=str(path), problems=exc.problems)
+            reported, ok = exc.problems, False
         else:
+            reported = []
             ok = (await player.play(scenario, iteration)).ok
         if not loop:
             return ok
@@ -61,12 +64,16 @@ async def guarded(runtime: Runtime, job: Awaitable[bool], what: str) -> bool:
 async def run_requested(runtime: Runtime) -> None:
     """Do what RunOptions asks (replay, then scenario); a headless run then stops with its exit code."""
     options = runtime.options
-    ok = True
-    if options.replay:
-        ok = await guarded(runtime, replay_file(runtime, options.replay, options.fast), "replay") and ok
-    if options.scenario:
-        job = play_scenario_file(runtime, options.scenario, loop=options.loop_scenario)
-        ok = await guarded(runtime, job, "scenario") and ok
-    if options.headless:
-        runtime.exit_code = 0 if ok else 1
-        runtime.request_stop("scenario finished" if options.scenario else "replay finished")
+    ok = False
+    try:
+        ok = True
+        if options.replay:
+            ok = await guarded(runtime, replay_file(runtime, options.replay, options.fast), "replay") and ok
+        if options.scenario:
+            job = play_scenario_file(runtime, options.scenario, loop=options.loop_scenario)
+            ok = await guarded(runtime, job, "scenario") and ok
+    finally:
+        # Even when reporting itself fails (stdout closed by `| head`), a headless run must end.
+        if options.headless:
+            runtime.exit_code = 0 if ok else 1
+            runtime.request_stop("scenario finished" if options.scenario else "replay finished")

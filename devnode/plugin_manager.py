@@ -37,6 +37,9 @@ class PluginManager:
 
     def shutdown_plugins(self) -> None:
         self._run(self.host.stop())
+        if self._loop is not None:  # every plugin is down: the loop has nothing left to run
+            self._loop.close()
+            self._loop = None
 
     def _run(self, coro: Any) -> None:
         try:

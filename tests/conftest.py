@@ -137,14 +137,15 @@ def harness(plugin_dir: Path, tmp_path: Path) -> Iterator[Callable[..., HostHarn
 class DevnodeProcess:
     """``devnode run --ui json`` in a subprocess; records are collected on a thread."""
 
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None,
+                 preexec_fn: Callable[[], Any] | None = None) -> None:
         self.records: list[Record] = []
         self.stderr_lines: list[str] = []
         self._lock = threading.Lock()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "devnode", "run", "--ui", "json", *args],
             cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, bufsize=1,
+            text=True, bufsize=1, preexec_fn=preexec_fn,
         )
         self._readers = [
             threading.Thread(target=self._read_stdout, daemon=True),
@@ -231,10 +232,11 @@ def clean_env(bytecode: bool = False) -> dict[str, str]:
 def devnode_process(tmp_path: Path) -> Iterator[Callable[..., DevnodeProcess]]:
     started: list[DevnodeProcess] = []
 
-    def start(plugin_dir: Path, *extra: str, bytecode: bool = False, env: dict[str, str] | None = None) -> DevnodeProcess:
+    def start(plugin_dir: Path, *extra: str, bytecode: bool = False, env: dict[str, str] | None = None,
+              preexec_fn: Callable[[], Any] | None = None) -> DevnodeProcess:
         proc = DevnodeProcess(
             [str(plugin_dir), "--data-dir", str(tmp_path / "data"), *extra],
-            cwd=tmp_path, env=env or clean_env(bytecode),
+            cwd=tmp_path, env=env or clean_env(bytecode), preexec_fn=preexec_fn,
         )
         started.append(proc)
         return proc

@@ -19,12 +19,15 @@ Each page gets a sandbox project: a copy of the bundled ``plugins/`` and
 An HTML comment right before a block changes that:
 ``<!-- doc-test: skip REASON -->``, ``<!-- doc-test: fails "TEXT" -->`` (a
 deliberately broken example: it must fail, with TEXT in the error or output),
-``<!-- doc-test: file PATH -->`` (write the block to PATH in the sandbox).
+``<!-- doc-test: file PATH -->`` (write the block to PATH in the sandbox),
+``<!-- doc-test: setup COMMAND -->`` (run a shell command in the sandbox first).
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
+import inspect
 import json
 import os
 import re
@@ -32,10 +35,8 @@ import shlex
 import shutil
 import subprocess
 import sys
-import textwrap
 import tomllib
 from dataclasses import dataclass, field
-from inspect import iscoroutine
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,12 @@ class Block:
     @property
     def expected_failure(self) -> str | None:
         value = self.directives.get("fails")
-        return None if value is None else value.strip().strip('"')
+        if value is None:
+            return None
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1].replace('\\"', '"')
+        return value
 
     @property
     def header(self) -> str | None:
@@ -131,6 +137,9 @@ class PageRunner:
         if "skip" in block.directives:
             assert block.directives["skip"], f"{block.where}: say why the block is skipped"
             return
+        if "setup" in block.directives:
+            setup = self.command(block.directives["setup"])
+            assert setup.returncode == 0, f"{block.where}: setup failed:\n{setup.stdout}{setup.stderr}"
         if "file" in block.directives:
             self.write(block.directives["file"], block.text)
             self.ran.append(f"{block.where} file")
@@ -203,13 +212,12 @@ class PageRunner:
         expected = block.expected_failure
         try:
             code = compile(block.text, f"{self.page.name}:{block.line}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-
-            async def body() -> None:
-                result = eval(code, self.namespace)
-                if iscoroutine(result):
-                    await result
-
-            kit.run(kit._settled(body()))
+            with contextlib.chdir(self.sandbox):
+                if code.co_flags & inspect.CO_COROUTINE:
+                    kit.run(kit._settled(eval(code, self.namespace)))
+                else:  # plain code runs as in a script: outside any event loop
+                    exec(code, self.namespace)
+                    kit.settle()
         except Exception as exc:
             text = f"{type(exc).__name__}: {exc}"
             assert expected is not None, f"{block.where}: snippet raised {text}\n{block.text}"
@@ -283,7 +291,3 @@ def _parse_json_stream(block: Block) -> None:
         _, position = decoder.raw_decode(text, position)
         while position < len(text) and text[position].isspace():
             position += 1
-
-
-def dedent(text: str) -> str:
-    return textwrap.dedent(text)

@@ -236,3 +236,24 @@ def test_the_nearest_plugins_dir_above_the_test_file_is_the_default(project: pyt
     result = project.runpytest_inprocess("-p", "no:cacheprovider", "-W", "error", "tests")
 
     result.assert_outcomes(passed=1)
+
+
+def test_a_projects_own_devnode_fixture_wins_and_is_left_alone(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("""
+        import pytest
+
+        @pytest.fixture
+        def devnode():
+            return "the project's own"
+    """)
+
+    result = run(pytester, """
+        async def test_async_is_not_ours(devnode):
+            pass
+
+        def test_sync(devnode):
+            assert devnode == "the project's own"
+    """)
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*async def functions are not natively supported*"])

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BUNDLED_PLUGINS, ROOT, clean_env, wait_until, write_plugin
+from conftest import BUNDLED_PLUGINS, ROOT, async_wait_until, clean_env, wait_until, write_plugin
 from playback_helpers import DEVNODE, kinds, run_live, wait_record
 
 from devnode import playback
@@ -342,8 +342,12 @@ def test_run_with_loop_scenario_plays_it_again_and_rereads_the_file(
 
     async def body(runtime: Any, records: list[Any]) -> None:
         await wait_record(records, "scenario.finished", iteration=1)
+        scenario.write_text('[[step]]\nrecieve = "peer2"\n')  # saved mid-edit
+        await wait_record(records, "scenario.error")
+        await async_wait_until(lambda: len(kinds(records, "scenario.started")) == 1
+                               and kinds(records, "scenario.error")[-1]["ts"] < time.time() - 0.2, 20)
         scenario.write_text('[[step]]\nreceive = "peer2"\ndata = "pong"\n')
-        await wait_record(records, "scenario.finished", iteration=3, timeout=20)
+        await async_wait_until(lambda: len(kinds(records, "scenario.finished")) >= 2, 20, "the fixed round")
 
     code, records = run_live(plugin_dir, tmp_path / "data", body, scenario=str(scenario), loop_scenario=True)
 
@@ -351,6 +355,8 @@ def test_run_with_loop_scenario_plays_it_again_and_rereads_the_file(
     senders = [r["data"]["sender"] for r in kinds(records, "event", type="data.received")]
     assert senders[0] == "peer1" and senders[-1] == "peer2"
     assert all(r["ok"] for r in kinds(records, "scenario.finished"))
+    [error] = kinds(records, "scenario.error")  # reported once, not every round
+    assert "step 1 needs exactly one of" in error["problems"][0]
 
 
 def test_scenario_console_command_plays_against_the_live_node(devnode_process: Any, tmp_path: Path) -> None:
@@ -364,3 +370,34 @@ def test_scenario_console_command_plays_against_the_live_node(devnode_process: A
     assert '"nowhere.toml" is not a file' in error["error"]
     assert proc.stop() == 0
     wait_until(lambda: proc.proc.poll() is not None, what="devnode to exit")
+
+
+def test_scenario_peers_are_added_before_the_first_step(harness: Any) -> None:
+    h, result = play(harness, """
+        peers = ["alice"]
+
+        [[step]]
+        receive = "alice"
+        data = { hello = "from alice" }
+
+        [[step]]
+        expect = "data.received"
+        data = { sender = "alice" }
+    """)
+
+    assert result.ok, [o.error for o in result.failures]
+    assert "alice" in h.node.p2p_network.get_connected_peers()
+
+
+def test_run_refuses_a_broken_scenario_before_loading_plugins(tmp_path: Path, capsys: Any) -> None:
+    scenario = write(tmp_path / "bad.toml", """
+        [[step]]
+        wait = -1
+    """)
+    data_dir = tmp_path / "data"
+
+    assert main(["run", str(BUNDLED_PLUGINS), "--data-dir", str(data_dir), "--scenario", str(scenario)]) == 2
+    assert f"{scenario}:2: step 1 (wait)" in capsys.readouterr().err
+    assert main(["run", str(BUNDLED_PLUGINS), "--data-dir", str(data_dir), "--loop-scenario"]) == 2
+    assert "--loop-scenario needs --scenario FILE" in capsys.readouterr().err
+    assert not data_dir.exists()

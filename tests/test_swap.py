@@ -352,3 +352,20 @@ def test_broken_helper_keeps_every_importer_on_its_previous_version_until_fixed(
     (plugin_dir / "_shared.py").write_text("VALUE = 2\n")
     assert h.run(h.host.reload(["one_plugin", "two_plugin"], purge=["_shared"])) == {"one_plugin": True, "two_plugin": True}
     assert h.host.get_plugin("one_plugin").value == h.host.get_plugin("two_plugin").value == 2
+
+
+def test_default_executor_threads_are_not_blamed_on_the_plugin(plugin_dir: Path, harness) -> None:
+    write_plugin(plugin_dir, "exec_plugin", """
+        import asyncio
+
+        class Exec_pluginPlugin:
+            def __init__(self, node):
+                pass
+            async def initialize(self):
+                await asyncio.get_running_loop().run_in_executor(None, sum, [1, 2])
+            def shutdown(self):
+                pass
+    """)
+    h = harness().start()
+    h.run(h.host.unload("exec_plugin"))
+    assert not [w for w in h.kinds("warning") if w["code"] == "thread-left-running"]

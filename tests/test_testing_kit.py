@@ -403,3 +403,30 @@ def test_settle_times_out_naming_a_task_that_never_ends(plugin_dir: Path, tmp_pa
             kit.call(start)
     finally:
         kit.close()
+
+
+def test_typings_alias_cache_holding_an_old_class_is_not_a_leak(kit: DevNodeKit, plugin_dir: Path) -> None:
+    write_plugin(plugin_dir, "typed_plugin", """
+        from dataclasses import dataclass
+        from typing import List, Optional
+
+        @dataclass
+        class Item:
+            n: int
+
+        class Typed_pluginPlugin:
+            items: Optional[List[Item]] = None  # typing caches List[Item]: it holds this version's Item
+
+            def __init__(self, node):
+                self.node = node
+
+            def initialize(self):
+                pass
+
+            def shutdown(self):
+                pass
+    """)
+    kit.load("typed_plugin")
+    kit.reload("typed_plugin")
+
+    assert kit.finish() == []

@@ -178,6 +178,10 @@ def _hint(exc: BaseException, phase: str, plugin_dir: Path) -> str | None:
         return "plugins must not exit the process; raise an exception or log an error instead"
     if isinstance(exc, KeyboardInterrupt):
         return "plugins must not raise KeyboardInterrupt; raise an ordinary exception instead"
+    if type(exc).__name__ == "PluginStalledError":  # devnode.watchdog; by name, to keep imports one-way
+        return ("this code blocked the event loop; in production it would hang the whole node. Use "
+                "await asyncio.sleep() instead of time.sleep(), bound the loop, and run long work with "
+                "await asyncio.to_thread(...)")
     if isinstance(exc, RecursionError):
         return "the plugin recurses without end; check for a method calling itself"
     if isinstance(exc, UnicodeDecodeError):

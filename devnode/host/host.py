@@ -130,6 +130,7 @@ class PluginHost:
         self.leaks = LeakWatch()
         self.check_leaks = check_leaks
         self._lock = asyncio.Lock()
+        self._stale_helpers: dict[str, Any] = {}  # helper module -> the module object its new code replaces
         # Handler and task exceptions of serving plugins become plugin.error records with file and line.
         self.run_errors = RunErrors(reporter, self.plugin_dir, lambda name: module_path(self.plugin_dir, name))
         self.bus.add_observer(self.run_errors.observe)
@@ -202,14 +203,23 @@ class PluginHost:
         """
         results: dict[str, bool] = {}
         async with self._lock:
-            stale = {n: sys.modules.get(n) for n in self.importer.with_submodules(purge)}
+            for n in self.importer.with_submodules(purge):
+                self._stale_helpers.setdefault(n, sys.modules.get(n))
             for name in names:
                 why = (triggers or {}).get(name, trigger)
-                # Helpers are re-executed once per batch: by the first import that succeeds.
-                todo = [n for n, old in stale.items() if sys.modules.get(n) is old]
-                results[name] = await self._swap(name, why, purge=todo, detect_ms=detect_ms)
+                # Helpers are re-executed once: by the first import that succeeds, in this batch or a later one.
+                results[name] = await self._swap(name, why, purge=self._stale(), detect_ms=detect_ms)
         self.after_changes()
         return results
+
+    def _stale(self) -> list[str]:
+        """Changed helpers whose new code has not run yet (a broken one stays here until it imports).
+
+        Every import re-executes them, so no plugin loads against a helper's old code
+        while the file on disk says something else.
+        """
+        self._stale_helpers = {n: old for n, old in self._stale_helpers.items() if sys.modules.get(n) is old}
+        return list(self._stale_helpers)
 
     async def unload(self, name: str, reason: str = "requested") -> bool:
         async with self._lock:
@@ -253,7 +263,7 @@ class PluginHost:
             token = set_current(ledger_for_reads)
             try:
                 with recording_reads(self.plugin_dir):
-                    module = self.importer.import_fresh(name, purge)
+                    module = self.importer.import_fresh(name, purge or self._stale())
             finally:
                 reset_current(token)
             cls = self._plugin_class(module, name)
@@ -536,8 +546,10 @@ class PluginHost:
             slot.held = []
         if slot.ledger is not None:
             slot.ledger.gate = slot.held
+        self.bus.hold(slot.name, slot.held)  # also what arrives while no handler of it is subscribed
 
     def _release(self, slot: PluginSlot) -> None:
+        self.bus.release(slot.name)
         held, slot.held = slot.held, None
         if slot.ledger is not None:
             slot.ledger.gate = None

@@ -44,8 +44,18 @@ def load_or_create_key(data_dir: Path) -> bytes:
             f'cannot create the key file "{path}" ({exc}). '
             "The data directory must be writable: fix its permissions or set DATA_DIR."
         ) from exc
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        # A half-written key would be refused on every later start: remove what this call created.
+        path.unlink(missing_ok=True)
+        raise KeyFileError(
+            f'cannot write the key file "{path}" ({exc}). '
+            "Free some space where the data directory lives, or set DATA_DIR to another directory."
+        ) from exc
     return key
 
 

@@ -41,10 +41,11 @@ class DevNode(Tracked):
         data_dir = prepare_data_dir(Path(config.data_dir))
         self.config = config
         self.event_bus = event_bus or EventBus()
+        # The key first: a key file devnode cannot use stops it before the database is opened (and written).
+        self._cipher = Cipher(load_or_create_key(data_dir))
         # Always devnode's own file in the data dir: a developer's node .env points SQLITE_DB_PATH at the
         # production node's database, which devnode must never write to (plugins still see the value).
         self.store = Store(data_dir / DB_FILENAME)
-        self._cipher = Cipher(load_or_create_key(data_dir))
         self.blockchain_interface = LocalChain(self.store, address_for(config.node_id))
         self.data_manager = DataManager(self.store)
         self.token_manager = TokenManager(self.blockchain_interface, self.event_bus, config.native_token_address)

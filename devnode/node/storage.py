@@ -122,7 +122,10 @@ class Store:
 
     def _write(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         with self._lock:
-            return self._conn.execute(sql, params).rowcount
+            try:
+                return self._conn.execute(sql, params).rowcount
+            except sqlite3.OperationalError as exc:
+                raise _write_failed(self.path, exc) from exc
 
     # -- data key/value --------------------------------------------------------
     def put_data(self, key: str, value: Any) -> None:
@@ -238,7 +241,8 @@ def _open(path: Path) -> sqlite3.Connection:
             )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(_SCHEMA)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if version != SCHEMA_VERSION:  # only a new file is written to just by opening it
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except sqlite3.Error as exc:
         if conn is not None:
             conn.close()
@@ -275,6 +279,16 @@ def _classify(path: Path, exc: sqlite3.Error) -> StoreError:
     if isinstance(exc, sqlite3.OperationalError):
         return _unwritable(path, exc)
     return _corrupt(path, text)
+
+
+def _write_failed(path: Path, exc: sqlite3.OperationalError) -> StoreError:
+    if "full" in str(exc):
+        return StoreError(
+            f'cannot write to the devnode database "{path}": the disk is full ({exc}). '
+            f'Free some space where the data directory "{path.parent}" lives; what was stored before is intact '
+            "(the failed write was rolled back)."
+        )
+    return _classify(path, exc)
 
 
 def _corrupt(path: Path, cause: str) -> StoreError:

@@ -71,7 +71,7 @@ class Reloader:
         for name in plan.helpers_gone:
             host.importer.forget(name)
         todo = [*plan.load, *[n for n in plan.reload if n not in plan.load]]
-        if todo:
+        if todo or plan.purge:  # a changed helper nobody imports yet is still re-executed on its next import
             await host.reload(todo, purge=plan.purge, detect_ms=detect_ms, triggers=plan.triggers)
         return plan
 

@@ -95,6 +95,8 @@ class DevNodeKit:
             self.node.event_bus.add_observer(self.events.observe)
             self.run(self.node.start())
         except BaseException:
+            if hasattr(self, "node"):
+                self.node.store.close()
             self.loop.close()
             compat.uninstall()
             raise
@@ -150,6 +152,7 @@ class DevNodeKit:
             _close(coro)
             raise KitUsageError("the node's event loop is already running: this is an async test, so await the "
                                 "coroutine (or the a-prefixed helper, e.g. `await devnode.apublish(...)`) instead")
+        _refuse_foreign_loop(coro)
         return self.loop.run_until_complete(coro)
 
     def load(self, plugin: str | Path) -> Any:
@@ -360,6 +363,7 @@ class DevNodeKit:
         if self._closed:
             _close(coro)
             raise KitUsageError(f"devnode.{helper}() called after the test's node was shut down")
+        _refuse_foreign_loop(coro)
         return self.loop.run_until_complete(coro)
 
     def _locate(self, plugin: str | Path) -> tuple[str, Path]:
@@ -489,6 +493,18 @@ def _task_name(task: asyncio.Task[Any]) -> str:
     coro = task.get_coro()
     qualname = getattr(coro, "__qualname__", None) or repr(coro)
     return f"{task.get_name()} ({qualname})"
+
+
+def _refuse_foreign_loop(coro: Awaitable[Any]) -> None:
+    """The kit runs its own loop; it cannot do so from inside another running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    _close(coro)
+    raise KitUsageError("DevNodeKit runs its own event loop, so it cannot be driven from code that is already "
+                        "running in another event loop; use it from sync code, or from an async test that "
+                        "requests the devnode fixture (which runs on the kit's loop)")
 
 
 def _close(coro: Awaitable[Any]) -> None:

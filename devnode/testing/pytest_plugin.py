@@ -106,7 +106,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         return None
     if pyfuncitem.get_closest_marker("asyncio") or pyfuncitem.get_closest_marker("anyio"):
         return None  # another async plugin was asked for explicitly
-    kit: DevNodeKit = pyfuncitem.funcargs[KIT]  # type: ignore[assignment]
+    kit = _kit_of(pyfuncitem)
+    if kit is None:
+        return None
     argnames = pyfuncitem._fixtureinfo.argnames
     kit.run(pyfuncitem.obj(**{name: pyfuncitem.funcargs[name] for name in argnames}))
     return True
@@ -116,8 +118,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """After a passing test: shut its plugins down and fail it if they left anything behind."""
     result = yield  # a failing test raises here: its plugins are shut down quietly at teardown
-    funcargs: dict[str, Any] = getattr(item, "funcargs", None) or {}
-    kit: DevNodeKit | None = funcargs.get(KIT)
+    kit = _kit_of(item)
     if kit is None or kit.finished:
         return result
     problems = kit.finish()
@@ -129,6 +130,17 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
         pytest.fail(failure_message(problems), pytrace=False)
     return result
+
+
+def _kit_of(item: pytest.Item) -> DevNodeKit | None:
+    """The test's kit, if it used devnode's fixture (a project may define its own ``devnode``)."""
+    funcargs: dict[str, Any] = getattr(item, "funcargs", None) or {}
+    if KIT not in funcargs:
+        return None
+    from devnode.testing.kit import DevNodeKit
+
+    value = funcargs[KIT]
+    return value if isinstance(value, DevNodeKit) else None
 
 
 def find_plugin_dir(start: Path) -> Path:

@@ -8,6 +8,7 @@ loop, without passing through pytest's own objects or suspended frames.
 
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 import threading
@@ -18,7 +19,11 @@ from typing import Any
 
 # Objects of these modules belong to the test run (items, fixture values, captured logs).
 TEST_RUNNER_MODULES = ("_pytest", "pytest", "pluggy")
+# typing's lru caches of parametrized aliases (List[Item]) hold any class used in one: bounded, and
+# not the plugin's doing, so they are never traversed.
+CACHE_MODULES = ("typing",)
 _ATOMIC = (str, bytes, int, float, complex, bool, type(None))
+_LRU_CACHE = type(functools.lru_cache(maxsize=None)(lambda: None))
 _SUSPENDED = (types.FrameType, types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType, types.TracebackType)
 
 Root = tuple[str, object]
@@ -66,6 +71,8 @@ def find_path(target: object, roots: Iterable[Root]) -> str | None:
 
 def _skipped(obj: object) -> bool:
     if isinstance(obj, _SUSPENDED):
+        return True
+    if isinstance(obj, _LRU_CACHE) and getattr(obj, "__module__", None) in CACHE_MODULES:
         return True
     module = getattr(type(obj), "__module__", "") or ""
     return module.split(".")[0] in TEST_RUNNER_MODULES

@@ -241,3 +241,22 @@ def test_symlinked_package_out_of_the_plugin_dir_is_reported_and_never_loaded(
     (vendor / "__init__.py").write_text("HELP = 2\n")
     b.apply(link / "__init__.py")
     assert len([w for w in b.kinds("warning") if w.get("code") == "symlink-outside"]) == 1
+
+
+def test_plugin_saved_while_a_helper_is_broken_does_not_load_against_its_old_code(bench: Callable[..., Bench]) -> None:
+    """The helper's last good code is still in memory; the file on disk is what counts."""
+    b = bench(plugin_source("1"))
+    b.apply(b.write("_common.py", "GREETING = 'hi'\n"))
+    b.edit("other_plugin", "from plugins._common import GREETING\n\n\nclass Other_pluginPlugin:\n"
+                           "    def __init__(self, node):\n        self.greeting = GREETING\n")
+    assert b.status()["other_plugin"]["state"] == "active"
+    b.edit("_common.py", "GREETING = (\n")  # broken: other_plugin keeps its previous version
+    assert b.status()["other_plugin"]["state"] == "failed-running-previous"
+    b.edit(FAULTY, plugin_source("2", imports="from plugins._common import GREETING"))
+    record = b.survived(Expect(state="failed-running-previous", kind="plugin.failed", cause="SyntaxError",
+                               serving="1", file="plugins/_common.py"))
+    assert record["plugin"] == FAULTY
+    b.edit("_common.py", "GREETING = 'hello'\n")  # fixed: both importers come back, on the new code
+    assert b.status()["other_plugin"]["state"] == "active" and b.h.host.get_plugin("other_plugin").greeting == "hello"
+    b.edit(FAULTY, plugin_source("3", imports="from plugins._common import GREETING"))
+    assert b.status()[FAULTY]["state"] == "active"

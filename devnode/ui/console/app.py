@@ -9,7 +9,6 @@ does no work at all and a burst costs a bounded share of the loop.
 from __future__ import annotations
 
 import asyncio
-import bdb
 import os
 import signal
 import sys
@@ -81,7 +80,7 @@ class RichConsole:
         self._held: list[RenderableType] = []
         self._paused = False
         self._paused_counts: Counter[str] = Counter()
-        self._seen_errors: set[tuple[Any, ...]] = set()
+        self._live: list[tuple[str | None, str, BaseException]] = []
         self._footer_stale = False
         self._footer_drawn = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -101,45 +100,51 @@ class RichConsole:
             self._queue.append((record, None))
             self._poke()
             return
-        extra: Any = None
-        if kind == "plugin.failed" and self.plugin_dir is not None:
-            # Called synchronously while the host still holds the exception: capture frames and code now.
-            exc = _exception_for(record)
-            extra = errors.from_record(record, self.plugin_dir, exc)
-            self._queue.append((record, extra))
-            self._poke()
-            if self.post_mortem and exc is not None and self._on_loop() and self._debuggable(exc):
-                post_mortem(self, exc, self.plugin_dir)
+        if kind in ("plugin.failed", "plugin.error") and self.plugin_dir is not None:
+            self._failure(record)
             return
         if kind in ("warning", "log") and self._hide_stall(record):
             return
-        if kind in ("plugin.loaded", "plugin.reloaded"):
-            self._seen_errors = {k for k in self._seen_errors if k[0] != record.get("plugin")}
-        elif kind == "node.ready" and self.open_console and self._loop is not None:
+        if kind == "node.ready" and self.open_console and self._loop is not None:
             self.open_console = False
             self._loop.call_soon(self._open_console)
-        self._queue.append((record, extra))
+        self._queue.append((record, None))
         self._poke()
 
-    def _on_handlers(self, event: Event, results: list[HandlerResult]) -> None:
-        """Bus observer: a failed handler gets an error panel (once per place) and, with --pdb, a debugger."""
-        for result in results:
-            exc = result.error
-            if exc is None or isinstance(exc, bdb.BdbQuit) or self.plugin_dir is None:
-                continue
-            plugin = result.plugin or "?"
-            frames = errors.plugin_tracebacks(exc.__traceback__, self.plugin_dir)
-            where = (frames[-1].tb_frame.f_code.co_filename, frames[-1].tb_lineno) if frames else None
-            key = (plugin, result.handler_name, type(exc).__name__, where)
-            if key in self._seen_errors:
-                continue
-            self._seen_errors.add(key)
-            view = errors.from_exception(plugin, "handler", exc, self.plugin_dir)
-            view.error = f"{view.error} (handling {event.type.value} in {result.handler_name})"
-            self._queue.append(({"kind": "console.error", "ts": time.time()}, view))
+    def _failure(self, record: Record) -> None:
+        """An error panel, built now: the host reports synchronously, while the exception's frames live."""
+        assert self.plugin_dir is not None
+        if record["kind"] == "plugin.error":
+            exc = self._live_error(record)
+        else:
+            exc = _exception_for(record)
+        if (record.get("error") or "").startswith("BdbQuit"):
+            # The author typed q in pdb: the handler stopped there on purpose.
+            line = Text(f"{record.get('plugin')}: debugger quit; the {record.get('phase')} was stopped", style.TIME)
+            self._queue.append(({"kind": "console.line", "ts": record.get("ts")}, line))
             self._poke()
-            if self.post_mortem and frames and self._on_loop():
-                post_mortem(self, exc, self.plugin_dir)
+            return
+        self._queue.append((record, errors.from_record(record, self.plugin_dir, exc)))
+        self._poke()
+        if self.post_mortem and exc is not None and self._on_loop() and self._debuggable(exc):
+            post_mortem(self, exc, self.plugin_dir)
+
+    def _catch_live(self, event: Event, results: list[HandlerResult]) -> None:
+        """First bus observer: keep this dispatch's handler exceptions until the host has reported them."""
+        for result in results:
+            if result.error is not None:
+                self._live.append((result.plugin, result.handler_name, result.error))
+
+    def _forget_live(self, event: Event, results: list[HandlerResult]) -> None:
+        """Last bus observer: let go of them (frames hold plugin instances; the leak check would notice)."""
+        if self._live:
+            self._live.clear()
+
+    def _live_error(self, record: Record) -> BaseException | None:
+        for plugin, handler, exc in self._live:
+            if plugin == record.get("plugin") and handler == record.get("handler"):
+                return exc
+        return None
 
     def _hide_stall(self, record: Record) -> bool:
         """The loop is 'blocked' while pdb has it: that is the author debugging, not a plugin stalling."""
@@ -174,7 +179,9 @@ class RichConsole:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._wake = asyncio.Event()
-        runtime.node.event_bus.add_observer(self._on_handlers)
+        bus = runtime.node.event_bus
+        bus.add_observer(self._catch_live, first=True)
+        bus.add_observer(self._forget_live)
         self._breakpoints.install()
         self._install_sigint()
         self._spawn(self._pump(), "devnode-console")
@@ -343,7 +350,8 @@ class RichConsole:
         elif key == "l":
             level = runtime.options.log_level
             following = LOG_LEVELS[(LOG_LEVELS.index(level) + 1) % len(LOG_LEVELS)] if level in LOG_LEVELS else "INFO"
-            self._command(f"log-level {following}")
+            runtime.set_log_level(following)  # now, so quick presses step through the levels one by one
+            runtime.reporter.emit("command.result", command="log-level", result={"level": following})
         elif key == "p":
             self._toggle_pause()
         elif key == ":":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ RUNNING = {
     "previous": "the previous version keeps running",
     "none": "the plugin is not running",
     "new": "the new version is being started",
+    "current": "the plugin keeps serving",
 }
 
 
@@ -46,6 +48,7 @@ class ErrorView:
     frames: list[FrameView] = field(default_factory=list)
     hint: str | None = None
     running: str | None = None
+    context: str | None = None  # which handler, event or task
     omitted: int = 0  # older plugin frames left out
 
 
@@ -89,9 +92,12 @@ def from_record(record: dict[str, Any], plugin_dir: Path, exc: BaseException | N
         error=record.get("error") or "",
         hint=record.get("hint"),
         running=record.get("running"),
+        context=_context(record),
     )
     if exc is not None and not isinstance(exc, SyntaxError):
         view.frames, view.omitted = _frames(exc, plugin_dir)
+    if not view.frames and record.get("traceback"):
+        view.frames, view.omitted = _frames_from_text(record["traceback"], plugin_dir, record.get("column"))
     if not view.frames and record.get("file") and record.get("line"):
         path = Path(record["file"])
         if not path.is_absolute():
@@ -100,6 +106,15 @@ def from_record(record: dict[str, Any], plugin_dir: Path, exc: BaseException | N
         view.frames = [FrameView(record["file"], record["line"], "<module>" if view.phase == "import" else view.phase,
                                  code, record.get("column"))]
     return view
+
+
+def _context(record: dict[str, Any]) -> str | None:
+    if record.get("handler"):
+        on = f" on {record['event']}" if record.get("event") else ""
+        return f"in handler {record['handler']}{on}"
+    if record.get("task"):
+        return f"in task {record['task']}"
+    return None
 
 
 def from_exception(plugin: str, phase: str, exc: BaseException, plugin_dir: Path) -> ErrorView:
@@ -124,6 +139,28 @@ def _frames(exc: BaseException, plugin_dir: Path) -> tuple[list[FrameView], int]
             column = colno + 1 if colno is not None else None
         frames.append(FrameView(_display(path, plugin_dir), line, tb.tb_frame.f_code.co_name,
                                 read_context(path, line), column))
+    return frames, len(entries) - len(kept)
+
+
+FRAME_LINE = re.compile(r'^  File "(?P<file>.+)", line (?P<line>\d+), in (?P<name>.+)$', re.M)
+
+
+def _frames_from_text(text: str, plugin_dir: Path, column: int | None) -> tuple[list[FrameView], int]:
+    """Frames from a record's formatted traceback, when the exception itself is gone."""
+    root = plugin_dir.resolve()
+    entries = []
+    for match in FRAME_LINE.finditer(text):
+        path = Path(match["file"])
+        try:
+            mine = path.resolve().is_relative_to(root)
+        except (OSError, ValueError):
+            mine = False
+        if mine:
+            entries.append((path, int(match["line"]), match["name"]))
+    kept = entries[-MAX_FRAMES:]
+    frames = [FrameView(_display(path, plugin_dir), line, name, read_context(path, line),
+                        column if i == len(kept) - 1 else None)
+              for i, (path, line, name) in enumerate(kept)]
     return frames, len(entries) - len(kept)
 
 
@@ -162,6 +199,8 @@ def error_panel(view: ErrorView) -> Panel:
         where.append(f" in {frame.name}", style.TIME)
         parts += [where, _code(frame, last)]
     parts.append(Text(view.error, style.FAILED))
+    if view.context:
+        parts.append(Text(view.context, style.TIME))
     if view.hint:
         parts.append(Text.assemble(("hint: ", "bold " + style.HINT), (view.hint, style.HINT)))
     if view.running in RUNNING:

@@ -25,8 +25,8 @@ except ImportError:  # pragma: no cover
     rlcompleter = None  # type: ignore[assignment]
 
 BANNER = (
-    "devnode Python console on the live node: node, bus, plugins, host, Event, EventType are here; "
-    "`await` works.\nCtrl-D or exit() returns to the dashboard."
+    "Python console on the live node: node, bus, plugins, host, Event, EventType; `await` works.\n"
+    "Ctrl-D or exit() returns to the dashboard; the node keeps running meanwhile."
 )
 
 

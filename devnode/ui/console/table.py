@@ -26,7 +26,8 @@ def _count(value: int, bad: bool = False) -> Text:
 def status_table(plugins: list[dict[str, Any]], width: int, limit: int | None = None) -> Table:
     """One row per plugin; ``limit`` caps the rows (the rest are summed up in a last row)."""
     wide = width >= WIDE
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), show_edge=False, expand=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0), show_edge=False,
+                  expand=False)
     table.add_column("plugin", no_wrap=True, overflow="ellipsis", min_width=12)
     if wide:
         table.add_column("version", no_wrap=True, overflow="ellipsis", max_width=12)
