@@ -82,7 +82,7 @@ def main() -> int:
             wait_for("ok: share")
             keys("c")
             wait_for(">>>")
-            keys("for i in range(400): await bus.publish(Event(EventType.DATA_VERIFIED, {'n': i}))", "Enter")
+            keys("for i in range(400): _ = await bus.publish(Event(EventType.DATA_VERIFIED, {'n': i}))", "Enter")
             keys("", "Enter")
             time.sleep(1.5)
             keys("C-d")

@@ -301,3 +301,69 @@ def test_ui_auto_falls_back_to_plain_when_stdout_is_not_a_terminal(plugin_dir: P
     assert done.returncode == 0, done.stderr
     assert "devnode: node node1 ready; 1 plugin(s)" in done.stdout  # the plain UI's line
     assert "\x1b[" not in done.stdout
+
+
+SHUTDOWN_FAILS = """
+    from dashboard.event_bus import EventType
+
+    class Fragile_pluginPlugin:
+        def __init__(self, node):
+            self.node = node
+
+        def initialize(self):
+            self.node.event_bus.subscribe(EventType.COMPLIANCE_EVENT, self.on_event)
+
+        def shutdown(self):
+            pending = ["flush"]
+            raise RuntimeError("could not " + pending[0])
+
+        def on_event(self, event):
+            wanted = "missing"
+            return event.data[wanted]
+"""
+
+
+def test_pdb_mode_debugs_handler_and_shutdown_failures_while_their_frames_are_alive(
+    plugin_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_plugin(plugin_dir, "fragile_plugin", SHUTDOWN_FAILS)
+    debugged: list[tuple[str, dict[str, Any]]] = []
+
+    def fake_post_mortem(stage: Any, exc: BaseException, plugin_dir: Path) -> None:
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        assert tb is not None
+        debugged.append((tb.tb_frame.f_code.co_name, dict(tb.tb_frame.f_locals)))
+
+    monkeypatch.setattr("devnode.ui.console.app.post_mortem", fake_post_mortem)
+
+    async def script(runtime: Runtime, ui: RichConsole, output: Callable[[], str]) -> None:
+        await publish(runtime, 1, EventType.COMPLIANCE_EVENT)
+        await publish(runtime, 1, EventType.COMPLIANCE_EVENT)  # the same failure again: reported once
+        await async_wait_until(lambda: "failed in handler" in output(), what="handler panel")
+
+    text, _ = run_console(plugin_dir, tmp_path / "data", script, post_mortem=True)
+    names = [name for name, _ in debugged]
+    assert names == ["on_event", "shutdown"]
+    handler_locals, shutdown_locals = debugged[0][1], debugged[1][1]
+    assert handler_locals["wanted"] == "missing" and handler_locals["event"].data == {"n": 0}
+    assert shutdown_locals["pending"] == ["flush"]  # not yet cleared by the host
+    assert "failed in shutdown" in text
+
+
+def test_command_line_completes_commands_plugins_event_types_and_peers(plugin_dir: Path, tmp_path: Path) -> None:
+    write_plugin(plugin_dir, "chatty_plugin", LOGGING)
+    words: dict[str, list[str]] = {}
+
+    async def script(runtime: Runtime, ui: RichConsole, output: Callable[[], str]) -> None:
+        for line in ("", "rel", "reload ", "emit ", "peer ", "peer connect ", "share ", "log-level "):
+            words[line] = ui._command_words(line)
+
+    run_console(plugin_dir, tmp_path / "data", script)
+    assert {"reload", "emit", "status", "quit"} <= set(words[""]) and words["rel"] == words[""]
+    assert words["reload "] == ["chatty_plugin", "all"]
+    assert "data.shared" in words["emit "] and "system.error" in words["emit "]
+    assert words["peer "] == ["connect", "disconnect"]
+    assert words["peer connect "] == words["share "] == ["peer1"]
+    assert words["log-level "] == ["DEBUG", "INFO", "WARNING", "ERROR"]

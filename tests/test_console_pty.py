@@ -190,10 +190,8 @@ def test_pdb_flag_stops_at_the_failing_plugin_line(console_pty: Any, plugin_dir:
 
 def test_python_console_awaits_on_the_live_node_and_saves_still_reload(console_pty: Any, plugin_dir: Path) -> None:
     alpha = plugin(plugin_dir, "alpha_plugin")
-    term = console_pty(plugin_dir)
+    term = console_pty(plugin_dir, "--console")  # opens the console once the node is ready
     term.expect("node node1 ready")
-    term.expect(loose("q", "quit"))
-    term.send("c")
     term.expect(">>> ")
     term.send('await node.share_data({"x": 1}, "peer1")\r')
     term.expect(r"'0x[0-9a-f]{64}'")
@@ -203,6 +201,12 @@ def test_python_console_awaits_on_the_live_node_and_saves_still_reload(console_p
     term.expect("'2.0.0'")
     term.send("\x04")  # Ctrl-D: back to the dashboard
     term.expect(loose("q", "quit"))
+    term.send("c")  # and the key opens it again, with what was defined before
+    term.expect(">>> ")
+    term.send("len(plugins), bus is node.event_bus\r")
+    term.expect(re.escape("(1, True)"))
+    term.send("exit()\r")
+    term.expect(loose("q", "quit"))
     term.send("e")
     term.expect("event type: ")
     term.send("data.shared\r")
@@ -211,3 +215,30 @@ def test_python_console_awaits_on_the_live_node_and_saves_still_reload(console_p
     term.expect(loose("data.shared", '{"k":7}', "→", "alpha_plugin", "ok"))
     term.send("q")
     assert term.finish() == 0
+
+
+SLOW_SHUTDOWN = """
+    import asyncio
+
+    class Slow_pluginPlugin:
+        def __init__(self, node):
+            self.node = node
+
+        def initialize(self):
+            pass
+
+        async def shutdown(self):
+            await asyncio.sleep(60)
+"""
+
+
+def test_ctrl_c_quits_cleanly_and_a_second_ctrl_c_forces_the_exit(console_pty: Any, plugin_dir: Path) -> None:
+    write_plugin(plugin_dir, "slow_plugin", SLOW_SHUTDOWN)
+    term = console_pty(plugin_dir, "--timeout", "120")
+    term.expect("node node1 ready")
+    term.expect(loose("q", "quit"))
+    term.send("\x03")
+    term.expect(re.escape("shutting down (Ctrl-C again to force)"))
+    term.send("\x03")  # the slow plugin is still shutting down
+    term.expect("interrupted twice")
+    assert term.finish() == 130

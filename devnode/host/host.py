@@ -203,6 +203,7 @@ class PluginHost:
         """
         results: dict[str, bool] = {}
         async with self._lock:
+            self._stale()  # forget helpers re-executed since, so their current module is the one to replace
             for n in self.importer.with_submodules(purge):
                 self._stale_helpers.setdefault(n, sys.modules.get(n))
             for name in names:

@@ -308,7 +308,11 @@ class RichConsole:
         if not self._modes:
             self.footer.hide()
             if self.keys is not None:
-                self.keys.stop()
+                if self._on_loop():
+                    self.keys.stop()
+                elif self._loop is not None:  # breakpoint() in a plugin's own thread
+                    self.keys.restore_terminal()
+                    self._loop.call_soon_threadsafe(self.keys.stop)
             if self._on_loop():
                 self.flush(final=True)  # everything up to now is on screen before the terminal is handed over
         self._modes.append(mode)
@@ -331,8 +335,15 @@ class RichConsole:
         if held:
             self.console.print(Group(*held))
         if self.keys is not None and self._loop is not None:
-            self.keys.start(self._loop)
+            if self._on_loop():
+                self.keys.start(self._loop)
+            else:
+                self._loop.call_soon_threadsafe(self._resume_keys)
         self._poke()
+
+    def _resume_keys(self) -> None:
+        if self.keys is not None and self._loop is not None and not self._modes and not self._closed:
+            self.keys.start(self._loop)
 
     # -- keys -----------------------------------------------------------------------------------
     def _on_key(self, key: str) -> None:
