@@ -6,6 +6,7 @@ field names here are a public interface (documented in docs/json-records.md).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,8 @@ class Reporter:
 
     def __init__(self) -> None:
         self._sinks: list[Sink] = []
+        # Called once when a sink's reader went away (e.g. ``devnode run | head``).
+        self.on_output_closed: Callable[[], None] | None = None
 
     def add_sink(self, sink: Sink) -> None:
         self._sinks.append(sink)
@@ -30,5 +33,13 @@ class Reporter:
     def emit(self, kind: str, **fields: Any) -> Record:
         record: Record = {"kind": kind, "ts": round(time.time(), 6), **fields}
         for sink in list(self._sinks):
-            sink(record)
+            try:
+                sink(record)
+            except BrokenPipeError:
+                self.remove_sink(sink)
+                if self.on_output_closed is not None:
+                    self.on_output_closed()
+            except Exception as exc:  # a broken UI must never fail the plugin whose record it was showing
+                self.remove_sink(sink)
+                sys.stderr.write(f"devnode: output {sink!r} failed and was switched off: {type(exc).__name__}: {exc}\n")
         return record

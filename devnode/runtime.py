@@ -71,6 +71,7 @@ class Runtime:
         self.on_start = on_start
         self.reporter = Reporter()
         self.reporter.add_sink(ui)
+        self.reporter.on_output_closed = lambda: self.request_stop("output closed")
         self.stop_event = asyncio.Event()
         self.stop_reason = "quit"
         self.node: DevNode

@@ -27,9 +27,10 @@ import tempfile
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from ptyprocess import PtyProcess
+from ptyprocess import PtyProcess  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -199,7 +200,7 @@ def burst_dir(work: Path, events: int) -> Path:
     return plugin_dir
 
 
-def _wait_result(path: Path, alive: "callable[[], bool]", timeout: float = 300) -> dict[str, float]:
+def _wait_result(path: Path, alive: Callable[[], bool], timeout: float = 300) -> dict[str, float]:
     deadline = time.monotonic() + timeout
     while not path.exists():
         if time.monotonic() > deadline or not alive():
@@ -253,7 +254,8 @@ def main() -> int:
         print(f"  for comparison, the same node with --ui json: {idle_cpu_json(work, args.idle_seconds):.2f}%")
 
         plugin_dir = burst_dir(work, args.events)
-        rich_rates, json_rates = [], []
+        rich_rates: list[float] = []
+        json_rates: list[float] = []
         for i in range(args.rounds):
             for name, runner, rates in (("json", burst_json, json_rates), ("rich", burst_rich, rich_rates)):
                 data_dir = work / "burst" / f"data-{name}-{i}"

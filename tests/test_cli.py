@@ -389,3 +389,15 @@ def test_check_subprocess_exit_code(tmp_path: Path) -> None:
                           timeout=60, cwd=tmp_path, env=clean_env())
     assert proc.returncode == 1
     assert "example_plugin.py:35" in proc.stdout and "NameError" in proc.stdout
+
+
+def test_run_piped_into_head_stops_quietly_when_the_reader_goes_away(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devnode", "run", str(BUNDLED_PLUGINS), "--no-watch", "--data-dir", str(tmp_path / "d")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1` exiting
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert "Traceback" not in err

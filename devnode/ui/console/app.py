@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -259,7 +259,7 @@ class RichConsole:
             lines.append(history.log_summary(skipped_logs))
         self._show(lines, structural, now)
 
-    def _event_lines(self, items: list[Record | Burst]) -> list[RenderableType]:
+    def _event_lines(self, items: Sequence[Record | Burst]) -> list[RenderableType]:
         return [burst_line(i) if isinstance(i, Burst) else event_line(i) for i in items]
 
     def _show(self, lines: list[RenderableType], structural: bool, now: float) -> None:
@@ -464,7 +464,7 @@ class RichConsole:
             self.footer.hide()
             if self.keys is not None:
                 self.keys.restore_terminal()
-            sys.__stderr__.write("devnode: interrupted twice, exiting without shutting plugins down\n")
+            os.write(2, b"devnode: interrupted twice, exiting without shutting plugins down\n")
             os._exit(130)
         self._queue.append(({"kind": "console.line", "ts": time.time()},
                             Text("shutting down (Ctrl-C again to force)", "bold " + style.WARNING)))

@@ -90,7 +90,8 @@ def _terminal_for_pdb() -> Iterator[None]:
     previous = signal.getsignal(signal.SIGINT)
     wakeup = signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    held = {_watchdog_signal()} - {None}
+    interrupt = _watchdog_signal()
+    held = {interrupt} if interrupt is not None else set()
     if held:
         signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:

@@ -85,8 +85,8 @@ class Footer(RenderHook):
         if not self.console.is_terminal or self._saved is not None:
             return
         self._saved = (sys.stdout, sys.stderr)
-        sys.stdout = FileProxy(self.console, sys.stdout)  # type: ignore[assignment]
-        sys.stderr = FileProxy(self.console, sys.stderr)  # type: ignore[assignment]
+        sys.stdout = FileProxy(self.console, sys.stdout)
+        sys.stderr = FileProxy(self.console, sys.stderr)
 
     def _restore(self) -> None:
         if self._saved is None:

@@ -6,6 +6,7 @@ import asyncio
 import codecs
 import os
 from collections.abc import Callable
+from typing import Any
 
 try:
     import termios
@@ -26,7 +27,7 @@ class KeyReader:
         self.on_key = on_key
         self.on_eof = on_eof
         self.is_tty = termios is not None and os.isatty(fd)
-        self._saved: list[object] | None = None
+        self._saved: list[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._escape = 0  # 0 plain, 1 after ESC, 2 inside an escape sequence
         self._eof = False

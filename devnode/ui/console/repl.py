@@ -96,7 +96,7 @@ class NodeConsole(code.InteractiveConsole):
     async def _execute(self, code: types.CodeType) -> BaseException | None:
         """Run one input on the loop; exceptions are handed back, never left to escape into the loop."""
         try:
-            result = types.FunctionType(code, self.locals)()  # type: ignore[arg-type]
+            result = types.FunctionType(code, self.locals)()
             if inspect.iscoroutine(result):
                 await result
         except asyncio.CancelledError:
