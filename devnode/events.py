@@ -257,6 +257,20 @@ class EventBus:
         return results
 
     # -- internals -----------------------------------------------------------
+    async def _to_current(self, event: Event, retired: Ledger) -> list[HandlerResult]:
+        """Give ``event`` to the version of ``retired``'s plugin serving now (or hold it, if it is swapping)."""
+        results = []
+        for sub in self._snapshot(event.type):
+            ledger = sub.ledger
+            if ledger is None or ledger is retired or ledger.owner != retired.owner:
+                continue
+            if ledger.gate is not None:
+                if not ledger.gate or ledger.gate[-1] is not event:
+                    ledger.gate.append(event)
+            else:
+                results.append(await self._call(sub, event))
+        return results
+
     def _add(self, table: dict[Callback, Subscription], event_type: EventType | None, callback: Callback) -> None:
         if not callable(callback):
             raise TypeError(f"event handler must be callable, got {callback!r}")
@@ -303,11 +317,18 @@ class EventBus:
         clock = time.perf_counter
         owner = current_ledger()
         token = None
+        forwarded: set[str] | None = None
         try:
             start = clock()
             for sub in self._snapshot(event.type):
                 ledger = sub.ledger
                 if ledger is not None and ledger.gate is not None:
+                    if self._holding.get(ledger.owner) is not ledger.gate:
+                        # This version was retired while the dispatch waited in an earlier (async) handler.
+                        if forwarded is None or ledger.owner not in forwarded:
+                            forwarded = (forwarded or set()) | {ledger.owner}
+                            results.extend(await self._to_current(event, ledger))
+                        continue
                     # The plugin is mid-swap: hold the event for whichever version ends up serving.
                     if not ledger.gate or ledger.gate[-1] is not event:
                         ledger.gate.append(event)

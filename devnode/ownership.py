@@ -234,7 +234,6 @@ def install_task_factory(loop: asyncio.AbstractEventLoop) -> None:
     loop.set_task_factory(factory)  # type: ignore[arg-type]
 
 
-
 class _Contained(Coroutine[Any, Any, Any]):
     """A plugin's coroutine run as a task; its SystemExit/KeyboardInterrupt must not stop the loop.
 

@@ -91,6 +91,7 @@ PLUGIN = """
         def initialize(self):
             self.node.event_bus.subscribe(EventType.DATA_SHARED, self.on_shared)
             logger.info("{name} up")
+            print("{name} printed", self.version)
 
         def shutdown(self):
             self.node.event_bus.unsubscribe(EventType.DATA_SHARED, self.on_shared)
@@ -129,6 +130,7 @@ def test_footer_shows_plugins_a_save_reloads_and_q_shuts_everything_down(
     assert "unloaded alpha_plugin (node stopping)" in text and "unloaded beta_plugin (node stopping)" in text
     assert "node stopped (quit)" in text
     assert "alpha_plugin up" in text  # plugin log records, attributed
+    assert "alpha_plugin printed 1.1.0" in text  # print() lands in the history too
 
 
 def test_breakpoint_in_a_handler_gives_pdb_and_continue_brings_the_console_back(

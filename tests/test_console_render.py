@@ -285,3 +285,10 @@ def test_no_color_drops_colours_but_keeps_the_layout(monkeypatch: pytest.MonkeyP
 def test_clock_is_local_wall_time() -> None:
     assert clock(TS) == time.strftime("%H:%M:%S", time.localtime(TS))
     assert clock(None) == "-"
+
+
+def test_kinds_without_a_console_line_read_as_in_plain_mode() -> None:
+    record = {"kind": "command.error", "ts": TS, "error": 'unknown command "x"'}
+    assert render(render_record(record, 80)).strip() == f'{clock(TS)} error: unknown command "x"'
+    odd = {"kind": "something.new", "ts": TS, "value": 1}
+    assert render(render_record(odd, 80)).strip() == f'{clock(TS)} something.new: {{"value":1}}'

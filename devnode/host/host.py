@@ -555,11 +555,18 @@ class PluginHost:
         if slot.ledger is not None:
             slot.ledger.gate = None
         if held and slot.ledger is not None:
-            ledger = slot.ledger
 
             async def deliver() -> None:
                 for event in held:
-                    await self.bus.deliver(event, ledger)
+                    # Whichever version serves when the event's turn comes: a handler may await,
+                    # and the plugin may be swapped again meanwhile.
+                    ledger = slot.ledger
+                    if ledger is None:
+                        return
+                    if ledger.gate is not None:
+                        ledger.gate.append(event)
+                    else:
+                        await self.bus.deliver(event, ledger)
 
             asyncio.get_running_loop().create_task(deliver(), context=_no_owner())
 

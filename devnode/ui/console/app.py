@@ -124,7 +124,11 @@ class RichConsole:
             self._queue.append(({"kind": "console.line", "ts": record.get("ts")}, line))
             self._poke()
             return
-        self._queue.append((record, errors.from_record(record, self.plugin_dir, exc)))
+        try:
+            view = errors.from_record(record, self.plugin_dir, exc)
+        except Exception:  # an odd traceback must not cost the panel (or switch the console off)
+            view = errors.from_record(record, self.plugin_dir)
+        self._queue.append((record, view))
         self._poke()
         if self.post_mortem and exc is not None and self._on_loop() and self._debuggable(exc):
             post_mortem(self, exc, self.plugin_dir)
@@ -212,7 +216,10 @@ class RichConsole:
             await self._wake.wait()
             self._wake.clear()
             started = time.perf_counter()
-            self.flush()
+            try:
+                self.flush()
+            except Exception as exc:  # the display must outlive a rendering bug; say so and go on
+                self.console.print(Text(f"devnode console: could not draw: {type(exc).__name__}: {exc}", style.FAILED))
             cost = time.perf_counter() - started
             await asyncio.sleep(max(FRAME, cost / RENDER_SHARE))
             if self._queue or self.coalescer.pending or self._footer_stale:
@@ -251,7 +258,7 @@ class RichConsole:
             elif extra is not None:
                 lines.append(extra)  # a line the console made itself
             else:
-                lines.append(history.render(record, width))
+                lines.append(_render_safely(record, width))
         lines += self._event_lines(self.coalescer.feed(run, now))
         if final:
             lines += self._event_lines(self.coalescer.close_all())
@@ -457,8 +464,11 @@ class RichConsole:
             pass
 
     def _interrupted(self) -> None:
-        if self._modes and self._modes[-1] == "console" and self._repl is not None and self._repl.interrupt():
-            return  # Ctrl-C stops the code running in the Python console, not the node
+        if self._modes and self._modes[-1] == "console" and self._repl is not None:
+            # As in any Python console, Ctrl-C stops the code running there, not the node.
+            if not self._repl.interrupt():
+                self._repl.write("\nKeyboardInterrupt (Ctrl-D or exit() returns to the dashboard)\n")
+            return
         self._interrupts += 1
         if self._interrupts > 1:
             self.footer.hide()
@@ -504,3 +514,11 @@ def _exception_for(record: Record) -> BaseException | None:
     if exc is None or type(exc).__name__ not in (record.get("error") or ""):
         return None  # some other exception being handled further up: not this failure
     return exc
+
+
+def _render_safely(record: Record, width: int) -> RenderableType:
+    """A record the console cannot lay out (an unexpected shape) still shows, as its raw fields."""
+    try:
+        return history.render(record, width)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return Text(f"{record.get('kind')}: {record!r}")

@@ -12,6 +12,7 @@ from devnode.reporting import Record
 from devnode.ui.console import style
 from devnode.ui.console.event_lines import preview
 from devnode.ui.console.table import status_details
+from devnode.ui.plain import format_record
 
 KEYS = [
     ("r", "reload every plugin"),
@@ -125,12 +126,15 @@ def _status(r: Record, width: int) -> RenderableType:
 
 
 def _other(r: Record, width: int) -> Text:
-    fields = {k: v for k, v in r.items() if k not in ("kind", "ts")}
+    """Kinds the console has no line of its own for (scenarios, replay, ...) read as in plain mode."""
     try:
-        body = json.dumps(fields, default=str)
-    except (TypeError, ValueError):
-        body = repr(fields)
-    return _stamp(r).append(f"{r['kind']}: ", "bold").append(body)
+        text = format_record(r)
+    except (KeyError, TypeError, ValueError):
+        text = None
+    if text is None:
+        fields = {k: v for k, v in r.items() if k not in ("kind", "ts")}
+        text = f"{r['kind']}: {json.dumps(fields, default=str)}"
+    return _stamp(r).append(text)
 
 
 RENDERERS: dict[str, Callable[[Record, int], RenderableType]] = {
