@@ -41,7 +41,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devnode.config import NodeConfig  # noqa: E402
-from devnode.events import EventType  # noqa: E402
 from devnode.node.storage import Store  # noqa: E402
 from devnode.ownership import _task_owner  # noqa: E402
 from devnode.runtime import RunOptions, Runtime  # noqa: E402
@@ -192,6 +191,7 @@ class Tally:
     records: Counter[str] = field(default_factory=Counter)
     warnings: Counter[str] = field(default_factory=Counter)
     handler_failures: int = 0
+    interrupted: int = 0
     rss: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -232,6 +232,8 @@ class Soak:
             self.tally.warnings[record.get("code") or "?"] += 1
             if record.get("code") == "leak":
                 self.tally.problems.append(f"leak reported: {record['message']}")
+        elif kind in ("plugin.error", "plugin.failed") and "PluginStalledError" in (record.get("error") or ""):
+            self.tally.interrupted += 1
         elif kind == "event":
             self.tally.handler_failures += sum(1 for h in record["handlers"] if not h["ok"])
         elif kind == "node.ready":
@@ -492,17 +494,20 @@ class Soak:
     # -- report ---------------------------------------------------------------------------------
     def summary(self, elapsed: float) -> str:
         t = self.tally
-        faults = sum(n for k, n in t.edits.items() if not k.startswith(("valid", "helper valid")))
+        valid = sum(n for k, n in t.edits.items() if k.startswith(("valid", "helper valid")))
+        faults = sum(n for k, n in t.edits.items() if k.startswith(("runtime", "load", "helper broken")))
         growth = max(t.rss) - t.rss[min(len(t.rss) - 1, 5)] if t.rss else 0.0
         rows = [
             ("duration", f"{elapsed:.1f} s (seed {self.seed})"),
-            ("edits", f"{sum(t.edits.values())} ({sum(n for k, n in t.edits.items() if k.startswith('valid'))} valid "
-                      f"changes, {faults} faults injected, {t.edits['helper valid']} helper saves)"),
-            ("fault kinds used", str(len({k for k in t.edits if k.startswith(('runtime', 'load'))}))),
+            ("edits", f"{sum(t.edits.values())} ({valid} valid changes, {faults} faults injected, "
+                      f"{t.edits['delete file']} deletions; {t.edits['helper valid'] + t.edits['helper broken']} "
+                      "of them to the shared helper)"),
+            ("fault kinds used", f"{len({k for k in t.edits if k.startswith(('runtime', 'load', 'helper broken'))})} "
+                                 f"of {sum(1 for k, _ in VARIANTS.values() if k != 'valid') + 1}"),
             ("reloads / load failures", f"{t.records['plugin.reloaded'] + t.records['plugin.loaded']} / "
                                         f"{t.records['plugin.failed']}"),
             ("plugin errors reported", f"{t.records['plugin.error']} (handler failures seen: {t.handler_failures})"),
-            ("stalls / interrupted", f"{t.warnings['stall']} / {t.records['plugin.error'] and t.warnings['stall']}"),
+            ("stalls / interrupted", f"{t.warnings['stall']} / {t.interrupted}"),
             ("events published", f"{sum(t.published.values())} ({t.published['data.received']} received, "
                                  f"{t.published['data.shared']} shared)"),
             ("events delivered", f"{self.deliveries['delivered']} (required {self.deliveries['required']}, "

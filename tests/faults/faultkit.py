@@ -12,12 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import textwrap
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import HostHarness
 
 from devnode.events import Event, EventType
@@ -234,20 +232,3 @@ class Bench:
 def _text(record: Record) -> str:
     return " ".join(str(record.get(k) or "") for k in ("error", "message", "reason", "hint"))
 
-
-@pytest.fixture
-def bench(harness: Callable[..., HostHarness], plugin_dir: Path) -> Iterator[Callable[..., Bench]]:
-    """``bench(faulty_source=..., **host_options)``: witness + faulty v1 loaded, started."""
-    made: list[Bench] = []
-
-    def make(faulty: str | None = None, *, timeout: float = 2.0, **options: Any) -> Bench:
-        (plugin_dir / "witness_plugin.py").write_text(WITNESS.lstrip())
-        if faulty is not None:
-            (plugin_dir / f"{FAULTY}.py").write_text(faulty)
-        b = Bench(harness(timeout=timeout), **options)
-        made.append(b)
-        return b.start()
-
-    yield make
-    for b in made:
-        b.close()

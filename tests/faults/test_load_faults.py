@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from faults.faultkit import FAULTY, Bench, Expect, bench, plugin_source  # noqa: F401  (bench is a fixture)
+from faults.faultkit import FAULTY, Bench, Expect, plugin_source
 
 PREVIOUS = "failed-running-previous"
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import wait_until
 
 from devnode.ownership import reset_current, set_current
-from faults.faultkit import FAULTY, PROBE, Bench, Expect, bench, plugin_source  # noqa: F401  (bench is a fixture)
+from faults.faultkit import FAULTY, PROBE, Bench, Expect, plugin_source
 
 HANDLER_FAULTS = {
     "exception-in-sync-handler": (dict(handler="raise LookupError('no such record')"), "LookupError: no such record"),

@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import wait_until
 
 from devnode.ownership import current_ledger
-from faults.faultkit import FAULTY, Bench, Expect, bench, plugin_source  # noqa: F401  (bench is a fixture)
+from faults.faultkit import FAULTY, Bench, Expect, plugin_source
 
 WRAPPER = '''
 from pathlib import Path
