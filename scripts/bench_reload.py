@@ -174,76 +174,79 @@ def measure_restart(workdir: Path, saves: int) -> list[float]:
         proc.wait(10)
 
 
-async def reload_work(plugin_count: int, reloads: int) -> list[float]:
-    """Reload work (import + shutdown + construct + initialize) of one plugin among ``plugin_count``."""
-    from devnode import compat
-    from devnode.config import NodeConfig
-    from devnode.host.host import PluginHost
-    from devnode.node.node import DevNode
-    from devnode.ownership import install_task_factory
-    from devnode.reporting import Reporter
+class HostOnDisk:
+    """A dev node and plugin host over ``plugin_count`` copies of the small plugin, in a temp dir."""
 
-    with tempfile.TemporaryDirectory() as tmp:
-        plugins = Path(tmp) / "plugins"
+    def __init__(self, plugin_count: int, check_leaks: bool) -> None:
+        self.plugin_count = plugin_count
+        self.check_leaks = check_leaks
+        self.records: list[dict[str, Any]] = []
+
+    async def __aenter__(self) -> HostOnDisk:
+        from devnode import compat
+        from devnode.config import NodeConfig
+        from devnode.host.host import PluginHost
+        from devnode.node.node import DevNode
+        from devnode.ownership import install_task_factory
+        from devnode.reporting import Reporter
+
+        self._tmp = tempfile.TemporaryDirectory()
+        tmp = Path(self._tmp.name)
+        plugins = tmp / "plugins"
         plugins.mkdir()
-        for n in range(plugin_count):
+        for n in range(self.plugin_count):
             name = f"p{n:03d}_plugin"
             (plugins / f"{name}.py").write_text(plugin_source(name, "1"))
         install_task_factory(asyncio.get_running_loop())
         compat.install()
-        records: list[dict[str, Any]] = []
         reporter = Reporter()
-        reporter.add_sink(records.append)
-        node = DevNode(NodeConfig(plugin_dir=str(plugins), data_dir=tmp, sqlite_db_path=str(Path(tmp) / "db.sqlite3")))
-        host = PluginHost(node, plugins, reporter, check_leaks=False)
-        await host.start()
+        reporter.add_sink(self.records.append)
+        self.node = DevNode(NodeConfig(plugin_dir=str(plugins), data_dir=str(tmp)))
+        self.host = PluginHost(self.node, plugins, reporter, check_leaks=self.check_leaks)
+        await self.host.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        from devnode import compat
+
+        await self.host.stop()
+        self.node.store.close()
+        compat.uninstall()
+        self._tmp.cleanup()
+
+
+async def reload_work(plugin_count: int, reloads: int) -> list[float]:
+    """Reload work (import + shutdown + construct + initialize) of one plugin among ``plugin_count``."""
+    async with HostOnDisk(plugin_count, check_leaks=False) as bench:
         work = []
         for _ in range(reloads):
-            records.clear()
-            await host.reload(["p000_plugin"])
-            t = records[-1]["timings"]
+            bench.records.clear()
+            await bench.host.reload(["p000_plugin"])
+            t = bench.records[-1]["timings"]
             work.append(t["import"] + t["shutdown"] + t["construct"] + t["initialize"])
-        await host.stop()
-        node.store.close()
-        compat.uninstall()
         return work
 
 
 async def thousand_reloads() -> dict[str, float]:
+    """Subscriptions, tasks and RSS around 1,000 reloads in a row (leak checks on, as in devnode run)."""
     import gc
 
-    from devnode import compat
-    from devnode.config import NodeConfig
-    from devnode.host.host import PluginHost
-    from devnode.node.node import DevNode
-    from devnode.ownership import install_task_factory
-    from devnode.reporting import Reporter
+    def snapshot(bench: HostOnDisk) -> dict[str, float]:
+        gc.collect()
+        rss = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+        return {"subs": bench.node.event_bus.subscriber_count, "tasks": len(asyncio.all_tasks()), "rss": rss}
 
-    def rss_mb() -> float:
-        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
-
-    with tempfile.TemporaryDirectory() as tmp:
-        plugins = Path(tmp) / "plugins"
-        plugins.mkdir()
-        (plugins / "bench_plugin.py").write_text(plugin_source("bench_plugin", "1"))
-        install_task_factory(asyncio.get_running_loop())
-        compat.install()
-        node = DevNode(NodeConfig(plugin_dir=str(plugins), data_dir=tmp, sqlite_db_path=str(Path(tmp) / "db.sqlite3")))
-        host = PluginHost(node, plugins, Reporter())
-        await host.start()
+    async with HostOnDisk(1, check_leaks=True) as bench:
         for _ in range(50):
-            await host.reload(["bench_plugin"])
+            await bench.host.reload(["p000_plugin"])
         await asyncio.sleep(0.3)  # let the deferred leak check run
-        gc.collect()
-        before = {"subs": node.event_bus.subscriber_count, "tasks": len(asyncio.all_tasks()), "rss": rss_mb()}
+        bench.records.clear()
+        before = snapshot(bench)
         for _ in range(1000):
-            await host.reload(["bench_plugin"])
+            await bench.host.reload(["p000_plugin"])
         await asyncio.sleep(0.3)
-        gc.collect()
-        after = {"subs": node.event_bus.subscriber_count, "tasks": len(asyncio.all_tasks()), "rss": rss_mb()}
-        await host.stop()
-        node.store.close()
-        compat.uninstall()
+        bench.records.clear()
+        after = snapshot(bench)
     return {"subs_before": before["subs"], "subs_after": after["subs"], "tasks_before": before["tasks"],
             "tasks_after": after["tasks"], "rss_growth_mb": after["rss"] - before["rss"]}
 

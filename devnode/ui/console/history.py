@@ -12,7 +12,7 @@ from devnode.reporting import Record
 from devnode.ui.console import style
 from devnode.ui.console.event_lines import preview
 from devnode.ui.console.table import status_details
-from devnode.ui.plain import format_record
+from devnode.ui.plain import format_record, timings_text
 
 KEYS = [
     ("r", "reload every plugin"),
@@ -29,11 +29,6 @@ KEYS = [
 
 def _stamp(record: Record) -> Text:
     return Text.assemble((style.clock(record.get("ts")) + " ", style.TIME))
-
-
-def _timings(timings: dict[str, float]) -> str:
-    parts = [f"{k} {v:.1f}" for k, v in timings.items() if k != "total" and v]
-    return f" [{', '.join(parts)} ms]" if parts else ""
 
 
 def _loaded(r: Record, width: int) -> Text:
@@ -55,7 +50,7 @@ def _reloaded(r: Record, width: int) -> Text:
     line.append(f" in {r['timings']['total']:.1f} ms")
     if r.get("trigger"):
         line.append(f" ({', '.join(r['trigger'])})", style.TIME)
-    line.append(_timings(r["timings"]), style.TIME)
+    line.append(timings_text(r["timings"]), style.TIME)
     return line
 
 
