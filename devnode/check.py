@@ -15,6 +15,7 @@ from devnode.host.host import PluginHost
 from devnode.node.node import DevNode
 from devnode.ownership import TrackedThread, install_task_factory
 from devnode.reporting import Record, Reporter
+from devnode.watchdog import Watchdog
 
 PROBLEM_KINDS = {"plugin.failed"}
 
@@ -87,11 +88,17 @@ async def _lifecycle(config: NodeConfig, reverse: bool, timeout: float) -> dict[
         node = DevNode(throwaway)
         host = PluginHost(node, Path(config.plugin_dir), reporter, timeout=timeout)
         node.plugin_manager = host
-        await node.start()
-        await host.start(reverse=reverse)
-        loaded = sorted(host.plugins)
-        await host.stop()
-        await node.stop()
+        # A plugin stuck in an endless loop is interrupted after ``timeout`` instead of hanging the check.
+        watchdog = Watchdog(reporter, Path(config.plugin_dir), interrupt_after=timeout)
+        watchdog.start(asyncio.get_running_loop())
+        try:
+            await node.start()
+            await host.start(reverse=reverse)
+            loaded = sorted(host.plugins)
+            await host.stop()
+            await node.stop()
+        finally:
+            watchdog.stop()
     return {
         "loaded": loaded,
         "failures": [r for r in records if r["kind"] in PROBLEM_KINDS],

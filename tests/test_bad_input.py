@@ -300,3 +300,15 @@ def test_disk_already_full_at_start_exits_1_with_a_message(small_disk: Path, pro
     assert proc.stderr.startswith("devnode: error: ") and "Traceback" not in proc.stderr
     assert "No space left" in proc.stderr or "full" in proc.stderr
     assert not (small_disk / "data" / KEY_FILENAME).exists(), "a half-written key would be refused on the next start"
+
+
+def test_a_directory_where_the_database_belongs_is_refused_with_the_fix(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "devnode.sqlite3").mkdir(parents=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "devnode", "run", str(BUNDLED_PLUGINS), "--data-dir", str(data), "--no-watch"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert "devnode.sqlite3" in result.stderr and "is a directory" in result.stderr and "move it aside" in result.stderr
+    assert not any((data / "devnode.sqlite3").iterdir())  # nothing created inside it

@@ -401,3 +401,24 @@ def test_run_piped_into_head_stops_quietly_when_the_reader_goes_away(tmp_path: P
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0
     assert "Traceback" not in err
+
+
+def test_check_interrupts_a_plugin_stuck_in_an_endless_loop(plugin_dir: Path) -> None:
+    write_plugin(plugin_dir, "spin_plugin", """
+        class Spin_pluginPlugin:
+            def __init__(self, node):
+                pass
+            def initialize(self):
+                while True:
+                    pass
+            def shutdown(self):
+                pass
+    """)
+    result = subprocess.run(
+        [sys.executable, "-m", "devnode", "check", str(plugin_dir), "--timeout", "1", "--format", "json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1
+    failure = json.loads(result.stdout)["failures"][0]
+    assert failure["plugin"] == "spin_plugin" and "blocked the event loop" in failure["error"]
+    assert failure["line"] == 5

@@ -23,7 +23,7 @@ from devnode.node.crypto import Cipher, load_or_create_key
 from devnode.node.data_manager import DataManager
 from devnode.node.network import P2PNetwork, PeerError
 from devnode.node.payments import PaymentProcessor
-from devnode.node.storage import DB_FILENAME, Store
+from devnode.node.storage import Store
 from devnode.node.tokens import TokenManager
 from devnode.node.tracked import Tracked
 
@@ -45,7 +45,7 @@ class DevNode(Tracked):
         self._cipher = Cipher(load_or_create_key(data_dir))
         # Always devnode's own file in the data dir: a developer's node .env points SQLITE_DB_PATH at the
         # production node's database, which devnode must never write to (plugins still see the value).
-        self.store = Store(data_dir / DB_FILENAME)
+        self.store = Store(data_dir)  # the database is data_dir/devnode.sqlite3
         self.blockchain_interface = LocalChain(self.store, address_for(config.node_id))
         self.data_manager = DataManager(self.store)
         self.token_manager = TokenManager(self.blockchain_interface, self.event_bus, config.native_token_address)

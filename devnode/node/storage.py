@@ -262,7 +262,7 @@ def _refuse_foreign_file(path: Path) -> None:
     except FileNotFoundError:
         return
     except IsADirectoryError:
-        raise StoreError(f'"{path}" is a directory, not a database file. Point devnode at a file path.') from None
+        raise StoreError(f'"{path}" is a directory, not a database file; move it aside (devnode creates the database there on its next start)') from None
     except OSError as exc:
         raise _unwritable(path, exc) from exc
     if header and header != _SQLITE_HEADER:
