@@ -73,7 +73,7 @@ class Event:
         return {"type": self.type.value, "data": self.data, "timestamp": self.timestamp}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), default=str)
+        return json.dumps(self.to_dict())  # as production: data that JSON cannot hold raises TypeError
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Event:
@@ -119,6 +119,22 @@ class HandlerResult:
     def handler_name(self) -> str:
         cb = self.subscription.callback
         return getattr(cb, "__qualname__", None) or repr(cb)
+
+
+class UnawaitedHandlerError(TypeError):
+    """A callback that is not ``async def`` returned an awaitable, which production never awaits."""
+
+
+def raise_unawaited(callback: Callback, result: Any) -> None:
+    """Behave as production does (the awaitable never runs), but say so instead of staying silent."""
+    if hasattr(result, "close"):
+        result.close()  # no "coroutine was never awaited" noise: the error below says it
+    name = getattr(callback, "__qualname__", None) or repr(callback)
+    raise UnawaitedHandlerError(
+        f"{name} is not an async def function but returned {type(result).__name__}; the production event bus "
+        "awaits only callbacks for which asyncio.iscoroutinefunction() is true, so this work never runs there. "
+        "Subscribe the async def method itself instead of a lambda, partial or wrapper around it."
+    )
 
 
 class PublishLoopError(RuntimeError):
@@ -177,11 +193,11 @@ class EventBus:
         return results
 
     def get_recent_events(self, count: int = 50) -> list[Event]:
-        return list(self._history)[-count:] if count > 0 else []
+        return list(self._history)[-count:]  # as production: count 0 means everything
 
     def get_events_by_type(self, event_type: EventType, count: int = 50) -> list[Event]:
         matching = [e for e in self._history if e.type == event_type]
-        return matching[-count:] if count > 0 else []
+        return matching[-count:]
 
     def clear_history(self) -> None:
         self._history.clear()
@@ -346,7 +362,7 @@ class EventBus:
                     else:
                         result = sub.callback(event)
                         if result is not None and isawaitable(result):
-                            await result
+                            raise_unawaited(sub.callback, result)
                 except (Exception, SystemExit, KeyboardInterrupt) as exc:
                     # SystemExit/KeyboardInterrupt from plugin code must not stop the node.
                     error = exc
@@ -375,8 +391,8 @@ class EventBus:
                 await sub.callback(event)  # type: ignore[misc]
             else:
                 result = sub.callback(event)
-                if isawaitable(result):
-                    await result
+                if result is not None and isawaitable(result):
+                    raise_unawaited(sub.callback, result)
         except (Exception, SystemExit, KeyboardInterrupt) as exc:
             # SystemExit/KeyboardInterrupt from plugin code must not stop the node.
             error = exc

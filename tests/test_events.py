@@ -579,3 +579,32 @@ def test_a_cancelled_dispatch_gives_the_publisher_its_owner_back() -> None:
         return await task
 
     assert run(scenario()) == "publisher"
+
+
+def test_a_sync_callback_returning_a_coroutine_fails_as_it_would_silently_in_production() -> None:
+    from devnode.events import UnawaitedHandlerError
+
+    ran: list[Event] = []
+
+    async def handler(event: Event) -> None:
+        ran.append(event)
+
+    bus = EventBus()
+    bus.subscribe(EventType.DATA_SHARED, lambda event: handler(event))
+    (result,) = run(bus.publish(Event(EventType.DATA_SHARED, {})))
+    assert not ran  # production never awaits it either
+    assert isinstance(result.error, UnawaitedHandlerError)
+    assert "Subscribe the async def method itself" in str(result.error)
+
+
+def test_history_queries_slice_like_production() -> None:
+    bus = EventBus()
+    for n in range(3):
+        run(bus.publish(Event(EventType.DATA_SHARED, {"n": n})))
+    assert len(bus.get_recent_events(0)) == 3  # production's list[-0:] is the whole list
+    assert len(bus.get_events_by_type(EventType.DATA_SHARED, 0)) == 3
+
+
+def test_to_json_raises_on_data_json_cannot_hold_as_production_does() -> None:
+    with pytest.raises(TypeError):
+        Event(EventType.DATA_SHARED, {"when": object()}).to_json()
