@@ -193,6 +193,7 @@ async def _peer(runtime: Runtime, rest: str) -> None:
     elif action in ("connect", "disconnect") and args and " " not in args:
         changed = await (network.connect_peer(args) if action == "connect" else network.disconnect_peer(args))
         peer = network.find_peer(args)
+        assert peer is not None  # connect_peer/disconnect_peer raise PeerError for an unknown peer
         runtime.reporter.emit("command.result", command="peer",
                               result={"peer": peer.node_id, "connected": peer.connected, "changed": changed})
     elif action == "set" and args:

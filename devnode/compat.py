@@ -75,5 +75,6 @@ def uninstall() -> None:
         sys.meta_path.remove(_finder)
     for name in [*ALIASES, *PARENTS]:
         module = sys.modules.get(name)
-        if module is not None and (name in ALIASES or getattr(module, "__spec__", None) and isinstance(module.__spec__.loader, _AliasLoader)):
+        spec = getattr(module, "__spec__", None)
+        if module is not None and (name in ALIASES or (spec is not None and isinstance(spec.loader, _AliasLoader))):
             del sys.modules[name]

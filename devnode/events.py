@@ -358,7 +358,7 @@ class EventBus:
                 error: BaseException | None = None
                 try:
                     if sub.is_async:
-                        await sub.callback(event)  # type: ignore[misc]
+                        await sub.callback(event)
                     else:
                         result = sub.callback(event)
                         if result is not None and isawaitable(result):
@@ -388,7 +388,7 @@ class EventBus:
         start = time.perf_counter()
         try:
             if sub.is_async:
-                await sub.callback(event)  # type: ignore[misc]
+                await sub.callback(event)
             else:
                 result = sub.callback(event)
                 if result is not None and isawaitable(result):

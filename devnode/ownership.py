@@ -231,7 +231,7 @@ def install_task_factory(loop: asyncio.AbstractEventLoop) -> None:
             ledger.adopt_task(task)  # type: ignore[arg-type]
         return task  # type: ignore[return-value]
 
-    loop.set_task_factory(factory)  # type: ignore[arg-type]
+    loop.set_task_factory(factory)
 
 
 class _Contained(Coroutine[Any, Any, Any]):

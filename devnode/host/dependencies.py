@@ -58,11 +58,12 @@ def _walk(node: ast.AST, guarded: bool) -> Iterable[tuple[ast.AST, bool]]:
     if isinstance(node, ast.Try) and _handles_import_error(node):
         for child in node.body:
             yield from _walk(child, True)
-        for child in [*node.handlers, *node.orelse, *node.finalbody]:
-            yield from _walk(child, guarded)
+        rest: list[ast.AST] = [*node.handlers, *node.orelse, *node.finalbody]
+        for other in rest:
+            yield from _walk(other, guarded)
         return
-    for child in ast.iter_child_nodes(node):
-        yield from _walk(child, guarded)
+    for any_child in ast.iter_child_nodes(node):
+        yield from _walk(any_child, guarded)
 
 
 def _is_type_checking(test: ast.expr) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import linecache
 import traceback
+from traceback import FrameSummary
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -63,7 +64,7 @@ class PluginProblem:
     code: str | None = None
     traceback: str = ""
     exception: BaseException | None = field(default=None, repr=False, compare=False)
-    frames: list[traceback.FrameSummary] = field(default_factory=list, repr=False, compare=False)
+    frames: list[FrameSummary] = field(default_factory=list, repr=False, compare=False)
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -113,7 +114,7 @@ def diagnose(exc: BaseException, phase: str, plugin: str, plugin_dir: Path, defa
     return problem
 
 
-def plugin_frames(tb: TracebackType | None, plugin_dir: Path) -> list[traceback.FrameSummary]:
+def plugin_frames(tb: TracebackType | None, plugin_dir: Path) -> list[FrameSummary]:
     """The traceback frames that belong to the plugin dir (the author's own code)."""
     summary = traceback.extract_tb(tb)
     return [f for f in summary if _inside(f.filename, plugin_dir)]
@@ -127,7 +128,7 @@ def _inside(filename: str, plugin_dir: Path) -> bool:
 
 
 def _location(
-    exc: BaseException, frames: list[traceback.FrameSummary], default_file: Path | None
+    exc: BaseException, frames: list[FrameSummary], default_file: Path | None
 ) -> tuple[Path | None, int | None, int | None]:
     if isinstance(exc, SyntaxError) and exc.filename:
         return Path(exc.filename), exc.lineno, exc.offset
@@ -135,7 +136,8 @@ def _location(
         return default_file, exc.line, None
     if frames:
         last = frames[-1]
-        column = (last.colno + 1) if getattr(last, "colno", None) is not None else None
+        colno = getattr(last, "colno", None)
+        column = colno + 1 if colno is not None else None
         return Path(last.filename), last.lineno, column
     if isinstance(exc, ImportError) and getattr(exc, "path", None):
         return Path(exc.path), None, None  # type: ignore[arg-type]
@@ -246,7 +248,7 @@ def _name_hint(exc: NameError) -> str | None:
     return f"define {name} or import it before use"
 
 
-def _format_trimmed(exc: BaseException, frames: list[traceback.FrameSummary]) -> str:
+def _format_trimmed(exc: BaseException, frames: list[FrameSummary]) -> str:
     lines = ["Traceback (plugin frames only):\n"] if frames else []
     lines += traceback.format_list(frames)
     lines += traceback.format_exception_only(type(exc), exc)

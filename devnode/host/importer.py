@@ -37,9 +37,9 @@ class FreshSourceLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> types.CodeType:
         path = self.get_filename(fullname)
         source = self.get_data(path)
-        return self.source_to_code(source, path)  # type: ignore[no-any-return]
+        return self.source_to_code(source, path)
 
-    def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:
+    def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
         """Never write bytecode into the author's plugin dir."""
 
 

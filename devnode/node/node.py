@@ -58,7 +58,7 @@ class DevNode(Tracked):
 
     @property
     def address(self) -> str:
-        return self.blockchain_interface.account.address  # type: ignore[no-any-return]
+        return self.blockchain_interface.account.address
 
     # -- lifecycle (no sockets: devnode opens no listener) ------------------------
     async def start(self) -> None:
@@ -114,7 +114,7 @@ class DevNode(Tracked):
         await self.event_bus.publish(
             Event(EventType.DATA_SHARED, {**event_data, "compliance_tx_hash": compliance_tx_hash})
         )
-        return compliance_tx_hash  # type: ignore[no-any-return]
+        return compliance_tx_hash
 
     async def get_shared_data(self, data_hash: str) -> Any:
         data = self.data_manager.get_data(data_hash)
@@ -131,7 +131,7 @@ class DevNode(Tracked):
 
     async def receive(self, peer: str, data: Any) -> str:
         """Make simulated peer ``peer`` send ``data`` to this node; returns its hash."""
-        return await self.p2p_network.receive_from(peer, data, self.on_data_received)  # type: ignore[no-any-return]
+        return await self.p2p_network.receive_from(peer, data, self.on_data_received)
 
 
 def prepare_data_dir(data_dir: Path) -> Path:

@@ -123,10 +123,10 @@ def plan_changes(
             plan.reload.append(importer)
 
     for path in sorted(data_files):
-        rel = str(path.relative_to(plugin_dir))
+        shown = str(path.relative_to(plugin_dir))
         users = {p for p, files in readers.items() if path in files} | (graph.mentioning(path.name) & loaded)
         for plugin in sorted(users):
-            add_reason(plugin, [rel])
+            add_reason(plugin, [shown])
             if plugin not in plan.reload and plugin not in plan.unload:
                 plan.reload.append(plugin)
 

@@ -143,7 +143,7 @@ def resolve(obj: Any, path: list[str | int]) -> Any:
 def _step_into(obj: Any, part: str | int) -> Any:
     if isinstance(obj, Mapping) or (isinstance(part, int) and isinstance(obj, (list, tuple))):
         try:
-            return obj[part]  # a Counter answers 0 for a key it has not counted yet
+            return obj[part]  # type: ignore[index]  # a Counter answers 0 for a key it has not counted yet
         except (KeyError, IndexError, TypeError):
             pass
     if isinstance(part, str):

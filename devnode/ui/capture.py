@@ -40,7 +40,7 @@ def capture_prints() -> Iterator[PrintCapture]:
     """Swap sys.stdout for a PrintCapture; the JSON UI keeps the real stream it was given."""
     capture = PrintCapture()
     original = sys.stdout
-    sys.stdout = capture  # type: ignore[assignment]
+    sys.stdout = capture
     try:
         yield capture
     finally:
