@@ -54,15 +54,10 @@ async def check_plugins(config: NodeConfig, timeout: float = 5.0) -> CheckReport
         compat.uninstall()
     report.plugins = forward["loaded"]
     report.failures = forward["failures"]
-    seen: set[tuple[Any, ...]] = set()
-    for warning in forward["warnings"] + backward["warnings"]:
-        key = (warning.get("code"), warning.get("plugin"), warning.get("message"))
-        if key not in seen:
-            seen.add(key)
-            report.warnings.append(warning)
     # Helpers' imports count too: production needs them installed just the same.
-    for found in dependencies.check_tree(Path(config.plugin_dir)):
-        warning = {"kind": "warning", **found.to_record()}
+    tree = [{"kind": "warning", **found.to_record()} for found in dependencies.check_tree(Path(config.plugin_dir))]
+    seen: set[tuple[Any, ...]] = set()
+    for warning in forward["warnings"] + backward["warnings"] + tree:
         key = (warning.get("code"), warning.get("plugin"), warning.get("message"))
         if key not in seen:
             seen.add(key)

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from devnode import __version__
 from devnode.config import ConfigError, NodeConfig, load_config
@@ -208,7 +208,7 @@ def _config(args: argparse.Namespace) -> NodeConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from devnode.runtime import RunOptions, Runtime
+    from devnode.runtime import RunOptions
     from devnode.ui.jsonl import JsonUI
     from devnode.ui.plain import PlainUI
 
@@ -231,17 +231,22 @@ def _run(args: argparse.Namespace) -> int:
         return _run_rich(args, config, options)
     if args.pdb or args.console:
         print(f"devnode: note: --pdb and --console need the rich console; ignored with --ui {ui_name}", file=sys.stderr)
-    stdout = sys.stdout
-    ui = JsonUI(stdout) if ui_name == "json" else PlainUI(stdout)
-    if ui_name == "json":
-        from devnode.ui.capture import capture_prints
+    ui = JsonUI(sys.stdout) if ui_name == "json" else PlainUI(sys.stdout)
+    return _serve(config, options, ui, json_lines=ui_name == "json", commands_in=sys.stdin)
 
-        with capture_prints() as restore:
-            runtime = Runtime(config, options, ui, commands_in=sys.stdin)
-            restore.attach(runtime.reporter)
-            return asyncio.run(runtime.run())
-    runtime = Runtime(config, options, ui, commands_in=sys.stdin)
-    return asyncio.run(runtime.run())
+
+def _serve(config: NodeConfig, options: Any, ui: Any, *, json_lines: bool, commands_in: IO[str] | None = None) -> int:
+    """Run a node to its end with a plain or JSON-lines UI; in JSON mode plugins' print() become records."""
+    from devnode.runtime import Runtime
+
+    if not json_lines:
+        return asyncio.run(Runtime(config, options, ui, commands_in=commands_in).run())
+    from devnode.ui.capture import capture_prints
+
+    with capture_prints() as restore:
+        runtime = Runtime(config, options, ui, commands_in=commands_in)
+        restore.attach(runtime.reporter)
+        return asyncio.run(runtime.run())
 
 
 def _run_rich(args: argparse.Namespace, config: NodeConfig, options: Any) -> int:
@@ -302,7 +307,7 @@ def _headless(args: argparse.Namespace) -> int:
     """``devnode scenario FILE`` / ``devnode replay FILE``: one node, one job, an exit code."""
     import tempfile
 
-    from devnode.runtime import RunOptions, Runtime
+    from devnode.runtime import RunOptions
     from devnode.ui.jsonl import JsonUI
     from devnode.ui.plain import PlainUI
 
@@ -322,14 +327,7 @@ def _headless(args: argparse.Namespace) -> int:
         )
         ui: Any = JsonUI(sys.stdout) if args.ui == "json" else PlainUI(sys.stdout)
         sink = _results_only(ui) if args.quiet else ui
-        if args.ui == "json":
-            from devnode.ui.capture import capture_prints
-
-            with capture_prints() as restore:
-                runtime = Runtime(config, options, sink)
-                restore.attach(runtime.reporter)
-                return asyncio.run(runtime.run())
-        return asyncio.run(Runtime(config, options, sink).run())
+        return _serve(config, options, sink, json_lines=args.ui == "json")
 
 
 def _results_only(ui: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from devnode.errors import DevnodeError
 from devnode.events import Event, EventType
-from devnode.node.lookup import address_of, token_of
+from devnode.node.lookup import address_of, token_of  # shared with scenarios
 from devnode.node.tokens import TransferError
 from devnode.playback import guarded, play_scenario_file, replay_file
 from devnode.recording import load_recording
@@ -62,13 +62,9 @@ async def execute(runtime: Runtime, line: str) -> None:
         if cmd is None:
             raise CommandError(f'unknown command "{name}"; type "help" for the list ({", ".join(COMMANDS)})')
         await cmd.run(runtime, rest.strip())
-    except CommandError as exc:
+    except DevnodeError as exc:  # CommandError and devnode's own errors say what was expected
         runtime.reporter.emit("command.error", command=text, error=str(exc))
-    except DevnodeError as exc:
-        runtime.reporter.emit("command.error", command=text, error=str(exc))
-    except (ValueError, KeyError, TypeError) as exc:
-        runtime.reporter.emit("command.error", command=text, error=f"{type(exc).__name__}: {exc}")
-    except Exception as exc:  # unforeseen (a full disk, a plugin's wrapper): report it, keep the console alive
+    except Exception as exc:  # bad values, or unforeseen (a full disk, a plugin's wrapper): keep the console alive
         runtime.reporter.emit("command.error", command=text, error=f"{type(exc).__name__}: {exc}")
 
 
@@ -186,7 +182,8 @@ PEER_USAGE = "peer list | peer connect|disconnect PEER | peer set PEER latency=M
 @command("peer", "peer list|connect|disconnect|set",
          "list peers, (dis)connect one, or degrade a link: peer set peer1 latency=200 drop=0.1")
 async def _peer(runtime: Runtime, rest: str) -> None:
-    action, args = rest.partition(" ")[0], rest.partition(" ")[2].strip()
+    action, _, args = rest.partition(" ")
+    args = args.strip()
     network = runtime.node.p2p_network
     if action in ("", "list"):
         runtime.reporter.emit("peers", peers=peer_table(runtime))
@@ -251,7 +248,7 @@ async def _transfer(runtime: Runtime, rest: str) -> None:
         raise CommandError(f'AMOUNT "{amount_text}" is not a whole number; usage: {usage}') from None
     node = runtime.node
     try:
-        tx = node.token_manager.transfer_tokens(node.address, _address(runtime, to), amount, _token(runtime, token))
+        tx = node.token_manager.transfer_tokens(node.address, address_of(node, to), amount, token_of(node, token))
     except TransferError as exc:
         await node.event_bus.drain()  # TRANSFER_FAILED is shown before the error it explains
         raise CommandError(f"transfer failed: {exc}") from None
@@ -264,8 +261,8 @@ async def _balance(runtime: Runtime, rest: str) -> None:
     parts = rest.split()
     if not parts:
         raise CommandError("usage: balance ADDRESS [TOKEN]")
-    address = _address(runtime, parts[0])
-    token = _token(runtime, parts[1] if len(parts) > 1 else "native")
+    address = address_of(runtime.node, parts[0])
+    token = token_of(runtime.node, parts[1] if len(parts) > 1 else "native")
     balance = runtime.node.token_manager.get_balance(address, token)
     runtime.reporter.emit("command.result", command="balance", result={"address": address, "token": token, "balance": balance})
 
@@ -307,12 +304,3 @@ def _one_path(text: str, usage: str) -> Path:
 @command("quit", "quit", "shut every plugin down and stop the node")
 async def _quit(runtime: Runtime, rest: str) -> None:
     runtime.request_stop()
-
-
-def _address(runtime: Runtime, name: str) -> str:
-    return address_of(runtime.node, name)  # shared with scenarios (devnode.node.lookup)
-
-
-def _token(runtime: Runtime, name: str) -> str:
-    return token_of(runtime.node, name)
-

@@ -276,15 +276,16 @@ class EventBus:
     async def _to_current(self, event: Event, retired: Ledger) -> list[HandlerResult]:
         """Give ``event`` to the version of ``retired``'s plugin serving now (or hold it, if it is swapping)."""
         results = []
+        held = False
         for sub in self._snapshot(event.type):
             ledger = sub.ledger
             if ledger is None or ledger is retired or ledger.owner != retired.owner:
                 continue
-            if ledger.gate is not None:
-                if not ledger.gate or ledger.gate[-1] is not event:
-                    ledger.gate.append(event)
-            else:
+            if ledger.gate is None:
                 results.append(await self._call(sub, event))
+            elif not held:
+                ledger.gate.append(event)
+                held = True
         return results
 
     def _add(self, table: dict[Callback, Subscription], event_type: EventType | None, callback: Callback) -> None:
@@ -325,29 +326,36 @@ class EventBus:
         """
         self._history.append(event)
         self.published += 1
-        for held in self._holding.values():
-            if not held or held[-1] is not event:
+        # Plugins whose share of this event is settled without calling their handlers here:
+        # held for them (whoever releases the hold delivers it) or forwarded to their current version.
+        routed: set[str] | None = None
+        if self._holding:
+            routed = set(self._holding)
+            for held in self._holding.values():
                 held.append(event)
         results: list[HandlerResult] = []
         append = results.append
         clock = time.perf_counter
         owner = current_ledger()
         token = None
-        forwarded: set[str] | None = None
         try:
             start = clock()
             for sub in self._snapshot(event.type):
                 ledger = sub.ledger
                 if ledger is not None and ledger.gate is not None:
-                    if self._holding.get(ledger.owner) is not ledger.gate:
-                        # This version was retired while the dispatch waited in an earlier (async) handler.
-                        if forwarded is None or ledger.owner not in forwarded:
-                            forwarded = (forwarded or set()) | {ledger.owner}
-                            results.extend(await self._to_current(event, ledger))
+                    if routed is None:
+                        routed = set()
+                    elif ledger.owner in routed:
                         continue
-                    # The plugin is mid-swap: hold the event for whichever version ends up serving.
-                    if not ledger.gate or ledger.gate[-1] is not event:
+                    routed.add(ledger.owner)
+                    if self._holding.get(ledger.owner) is ledger.gate:
+                        # The plugin's swap began while this dispatch waited in an earlier (async)
+                        # handler: hold the event for whichever version ends up serving.
                         ledger.gate.append(event)
+                    else:
+                        # This version was retired while the dispatch waited in an earlier (async) handler.
+                        results.extend(await self._to_current(event, ledger))
+                        start = clock()
                     continue
                 if ledger is not owner:
                     owner = ledger

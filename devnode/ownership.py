@@ -137,6 +137,9 @@ class Ledger:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)
+        # A task that ends with an owner noted (it ran handlers, e.g. by publishing) would otherwise
+        # keep its entry, and with it the task and this ledger, for the life of the process.
+        _running.pop(task, None)
         if self.on_task_error is not None and not task.cancelled():
             error = task.exception()  # retrieved here, so asyncio does not log it again at exit
             if error is not None:

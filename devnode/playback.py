@@ -64,16 +64,18 @@ async def guarded(runtime: Runtime, job: Awaitable[bool], what: str) -> bool:
 async def run_requested(runtime: Runtime) -> None:
     """Do what RunOptions asks (replay, then scenario); a headless run then stops with its exit code."""
     options = runtime.options
-    ok = False
+    ok = False  # stays False when the run is cut short (the node stopped under it)
     try:
-        ok = True
+        passed = True
         if options.replay:
-            ok = await guarded(runtime, replay_file(runtime, options.replay, options.fast), "replay") and ok
+            passed = await guarded(runtime, replay_file(runtime, options.replay, options.fast), "replay") and passed
         if options.scenario:
             job = play_scenario_file(runtime, options.scenario, loop=options.loop_scenario)
-            ok = await guarded(runtime, job, "scenario") and ok
+            passed = await guarded(runtime, job, "scenario") and passed
+        ok = passed
     finally:
         # Even when reporting itself fails (stdout closed by `| head`), a headless run must end.
         if options.headless:
             runtime.exit_code = 0 if ok else 1
-            runtime.request_stop("scenario finished" if options.scenario else "replay finished")
+            if not runtime.stop_event.is_set():  # else keep the reason it is stopping for (e.g. interrupted)
+                runtime.request_stop("scenario finished" if options.scenario else "replay finished")

@@ -24,6 +24,7 @@ from typing import IO, Any
 from devnode.errors import DevnodeError
 from devnode.events import Event, EventType, HandlerResult, publish_depth
 from devnode.ownership import current_ledger
+from devnode.reporting import json_line
 
 FORMAT = "devnode-recording"
 VERSION = 1
@@ -101,7 +102,7 @@ class Recorder:
         if self._file.closed:
             return
         # Flushed per line: a session that crashes still leaves a usable recording.
-        self._file.write(json.dumps(line, default=str) + "\n")
+        self._file.write(json_line(line) + "\n")
         self._file.flush()
 
 

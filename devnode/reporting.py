@@ -6,6 +6,7 @@ field names here are a public interface (documented in docs/json-records.md).
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -43,3 +44,21 @@ class Reporter:
                 self.remove_sink(sink)
                 sys.stderr.write(f"devnode: output {sink!r} failed and was switched off: {type(exc).__name__}: {exc}\n")
         return record
+
+
+def json_line(record: Record) -> str:
+    """``record`` as one JSON line; data JSON cannot hold (non-string keys, a cycle) is written as text, never raised."""
+    try:
+        return json.dumps(record, default=str)
+    except (TypeError, ValueError):  # a plugin's odd event data must not switch the output (or a recording) off
+        return json.dumps(_encodable(record), default=str)
+
+
+def _encodable(value: Any, depth: int = 0) -> Any:
+    try:
+        json.dumps(value, default=str)
+        return value
+    except (TypeError, ValueError):
+        if not isinstance(value, dict) or depth >= 4:
+            return repr(value)
+    return {(k if isinstance(k, str) else repr(k)): _encodable(v, depth + 1) for k, v in value.items()}

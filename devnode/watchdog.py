@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devnode.host.diagnostics import display_path
 from devnode.host.naming import PACKAGE
 from devnode.ownership import ledger_running_in
 from devnode.reporting import Reporter
@@ -181,7 +182,7 @@ class Watchdog:
         try:
             where = self._innermost_plugin_frame(frame) if frame is not None else None
             module = where.f_globals.get("__name__") if where is not None else None
-            file = self._display(where.f_code.co_filename) if where is not None else None
+            file = display_path(where.f_code.co_filename, self.plugin_dir) if where is not None else None
             line = where.f_lineno if where is not None else None
             summary = traceback.extract_stack(frame, limit=STACK_LIMIT) if frame is not None else []
         finally:
@@ -190,7 +191,7 @@ class Watchdog:
             where = None
         code = None
         for entry in reversed(summary):
-            if file is not None and entry.lineno == line and self._display(entry.filename) == file:
+            if file is not None and entry.lineno == line and display_path(entry.filename, self.plugin_dir) == file:
                 code = entry.line
                 break
         owner = ledger.owner if ledger is not None else None
@@ -237,9 +238,3 @@ class Watchdog:
                 return frame
             frame = frame.f_back
         return None
-
-    def _display(self, filename: str) -> str:
-        try:
-            return str(Path(filename).resolve().relative_to(self.plugin_dir.parent))
-        except (OSError, ValueError):
-            return filename

@@ -23,7 +23,7 @@ class Configurable_pluginPlugin:
     def _load_config(self):
         config_file = Path(self.node.config.plugin_dir) / "configurable.json"
         if config_file.exists():
-            with open(config_file) as f:
+            with open(config_file, encoding="utf-8") as f:
                 return {**DEFAULTS, **json.load(f)}
         return dict(DEFAULTS)
 

@@ -180,14 +180,21 @@ def idle_cpu_json(work: Path, seconds: float) -> float:
         time.sleep(seconds)
         used, elapsed = cpu_seconds(proc.pid) - before, time.monotonic() - started
     finally:
-        assert proc.stdin is not None
-        proc.stdin.write("quit\n")
-        proc.stdin.flush()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _quit_json(proc)
     return used / elapsed * 100
+
+
+def _quit_json(proc: subprocess.Popen[str]) -> None:
+    """Quit a ``--ui json`` node as a user would (``quit`` on stdin); kill it if it does not stop."""
+    if proc.poll() is not None:
+        return
+    assert proc.stdin is not None
+    proc.stdin.write("quit\n")
+    proc.stdin.flush()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def burst_dir(work: Path, events: int) -> Path:
@@ -228,14 +235,7 @@ def burst_json(plugin_dir: Path, data_dir: Path) -> float:
     try:
         result = _wait_result(data_dir / "burst.json", lambda: proc.poll() is None)
     finally:
-        if proc.poll() is None:
-            assert proc.stdin is not None
-            proc.stdin.write("quit\n")
-            proc.stdin.flush()
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _quit_json(proc)
     return result["events"] / result["seconds"]
 
 

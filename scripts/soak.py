@@ -460,8 +460,9 @@ class Soak:
         store = Store(self.data_dir)
         try:
             integrity = store._conn.execute("PRAGMA integrity_check").fetchone()[0]
-            hashes = {json.loads(line)["h"] for line in open(self.expected)}
-            received = [json.loads(line)["h"] for line in open(self.expected) if '"data.received"' in line]
+            expected = [json.loads(line) for line in self.expected.read_text().splitlines()]
+            hashes = {e["h"] for e in expected}
+            received = [e["h"] for e in expected if e["t"] == "data.received"]
             missing = [h for h in received if store.get_data(h) is None]
             shares = sum(1 for e in store.compliance_events() if e["event_type"] == "data_share")
         finally:
@@ -561,6 +562,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(soak.run())
         print(soak.summary(time.monotonic() - started))
     finally:
+        if soak.keep_records is not None:
+            soak.keep_records.close()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0 if not soak.tally.problems else 1

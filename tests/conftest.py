@@ -52,6 +52,11 @@ async def async_wait_until(predicate: Callable[[], Any], timeout: float = 10.0, 
         await asyncio.sleep(0.005)
 
 
+def kinds(records: list[Record], kind: str, **fields: Any) -> list[Record]:
+    """The records of ``kind`` whose ``fields`` have the given values."""
+    return [r for r in records if r.get("kind") == kind and all(r.get(k) == v for k, v in fields.items())]
+
+
 def write_plugin(plugin_dir: Path, name: str, source: str) -> Path:
     """Write ``plugin_dir/name.py`` from an indented snippet."""
     path = plugin_dir / f"{name}.py"
@@ -174,15 +179,15 @@ class DevnodeProcess:
             return list(self.records)
 
     def find(self, kind: str, **fields: Any) -> list[Record]:
-        return [r for r in self.snapshot() if r.get("kind") == kind and all(r.get(k) == v for k, v in fields.items())]
+        return kinds(self.snapshot(), kind, **fields)
 
     def wait_for(self, kind: str, timeout: float = WATCH_DEADLINE, after: int = 0, **fields: Any) -> Record:
         """The first record of ``kind`` (matching ``fields``) at index >= ``after``."""
 
         def match() -> Record | None:
-            for r in self.snapshot()[after:]:
-                if r.get("kind") == kind and all(r.get(k) == v for k, v in fields.items()):
-                    return r
+            found = kinds(self.snapshot()[after:], kind, **fields)
+            if found:
+                return found[0]
             if self.proc.poll() is not None:
                 raise AssertionError(f"devnode exited ({self.proc.returncode}) before {kind}: {''.join(self.stderr_lines)}")
             return None

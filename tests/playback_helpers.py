@@ -8,13 +8,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import async_wait_until
+from conftest import async_wait_until, kinds
 
 from devnode.config import NodeConfig
 from devnode.reporting import Record
 from devnode.runtime import RunOptions, Runtime
 
-ROOT = Path(__file__).resolve().parent.parent
 DEVNODE = [sys.executable, "-m", "devnode"]
 
 Body = Callable[[Runtime, list[Record]], Awaitable[Any]]
@@ -43,10 +42,6 @@ def run_live(plugin_dir: Path, data_dir: Path, body: Body | None = None, **optio
         return await asyncio.wait_for(task, 30)
 
     return asyncio.run(main()), records
-
-
-def kinds(records: list[Record], kind: str, **fields: Any) -> list[Record]:
-    return [r for r in records if r["kind"] == kind and all(r.get(k) == v for k, v in fields.items())]
 
 
 async def wait_record(records: list[Record], kind: str, timeout: float = 10.0, **fields: Any) -> Record:

@@ -608,3 +608,96 @@ def test_history_queries_slice_like_production() -> None:
 def test_to_json_raises_on_data_json_cannot_hold_as_production_does() -> None:
     with pytest.raises(TypeError):
         Event(EventType.DATA_SHARED, {"when": object()}).to_json()
+
+
+# -- events held for a plugin being swapped (the host's hold/release protocol) ---------------------
+def _subscribe_as(bus: EventBus, ledger: Ledger, callback: Callable[[Event], Any]) -> None:
+    token = set_current(ledger)
+    try:
+        bus.subscribe(EventType.DATA_SHARED, callback)
+    finally:
+        reset_current(token)
+
+
+def test_an_event_held_for_a_swapping_plugin_is_held_once_while_other_events_overtake_it() -> None:
+    async def scenario() -> list[int]:
+        bus = EventBus()
+        slow, swapping = Ledger("slow"), Ledger("swapping")
+        go = asyncio.Event()
+
+        async def wait_on_first(event: Event) -> None:
+            if event.data["n"] == 1:
+                await go.wait()
+
+        _subscribe_as(bus, slow, wait_on_first)
+        _subscribe_as(bus, swapping, lambda event: None)
+        held: list[Event] = []
+        swapping.gate = held
+        bus.hold("swapping", held)
+        first = asyncio.ensure_future(bus.publish(shared(n=1)))
+        await asyncio.sleep(0)  # event 1 is held, then waits in the slow handler
+        await bus.publish(shared(n=2))  # and is overtaken by event 2
+        go.set()
+        await first
+        return [e.data["n"] for e in held]
+
+    assert run(scenario()) == [1, 2]
+
+
+def test_an_event_held_before_a_swap_ended_is_not_also_forwarded_to_the_new_version() -> None:
+    async def scenario() -> list[tuple[str, int]]:
+        bus = EventBus()
+        slow, old, new = Ledger("slow"), Ledger("p"), Ledger("p")
+        go = asyncio.Event()
+        seen: list[tuple[str, int]] = []
+
+        async def wait(event: Event) -> None:
+            await go.wait()
+
+        _subscribe_as(bus, slow, wait)
+        _subscribe_as(bus, old, lambda event: seen.append(("old", event.data["n"])))
+        held: list[Event] = []
+        old.gate = held
+        bus.hold("p", held)
+        dispatch = asyncio.ensure_future(bus.publish(shared(n=1)))
+        await asyncio.sleep(0)  # event 1 is held for p, then waits in the slow handler
+        # The swap ends as the host ends it: old swept, new subscribed, hold released, held events delivered.
+        for sub in list(old.subscriptions):
+            bus.remove_subscription(sub)
+        _subscribe_as(bus, new, lambda event: seen.append(("new", event.data["n"])))
+        bus.release("p")
+        for event in held:
+            await bus.deliver(event, new)
+        go.set()
+        await dispatch
+        return seen
+
+    assert run(scenario()) == [("new", 1)]
+
+
+def test_a_plugin_ledger_is_freed_once_its_tasks_that_published_events_have_ended() -> None:
+    import gc
+    import weakref
+
+    from devnode.ownership import install_task_factory
+
+    async def scenario() -> weakref.ref[Ledger]:
+        install_task_factory(asyncio.get_running_loop())
+        bus = EventBus()
+        _subscribe_as(bus, Ledger("handler"), lambda event: None)
+        plugin = Ledger("plugin")
+
+        async def publishing_task() -> None:
+            await bus.publish(shared())  # runs the handler under its owner, then back under the plugin
+
+        token = set_current(plugin)
+        try:
+            tasks = [asyncio.get_running_loop().create_task(publishing_task()) for _ in range(3)]
+        finally:
+            reset_current(token)
+        await asyncio.gather(*tasks)
+        return weakref.ref(plugin)
+
+    ref = run(scenario())
+    gc.collect()
+    assert ref() is None

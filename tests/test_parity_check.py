@@ -207,3 +207,19 @@ def test_import_names_match_their_distributions(tmp_path: Path) -> None:
     source = "import yaml\nimport dotenv\nimport helper\nimport devnode\nimport datamgmtnode.services\nimport sys\n"
 
     assert undeclared_imports(source, plugin_dir) == {"devnode": 4}
+
+
+def test_a_pyproject_of_unexpected_shape_declares_nothing_instead_of_failing(tmp_path: Path) -> None:
+    plugin_dir = tmp_path / "plugins"
+    plugin_dir.mkdir()
+    (tmp_path / "pyproject.toml").write_text(
+        'project = "not a table"\ndependency-groups = ["not a table"]\n[tool]\npoetry = 1\n'
+    )
+    (plugin_dir / "pyproject.toml").write_text(
+        '[project]\ndependencies = "requests"\n[project.optional-dependencies]\nfast = "ujson"\n'
+        '[dependency-groups]\ndev = ["pytest", {include-group = "x"}]\n'
+    )
+
+    names, _ = declared_distributions(plugin_dir)
+
+    assert names == {"pytest"}

@@ -216,3 +216,19 @@ def test_devnode_replay_refuses_a_missing_recording(tmp_path: Path, capsys: Any)
 
     assert main(["replay", str(tmp_path / "none.jsonl"), str(BUNDLED_PLUGINS)]) == 2
     assert "cannot read the recording" in capsys.readouterr().err
+
+
+def test_recording_an_event_whose_data_json_cannot_hold_neither_fails_the_publish_nor_the_file(
+    tmp_path: Path, harness: Any
+) -> None:
+    h = harness().start()
+    path = tmp_path / "odd.jsonl"
+    recorder = Recorder(path, "node1")
+    recorder.attach(h.node)
+    try:
+        h.run(h.bus.publish(Event(EventType.DATA_VERIFIED, {(1, 2): "tuple key"})))
+        h.run(h.bus.publish(Event(EventType.DATA_VERIFIED, {"after": True})))
+    finally:
+        recorder.close()
+
+    assert [e.event.data for e in load_recording(path).events] == [{"(1, 2)": "tuple key"}, {"after": True}]

@@ -359,6 +359,23 @@ def test_run_with_loop_scenario_plays_it_again_and_rereads_the_file(
     assert "step 1 needs exactly one of" in error["problems"][0]
 
 
+def test_a_headless_scenario_cut_short_exits_1_and_keeps_the_stop_reason(tmp_path: Path, plugin_dir: Path) -> None:
+    scenario = write(tmp_path / "long.toml", """
+        [[step]]
+        wait = 30
+    """)
+
+    async def body(runtime: Any, records: list[Any]) -> None:
+        await wait_record(records, "scenario.started")
+        runtime.request_stop("interrupted")
+        await wait_record(records, "node.stopped")
+
+    code, records = run_live(plugin_dir, tmp_path / "data", body, scenario=str(scenario), headless=True)
+
+    assert code == 1
+    assert kinds(records, "node.stopped")[0]["reason"] == "interrupted"
+
+
 def test_scenario_console_command_plays_against_the_live_node(devnode_process: Any, tmp_path: Path) -> None:
     proc = devnode_process(BUNDLED_PLUGINS, "--no-watch")
     proc.wait_for("node.ready")

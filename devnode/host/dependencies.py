@@ -15,13 +15,14 @@ from collections.abc import Iterable
 from functools import lru_cache
 from importlib.metadata import packages_distributions
 from pathlib import Path
+from typing import Any
 
 from devnode.compat import ALIASES, PARENTS
 from devnode.host.diagnostics import DISTRIBUTIONS
+from devnode.host.imports import parse_source
 from devnode.host.naming import PACKAGE
 from devnode.host.parity import ParityWarning
 
-DECLARATION_FILES = ("requirements.txt", "pyproject.toml")
 # Provided to plugins by the node itself (devnode stands in for them).
 NODE_PROVIDED = {name.split(".")[0] for name in [*ALIASES, *PARENTS]}
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -33,9 +34,8 @@ def third_party_imports(source: str) -> dict[str, int]:
     Skipped: relative imports, ``if TYPE_CHECKING:`` blocks and imports inside a
     ``try`` that handles ImportError (optional dependencies).
     """
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = parse_source(source)
+    if tree is None:
         return {}
     found: dict[str, int] = {}
     for node, guarded in _walk(tree, False):
@@ -108,7 +108,11 @@ def _requirements(path: Path, seen: set[Path]) -> set[str]:
         return set()
     seen.add(path)
     names: set[str] = set()
-    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return names
+    for raw in text.splitlines():
         line = raw.split(" #")[0].strip()
         if not line or line.startswith("#"):
             continue
@@ -131,20 +135,29 @@ def _requirements(path: Path, seen: set[Path]) -> set[str]:
 def _pyproject(path: Path) -> set[str]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return set()
-    project = data.get("project", {})
-    specs: list[str] = list(project.get("dependencies", []))
-    for group in project.get("optional-dependencies", {}).values():
-        specs += list(group)
-    for group in data.get("dependency-groups", {}).values():
-        specs += [s for s in group if isinstance(s, str)]
-    poetry = data.get("tool", {}).get("poetry", {})
-    specs += [name for name in poetry.get("dependencies", {}) if name != "python"]
+    # The author's file, not ours: a table or array of another shape than the standards say is skipped.
+    project = _table(data, "project")
+    specs: list[Any] = _array(project, "dependencies")
+    for groups in (_table(project, "optional-dependencies"), _table(data, "dependency-groups")):
+        for group in groups:
+            specs += _array(groups, group)  # dependency-groups may also hold {include-group = ...}: skipped below
+    specs += [name for name in _table(_table(_table(data, "tool"), "poetry"), "dependencies") if name != "python"]
     names = {normalize(m.group(1)) for s in specs if isinstance(s, str) and (m := _NAME.match(s))}
     if isinstance(project.get("name"), str):
         names.add(normalize(project["name"]))  # the project itself
     return names
+
+
+def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _array(data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key)
+    return list(value) if isinstance(value, list) else []
 
 
 @lru_cache(maxsize=1)
@@ -173,9 +186,13 @@ def local_modules(plugin_dir: Path) -> set[str]:
     return names
 
 
-def undeclared_imports(source: str, plugin_dir: Path) -> dict[str, int]:
-    """Imports in ``source`` that are neither stdlib, the node's, plugin-dir modules, nor declared."""
-    declared, _ = declared_distributions(plugin_dir)
+def undeclared_imports(source: str, plugin_dir: Path, declared: set[str] | None = None) -> dict[str, int]:
+    """Imports in ``source`` that are neither stdlib, the node's, plugin-dir modules, nor declared.
+
+    ``declared``: ``declared_distributions(plugin_dir)``'s names, when the caller has read them already.
+    """
+    if declared is None:
+        declared, _ = declared_distributions(plugin_dir)
     local = local_modules(plugin_dir)
     missing: dict[str, int] = {}
     for name, line in third_party_imports(source).items():
@@ -193,10 +210,10 @@ def check_module(module_name: str, file: Path, plugin_dir: Path) -> list[ParityW
         source = file.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
-    missing = undeclared_imports(source, plugin_dir)
+    declared, files = declared_distributions(plugin_dir)
+    missing = undeclared_imports(source, plugin_dir, declared)
     if not missing:
         return []
-    _, files = declared_distributions(plugin_dir)
     listed = ", ".join(f"{name} (line {line})" for name, line in sorted(missing.items(), key=lambda kv: kv[1]))
     where = " or ".join(str(f) for f in files) if files else f"a requirements.txt in {plugin_dir} or its parent"
     installs = " ".join(sorted(DISTRIBUTIONS.get(name, name) for name in missing))

@@ -99,7 +99,7 @@ def diagnose(exc: BaseException, phase: str, plugin: str, plugin_dir: Path, defa
         plugin=plugin,
         phase=phase,
         error=_one_line(exc),
-        file=_display(file, plugin_dir),
+        file=display_path(file, plugin_dir) if file is not None else None,
         line=line,
         column=column,
         hint=_hint(exc, phase, plugin_dir),
@@ -117,10 +117,11 @@ def diagnose(exc: BaseException, phase: str, plugin: str, plugin_dir: Path, defa
 def plugin_frames(tb: TracebackType | None, plugin_dir: Path) -> list[FrameSummary]:
     """The traceback frames that belong to the plugin dir (the author's own code)."""
     summary = traceback.extract_tb(tb)
-    return [f for f in summary if _inside(f.filename, plugin_dir)]
+    return [f for f in summary if inside(f.filename, plugin_dir)]
 
 
-def _inside(filename: str, plugin_dir: Path) -> bool:
+def inside(filename: str, plugin_dir: Path) -> bool:
+    """Whether ``filename`` is in ``plugin_dir`` (resolved), following symlinks."""
     try:
         return Path(filename).resolve().is_relative_to(plugin_dir)
     except (OSError, ValueError):
@@ -144,13 +145,18 @@ def _location(
     return default_file, None, None
 
 
-def _display(file: Path | None, plugin_dir: Path) -> str | None:
-    if file is None:
-        return None
+def display_path(file: str | Path, plugin_dir: Path) -> str:
+    """``file`` as reports show it: relative to the plugin dir's parent (``plugins/x.py``) when inside it."""
     try:
-        return str(file.resolve().relative_to(plugin_dir.parent))
-    except ValueError:
+        return str(Path(file).resolve().relative_to(plugin_dir.parent))
+    except (OSError, ValueError):
         return str(file)
+
+
+def drop_frames(exc: BaseException) -> None:
+    """Tracebacks hold frames, frames hold plugin instances: free them once reported."""
+    if exc.__traceback__ is not None:
+        traceback.clear_frames(exc.__traceback__)
 
 
 def _one_line(exc: BaseException) -> str:

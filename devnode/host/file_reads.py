@@ -25,7 +25,7 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         return
     ledger = current_ledger()
     path = args[0] if args else None
-    if ledger is None or not isinstance(path, (str, bytes, Path)) or isinstance(path, int):
+    if ledger is None or not isinstance(path, (str, bytes, Path)):  # an int is a file descriptor
         return
     try:
         resolved = Path(path.decode() if isinstance(path, bytes) else path).resolve()

@@ -14,9 +14,10 @@ A swap (load, reload, bring-back) is one transaction per plugin:
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import inspect
 import sys
 import time
-import traceback
 import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from typing import Any
 
 from devnode.events import Event, EventBus
 from devnode.host import dependencies, parity
-from devnode.host.diagnostics import PluginLookupError, PluginProblem, diagnose
+from devnode.host.diagnostics import PluginLookupError, PluginProblem, diagnose, drop_frames
 from devnode.host.file_reads import recording_reads
 from devnode.host.importer import PluginImporter
 from devnode.host.imports import ModuleGraph
@@ -136,6 +137,7 @@ class PluginHost:
         self.bus.add_observer(self.run_errors.observe)
         self.links = LinkGuard(self.plugin_dir)  # symlinks out of the plugin dir are reported once
         self._leak_check: asyncio.TimerHandle | None = None
+        self._deliveries: set[asyncio.Task[None]] = set()  # held events on their way (the loop keeps tasks weakly)
 
     # -- production-compatible surface (node.plugin_manager) -------------------
     @property
@@ -323,7 +325,7 @@ class PluginHost:
                 **slot.ledger.counts() if slot.ledger else {},
             )
         if old_class is not None and self.check_leaks:
-            self.leaks.expect_freed(name, None, old_class)
+            self.leaks.expect_freed(name, old_class)
         return True
 
     def _plugin_class(self, module: types.ModuleType, name: str) -> type:
@@ -408,7 +410,7 @@ class PluginHost:
             finally:
                 self._release(slot)
             if self.check_leaks:
-                self.leaks.expect_freed(name, None, old_class)
+                self.leaks.expect_freed(name, old_class)
         was_serving = slot.state in (PluginState.ACTIVE, PluginState.FAILED_RUNNING_PREVIOUS)
         slot.state, slot.module, slot.problem = PluginState.UNLOADED, None, None
         self.importer.forget(name)
@@ -437,7 +439,7 @@ class PluginHost:
                 self.reporter.emit("plugin.failed", running="none" if reason != "reload" else "new",
                                    **problem.to_record())
                 self._warn(slot, parity.shutdown_raised(slot.name, problem.file))
-                _drop_frames(exc)
+                drop_frames(exc)
             finally:
                 reset_current(token)
         await self._sweep(slot.name, ledger)
@@ -445,7 +447,7 @@ class PluginHost:
         slot.errors_before += ledger.errors
         slot.instance, slot.ledger = None, None
 
-    async def _sweep(self, name: str, ledger: Ledger, quiet: bool = False) -> dict[str, Any]:
+    async def _sweep(self, name: str, ledger: Ledger, quiet: bool = False) -> None:
         """Remove everything the plugin registered and did not release itself."""
         cleaned: dict[str, Any] = {}
         file = self._rel(module_path(self.plugin_dir, name))  # warnings name the file to fix
@@ -488,7 +490,6 @@ class PluginHost:
             self.reporter.emit("warning", code="cleanup", plugin=name, file=file,
                                message=f"{name} left {', '.join(parts)} behind after shutdown; devnode removed them",
                                cleaned=cleaned)
-        return cleaned
 
     # -- state carry-over and stacked patches --------------------------------------
     def _save_state(self, slot: PluginSlot) -> Any:
@@ -568,7 +569,9 @@ class PluginHost:
                     else:
                         await self.bus.deliver(event, ledger)
 
-            asyncio.get_running_loop().create_task(deliver(), context=_no_owner())
+            task = asyncio.get_running_loop().create_task(deliver(), context=contextvars.Context())  # owned by no plugin
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
 
     # -- reporting ---------------------------------------------------------------
     def _failed(self, slot: PluginSlot, problem: PluginProblem, trigger: Sequence[str] | None, bring_back: bool = False) -> None:
@@ -581,7 +584,7 @@ class PluginHost:
             **problem.to_record(),
         )
         if problem.exception is not None:
-            _drop_frames(problem.exception)
+            drop_frames(problem.exception)
 
     def _warn(self, slot: PluginSlot | None, warning: parity.ParityWarning) -> None:
         key = warning.code + (warning.file or "")
@@ -620,22 +623,7 @@ def _event_name(event_type: Any) -> str:
 
 
 def _class_line(module: types.ModuleType, class_name: str) -> int | None:
-    import inspect
-
     try:
         return inspect.getsourcelines(getattr(module, class_name))[1]
     except (OSError, TypeError):
         return None
-
-
-def _drop_frames(exc: BaseException) -> None:
-    """Tracebacks hold frames, frames hold plugin instances: free them once reported."""
-    tb = exc.__traceback__
-    if tb is not None:
-        traceback.clear_frames(tb)
-
-
-def _no_owner() -> Any:
-    import contextvars
-
-    return contextvars.Context()

@@ -4,16 +4,28 @@ and which file names each mentions. Pure functions over source text, easy to tes
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from pathlib import Path
 
 from devnode.host.naming import PACKAGE, expected_class_name, is_private_helper
 
 
+@lru_cache(maxsize=16)
+def parse_source(source: str) -> ast.Module | None:
+    """The syntax tree of ``source`` (None if it does not parse), parsed once for all the facts read from it.
+
+    Shared and cached: callers only read the tree, never change it.
+    """
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+
+
 def sibling_imports(source: str, module_name: str) -> set[str]:
     """Names of plugin-dir modules that ``module_name``'s source imports (any form, any depth)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = parse_source(source)
+    if tree is None:
         return set()
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -42,18 +54,16 @@ def sibling_imports(source: str, module_name: str) -> set[str]:
 
 def defines_class(source: str, class_name: str) -> bool:
     """Whether the module defines ``class_name`` at top level (without running it)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = parse_source(source)
+    if tree is None:
         return False
     return any(isinstance(n, ast.ClassDef) and n.name == class_name for n in tree.body)
 
 
 def mentioned_files(source: str) -> set[str]:
     """String literals that look like file names (``'configurable.json'``)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = parse_source(source)
+    if tree is None:
         return set()
     names: set[str] = set()
     for node in ast.walk(tree):

@@ -16,7 +16,7 @@ class Leftover:
     """An old plugin version still alive after unload."""
 
     plugin: str
-    what: str  # "instance" or "class"
+    what: str  # what was watched: the old version's class
     holders: list[str]
 
 
@@ -26,14 +26,9 @@ class LeakWatch:
     def __init__(self) -> None:
         self._pending: list[tuple[str, str, weakref.ref[Any]]] = []
 
-    def expect_freed(self, plugin: str, instance: object | None, cls: type | None) -> None:
-        for what, obj in (("instance", instance), ("class", cls)):
-            if obj is None:
-                continue
-            try:
-                self._pending.append((plugin, what, weakref.ref(obj)))
-            except TypeError:
-                pass  # e.g. __slots__ without __weakref__: cannot be watched
+    def expect_freed(self, plugin: str, cls: type) -> None:
+        """Watch ``cls``, the class of a retired version: anything holding one of its instances holds it too."""
+        self._pending.append((plugin, "class", weakref.ref(cls)))
 
     @property
     def pending(self) -> int:

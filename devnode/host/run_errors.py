@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import linecache
-import traceback
 import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from devnode.events import Event, HandlerResult
-from devnode.host.diagnostics import PluginProblem, diagnose
+from devnode.host.diagnostics import PluginProblem, diagnose, display_path, drop_frames, inside
 from devnode.ownership import Ledger, PluginExit
 from devnode.reporting import Reporter
 
@@ -55,9 +54,7 @@ class RunErrors:
         if problem.hint is None:
             problem.hint = HINTS.get(phase)
         self.reporter.emit("plugin.error", running="current", **problem.to_record(), **context)
-        # Tracebacks hold frames, frames hold the plugin instance: free them once reported.
-        if error.__traceback__ is not None:
-            traceback.clear_frames(error.__traceback__)
+        drop_frames(error)
 
 
 HINTS = {
@@ -70,9 +67,9 @@ HINTS = {
 
 def _point_at_definition(problem: PluginProblem, callback: Any, plugin_dir: Path) -> None:
     code = getattr(getattr(callback, "__func__", callback), "__code__", None)
-    if code is None or not Path(code.co_filename).resolve().is_relative_to(plugin_dir.resolve()):
+    if code is None or not inside(code.co_filename, plugin_dir.resolve()):
         return
-    problem.file = str(Path(code.co_filename).resolve().relative_to(plugin_dir.resolve().parent))
+    problem.file = display_path(code.co_filename, plugin_dir.resolve())
     problem.line = code.co_firstlineno
     problem.code = linecache.getline(code.co_filename, code.co_firstlineno).rstrip() or None
     if isinstance(problem.exception, TypeError) and "argument" in problem.error:

@@ -32,6 +32,11 @@ class PeerError(DevnodeError):
     """A message that could not reach, or come from, a simulated peer."""
 
 
+def hash_data(data: Any) -> str:
+    """The hash production gives data it shares: SHA-256 hex of ``str(data)``."""
+    return hashlib.sha256(str(data).encode()).hexdigest()
+
+
 def peer_id_from(spec: str) -> str:
     """A readable node id for an INITIAL_PEERS entry: ``ws://10.0.0.2:8765`` -> ``10.0.0.2:8765``."""
     text = spec.strip()
@@ -188,7 +193,7 @@ class P2PNetwork(Tracked):
         """Simulate ``peer_name`` sending ``data``: hash ``str(data)``, keep it on the peer, await deliver."""
         peer = self._require(peer_name)
         text = str(data)
-        data_hash = hashlib.sha256(text.encode()).hexdigest()
+        data_hash = hash_data(text)
         await self._reach(peer, f"message from {peer.node_id}")
         peer.put(data_hash, text)
         self._counters["received"] += 1
@@ -227,18 +232,21 @@ class P2PNetwork(Tracked):
 
     def _require(self, name: str, connected: bool = True) -> SimulatedPeer:
         peer = self.find_peer(name)
-        live = ", ".join(self.get_connected_peers()) or "none"
         if peer is None:
             raise PeerError(
-                f'unknown peer "{name}"; known peers: {", ".join(self.peers) or "none"} (connected: {live}). '
+                f'unknown peer "{name}"; known peers: {", ".join(self.peers) or "none"} '
+                f"(connected: {self._connected_list()}). "
                 f'Add it with add_peer("{name}") or list it in INITIAL_PEERS.'
             )
         if connected and not peer.connected:
             raise PeerError(
-                f'peer "{peer.node_id}" is disconnected; connected peers: {live}. '
+                f'peer "{peer.node_id}" is disconnected; connected peers: {self._connected_list()}. '
                 f'Reconnect it with connect_peer("{peer.node_id}").'
             )
         return peer
+
+    def _connected_list(self) -> str:
+        return ", ".join(self.get_connected_peers()) or "none"
 
     async def _set_connected(self, name: str, connected: bool) -> bool:
         peer = self._require(name, connected=False)

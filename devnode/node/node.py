@@ -8,7 +8,6 @@ balances really move, simulated peers.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from devnode.node.chain import LocalChain, address_for
 from devnode.node.compliance import ComplianceManager
 from devnode.node.crypto import Cipher, load_or_create_key
 from devnode.node.data_manager import DataManager
-from devnode.node.network import P2PNetwork, PeerError
+from devnode.node.network import P2PNetwork, PeerError, hash_data
 from devnode.node.payments import PaymentProcessor
 from devnode.node.storage import Store
 from devnode.node.tokens import TokenManager
@@ -78,7 +77,7 @@ class DevNode(Tracked):
         return self._cipher.decrypt(encrypted_data)
 
     def _hash_data(self, data: Any) -> str:
-        return hashlib.sha256(str(data).encode()).hexdigest()
+        return hash_data(data)
 
     async def share_data(
         self, data: Any, recipient: str, payment_token: str | None = None, payment_amount: int | None = None

@@ -135,9 +135,6 @@ class Store:
         rows = self._rows("SELECT value FROM data WHERE key = ?", (key,))
         return decode_value(rows[0][0]) if rows else None
 
-    def has_data(self, key: str) -> bool:
-        return bool(self._rows("SELECT 1 FROM data WHERE key = ?", (key,)))
-
     def delete_data(self, key: str) -> bool:
         return self._write("DELETE FROM data WHERE key = ?", (key,)) > 0
 

@@ -1,6 +1,7 @@
 """Decides what a batch of file changes means for the plugins; does nothing itself.
 
-Kept pure (paths and facts in, a plan out) so every rule is easy to test:
+Paths and facts in, a plan out (it only refreshes the module graph's facts about the
+changed modules from disk), so every rule is easy to test:
 a plugin file changed -> reload it; a helper changed -> reload its importers,
 with the helper executed fresh; a data file changed -> reload the plugins that
 read it; new file -> load; gone -> unload; same content as before -> nothing.
@@ -71,6 +72,7 @@ def plan_changes(
     """Turn changed paths (already filtered and de-duplicated) into a Plan.
 
     ``loaded``: plugin names the host has a slot for; ``readers``: plugin -> data files it read.
+    ``graph`` is brought up to date for the changed plugin-dir modules first (their imports may have changed).
     """
     plan = Plan()
     changed_modules: set[str] = set()

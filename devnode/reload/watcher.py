@@ -50,8 +50,6 @@ async def watch_plugin_dir(
         recursive=True,
     ):
         paths = {Path(p) for _, p in changes}
-        # Polling reports the directory itself as modified: not a file change.
-        # ...but a directory named like a plugin file is that plugin's file replaced: keep it.
-        yield {p for p in paths if p != plugin_dir and (not p.is_dir() or p.suffix == ".py")} | {
-            p for p in paths if not p.exists()
-        }
+        # Polling reports the directory itself as modified: not a file change. Other directories are
+        # dropped too, but one named like a plugin file is that plugin's file replaced: keep it.
+        yield {p for p in paths if p != plugin_dir and (not p.is_dir() or p.suffix == ".py")}

@@ -27,7 +27,7 @@ from devnode.host.naming import candidate_modules
 from devnode.node.node import DevNode
 from devnode.ownership import TrackedThread, install_task_factory
 from devnode.reporting import Record, Reporter
-from devnode.testing.leftovers import leftover_problems
+from devnode.testing.leftovers import LEFTOVER_CODES, leftover_problems
 from devnode.testing.reachability import default_roots, find_path
 from devnode.testing.recorder import EventRecorder, RecordedEvent
 from devnode.ui.records import PluginLogBridge
@@ -378,8 +378,9 @@ class DevNodeKit:
             return path.stem, path.parent
         name = _module_name(text)
         if not (self.plugin_dir / f"{name}.py").is_file():
-            available = ", ".join(candidate_modules(self.plugin_dir)) or "none"
-            similar = [m for m in candidate_modules(self.plugin_dir) if m.startswith(name)]
+            modules = candidate_modules(self.plugin_dir)
+            available = ", ".join(modules) or "none"
+            similar = [m for m in modules if m.startswith(name)]
             hint = f'; did you mean "{similar[0]}"?' if similar else ""
             raise KitUsageError(f'no plugin "{name}" in {self.plugin_dir} (plugins there: {available}){hint} '
                                 "Load by path, or set the plugin dir with the devnode_plugin_dir fixture or ini option.")
@@ -395,9 +396,7 @@ class DevNodeKit:
                                 f"({', '.join(host.plugins)} loaded), so {plugin_dir} cannot be used in the same test")
         if host is not None:
             host.importer.uninstall()
-            run_errors = getattr(host, "run_errors", None)  # the host's bus observer, if it has one
-            if run_errors is not None:
-                self.node.event_bus.remove_observer(run_errors.observe)
+            self.node.event_bus.remove_observer(host.run_errors.observe)
         self.plugin_dir = plugin_dir
         self.node.config.plugin_dir = str(plugin_dir)
         host = PluginHost(self.node, plugin_dir, self.reporter, timeout=self.timeout, check_leaks=False)
@@ -466,7 +465,7 @@ class DevNodeKit:
         return PluginLoadError("\n".join(lines), r)
 
 
-_NOT_PARITY = {"cleanup", "thread-left-running", "patch-overwritten", "leak"}
+_NOT_PARITY = LEFTOVER_CODES | {"leak"}  # what the plugin left behind, not how production would differ
 
 
 class _KitLogHandler(PluginLogBridge):

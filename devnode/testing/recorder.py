@@ -61,18 +61,12 @@ class EventRecorder:
         self._events: list[RecordedEvent] = []
 
     def observe(self, event: Event, results: list[HandlerResult]) -> None:
-        recorded = self._find(event)
+        recorded = self.find(event)
         if recorded is None:
             # An event held during a swap is observed twice: on publish and on late delivery.
             recorded = RecordedEvent(event)
             self._events.append(recorded)
         recorded.handled.extend(_handled(r) for r in results)
-
-    def _find(self, event: Event) -> RecordedEvent | None:
-        for recorded in reversed(self._events[-200:]):
-            if recorded.event is event:
-                return recorded
-        return None
 
     # -- queries -------------------------------------------------------------
     def __iter__(self) -> Iterator[RecordedEvent]:
@@ -92,7 +86,11 @@ class EventRecorder:
         return self._events[mark:]
 
     def find(self, event: Event) -> RecordedEvent | None:
-        return self._find(event)
+        """The recording of ``event`` (the same object), looked for among the latest events."""
+        for recorded in reversed(self._events[-200:]):
+            if recorded.event is event:
+                return recorded
+        return None
 
     def of_type(self, event_type: EventType | str) -> list[RecordedEvent]:
         wanted = EventType.parse(event_type) if isinstance(event_type, str) else event_type

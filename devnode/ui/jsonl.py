@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import IO, Any
+
+from devnode.reporting import json_line
 
 
 class JsonUI:
@@ -15,7 +16,7 @@ class JsonUI:
         self.stream = stream
 
     def __call__(self, record: dict[str, Any]) -> None:
-        self.stream.write(json.dumps(record, default=str) + "\n")
+        self.stream.write(json_line(record) + "\n")
         self.stream.flush()
 
     def close(self) -> None:

@@ -8,10 +8,20 @@ from typing import IO, Any, Callable
 from devnode.ui.playback_lines import PLAYBACK_FORMATTERS
 
 PREVIEW = 80
+RUNNING = {
+    "previous": "the previous version keeps running",
+    "none": "the plugin is not running",
+    "new": "the new version is being started",
+    "current": "the plugin keeps serving",
+}
 
 
 def preview(data: Any, width: int = PREVIEW) -> str:
-    text = json.dumps(data, default=str, separators=(",", ":"))
+    """A short one-line JSON preview of an event's data (its repr when JSON cannot hold it)."""
+    try:
+        text = json.dumps(data, default=str, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(data)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -20,7 +30,7 @@ def timings_text(timings: dict[str, float]) -> str:
     return f" [{', '.join(parts)} ms]" if parts else ""
 
 
-def format_record(r: dict[str, Any]) -> str | None:
+def format_record(r: dict[str, Any]) -> str:
     formatter = FORMATTERS.get(r["kind"])
     return formatter(r) if formatter else f"{r['kind']}: {preview({k: v for k, v in r.items() if k not in ('kind', 'ts')})}"
 
@@ -54,10 +64,8 @@ def _failed(r: dict[str, Any]) -> str:
         lines += ["  " + line for line in r["traceback"].splitlines()[1:-1]]
     if r.get("hint"):
         lines.append(f"  hint: {r['hint']}")
-    running = {"previous": "the previous version keeps running", "none": "the plugin is not running",
-               "new": "the new version is being started", "current": "the plugin keeps serving"}.get(r.get("running", ""))
-    if running:
-        lines.append(f"  ({running})")
+    if r.get("running") in RUNNING:
+        lines.append(f"  ({RUNNING[r['running']]})")
     return "\n".join(lines)
 
 
@@ -125,10 +133,8 @@ class PlainUI:
         self.stream = stream
 
     def __call__(self, record: dict[str, Any]) -> None:
-        text = format_record(record)
-        if text is not None:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+        self.stream.write(format_record(record) + "\n")
+        self.stream.flush()
 
     def close(self) -> None:
         self.stream.flush()

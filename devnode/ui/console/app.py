@@ -167,7 +167,7 @@ class RichConsole:
         wake = self._wake
         if wake is None or wake.is_set():
             return
-        if threading.get_ident() == self._loop_thread:
+        if self._on_loop():
             wake.set()
         elif self._loop is not None:
             try:

@@ -16,15 +16,10 @@ from rich.text import Text
 
 from devnode.host.diagnostics import diagnose
 from devnode.ui.console import style
+from devnode.ui.plain import RUNNING
 
 CONTEXT = 2  # lines of code shown either side of a frame's line
 MAX_FRAMES = 4
-RUNNING = {
-    "previous": "the previous version keeps running",
-    "none": "the plugin is not running",
-    "new": "the new version is being started",
-    "current": "the plugin keeps serving",
-}
 
 
 @dataclass

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from rich.text import Text
 
 from devnode.reporting import Record
 from devnode.ui.console import style
+from devnode.ui.plain import preview
 
 PREVIEW = 60
 
@@ -41,13 +40,11 @@ class Burst:
     last_seen: float
     count: int = 0
     tallies: dict[str, HandlerTally] = field(default_factory=dict)
-    last_data: Any = None
 
     def add(self, record: Record, now: float) -> None:
         self.count += 1
         self.last_ts = record.get("ts", self.last_ts)
         self.last_seen = now
-        self.last_data = record.get("data")
         for handler in record.get("handlers", ()):
             name = handler.get("plugin") or "-"
             tally = self.tallies.get(name)
@@ -146,21 +143,12 @@ class Coalescer:
 
 
 # -- rendering -----------------------------------------------------------------------
-def preview(data: Any, width: int = PREVIEW) -> str:
-    """A short one-line JSON preview of an event's data."""
-    try:
-        text = json.dumps(data, default=str, separators=(",", ":"), ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(data)
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def event_line(record: Record) -> Text:
     """``12:00:01 data.shared {"a":1} → audit_plugin ok 0.2 ms, example_plugin FAILED 0.1 ms (KeyError: 'x')``."""
     line = Text(no_wrap=False, overflow="fold")
     line.append(style.clock(record.get("ts")) + " ", style.TIME)
     line.append(record["type"], style.EVENT_TYPE)
-    line.append(" " + preview(record.get("data")))
+    line.append(" " + preview(record.get("data"), PREVIEW))
     line.append(" → ", style.TIME)
     handlers = record.get("handlers") or []
     if not handlers:

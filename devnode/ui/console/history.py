@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from devnode.reporting import Record
 from devnode.ui.console import style
-from devnode.ui.console.event_lines import preview
 from devnode.ui.console.table import status_details
-from devnode.ui.plain import format_record, timings_text
+from devnode.ui.plain import format_record, preview, timings_text
 
 KEYS = [
     ("r", "reload every plugin"),
@@ -125,8 +125,6 @@ def _other(r: Record, width: int) -> Text:
     try:
         text = format_record(r)
     except (KeyError, TypeError, ValueError):
-        text = None
-    if text is None:
         fields = {k: v for k, v in r.items() if k not in ("kind", "ts")}
         text = f"{r['kind']}: {json.dumps(fields, default=str)}"
     return _stamp(r).append(text)

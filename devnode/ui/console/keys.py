@@ -33,10 +33,6 @@ class KeyReader:
         self._eof = False
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")
 
-    @property
-    def active(self) -> bool:
-        return self._loop is not None
-
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Put the terminal in cbreak mode and read keys on ``loop``."""
         if self._loop is not None or self._eof:

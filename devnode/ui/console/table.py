@@ -19,8 +19,8 @@ def _state(state: str) -> Text:
     return Text(state, style.STATE_STYLES.get(state, ""))
 
 
-def _count(value: int, bad: bool = False) -> Text:
-    return Text(str(value), style.FAILED if bad and value else "")
+def _errors(value: int) -> Text:
+    return Text(str(value), style.FAILED if value else "")
 
 
 def status_table(plugins: list[dict[str, Any]], width: int, limit: int | None = None) -> Table:
@@ -48,7 +48,7 @@ def status_table(plugins: list[dict[str, Any]], width: int, limit: int | None = 
         if wide:
             row.append(Text(style.clock(p.get("last_change")), style.TIME))
         row += [str(p.get("subscriptions", 0)), str(p.get("tasks", 0)), str(p.get("events_handled", 0)),
-                _count(p.get("errors", 0), bad=True)]
+                _errors(p.get("errors", 0))]
         table.add_row(*row)
     hidden = len(plugins) - len(shown)
     if hidden:
