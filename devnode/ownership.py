@@ -145,6 +145,19 @@ class Ledger:
             if error is not None:
                 self.on_task_error(self, task, error)
 
+    def absorb(self, other: Ledger) -> None:
+        """Take over what ``other`` recorded (a module body's side effects become the instance's)."""
+        for sub in other.subscriptions:
+            sub.ledger = self
+            self.subscriptions.append(sub)
+        for task in other.live_tasks():
+            task.remove_done_callback(other._task_done)
+            self.adopt_task(task)
+        self.threads.extend(other.threads)
+        self.patches.extend(other.patches)
+        self.files_read |= other.files_read
+        other.subscriptions, other.tasks, other.threads, other.patches = [], set(), [], []
+
     def live_tasks(self) -> list[asyncio.Task[Any]]:
         return [t for t in self.tasks if not t.done()]
 

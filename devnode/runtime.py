@@ -80,6 +80,8 @@ class Runtime:
         self._log_bridge = PluginLogBridge(self.reporter)
         self._tasks: list[asyncio.Task[Any]] = []
         self._interrupts = 0
+        self._stopped = False
+        self._root_level = logging.WARNING
         self.exit_code = 0
         self.recorder: Recorder | None = None
 
@@ -129,6 +131,8 @@ class Runtime:
             await self.stop_event.wait()
             await self._shutdown()
         finally:
+            if hasattr(self, "node") and not self._stopped:
+                await self._abandon()
             watchdog.stop()
             if self.recorder is not None:
                 self.recorder.close()
@@ -143,7 +147,18 @@ class Runtime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.host.stop()
         await self.node.stop()
+        self._stopped = True
         self.reporter.emit("node.stopped", reason=self.stop_reason)
+
+    async def _abandon(self) -> None:
+        """Start-up failed half-way: still shut down what was started, so the store is closed cleanly."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if hasattr(self, "host"):
+            await self.host.stop()
+        await self.node.stop()
+        self._stopped = True
 
     def request_stop(self, reason: str = "quit") -> None:
         self.stop_reason = reason
@@ -177,13 +192,16 @@ class Runtime:
     def _install_logging(self) -> None:
         root = logging.getLogger()
         root.addHandler(self._log_bridge)
+        self._root_level = root.level
         if root.level > logging.DEBUG:
             root.setLevel(logging.WARNING)
         logging.getLogger("plugins").setLevel(self.options.log_level)
         logging.getLogger("devnode").setLevel(logging.WARNING)
 
     def _uninstall_logging(self) -> None:
-        logging.getLogger().removeHandler(self._log_bridge)
+        root = logging.getLogger()
+        root.removeHandler(self._log_bridge)
+        root.setLevel(self._root_level)
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
         if threading.current_thread() is not threading.main_thread():

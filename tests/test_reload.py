@@ -247,3 +247,20 @@ def test_bundled_plugins_reload_live(tmp_path: Path, devnode_process) -> None:
     assert proc.wait_for("plugin.reloaded", after=start, plugin="metrics_plugin")["trigger"] == ["support/stats.py"]
     assert proc.stop() == 0
     assert not proc.find("warning", code="leak")
+
+
+def test_a_failure_inside_the_reloader_is_reported_and_watching_goes_on(plugin_dir: Path, harness) -> None:
+    from devnode.reload.reloader import Reloader
+
+    versioned(plugin_dir, "steady_plugin", "1")
+    h = harness().start()
+    reloader = Reloader(h.host)
+
+    async def broken_apply(paths: set[Path]) -> None:
+        raise RuntimeError("planner bug")
+
+    reloader.apply = broken_apply  # type: ignore[method-assign]
+    h.run(reloader.apply_safely({plugin_dir / "steady_plugin.py"}))
+    warning = h.kinds("warning")[-1]
+    assert warning["code"] == "reload-error" and "planner bug" in warning["message"] and "Traceback" in warning["traceback"]
+    assert h.host.get_plugin("steady_plugin") is not None

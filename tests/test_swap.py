@@ -369,3 +369,42 @@ def test_default_executor_threads_are_not_blamed_on_the_plugin(plugin_dir: Path,
     h = harness().start()
     h.run(h.host.unload("exec_plugin"))
     assert not [w for w in h.kinds("warning") if w["code"] == "thread-left-running"]
+
+
+def test_what_a_module_body_starts_belongs_to_the_plugin_and_is_cleaned_up(plugin_dir: Path, harness) -> None:
+    write_plugin(plugin_dir, "body_plugin", """
+        import asyncio
+        from dashboard.event_bus import EventType
+
+        def on_any(event):
+            pass
+
+        # Side effects at import time, outside the class: still this plugin's.
+        TICKER = asyncio.get_event_loop().create_task(asyncio.sleep(3600), name="module-ticker")
+
+        class Body_pluginPlugin:
+            def __init__(self, node):
+                node.event_bus.subscribe(EventType.DATA_SHARED, on_any)
+    """)
+    h = harness().start()
+    h.run(h.host.reload(["body_plugin"]))
+    live = [t for t in asyncio.all_tasks(h.loop) if t.get_name() == "module-ticker" and not t.done()]
+    assert len(live) == 1  # the first version's ticker went with it
+    assert h.host.slots["body_plugin"].ledger.counts()["tasks"] == 1
+    h.run(h.host.unload("body_plugin"))
+    assert not [t for t in asyncio.all_tasks(h.loop) if t.get_name() == "module-ticker" and not t.done()]
+    assert h.bus.subscriber_count == 0
+
+
+def test_a_module_body_that_fails_leaves_nothing_behind(plugin_dir: Path, harness) -> None:
+    write_plugin(plugin_dir, "half_plugin", """
+        import asyncio
+        from dashboard.event_bus import EventType
+
+        asyncio.get_event_loop().create_task(asyncio.sleep(3600), name="orphan")
+        raise RuntimeError("module body fails after starting a task")
+    """)
+    h = harness().start()
+    assert h.kinds("plugin.failed")[0]["phase"] == "import"
+    h.run(asyncio.sleep(0))
+    assert not [t for t in asyncio.all_tasks(h.loop) if t.get_name() == "orphan" and not t.done()]

@@ -260,19 +260,20 @@ class PluginHost:
         started = time.perf_counter()
         was_serving = slot.serving
 
-        # 1. import: nothing running is touched until this succeeds
+        # 1. import: nothing running is touched until this succeeds. What the module body
+        #    starts (tasks, subscriptions, threads) is owned by import_ledger until then.
+        import_ledger = Ledger(name)
         try:
-            ledger_for_reads = Ledger(name)
-            token = set_current(ledger_for_reads)
+            token = set_current(import_ledger)
             try:
                 with recording_reads(self.plugin_dir):
                     module = self.importer.import_fresh(name, purge or self._stale())
             finally:
                 reset_current(token)
             cls = self._plugin_class(module, name)
-            import_reads = ledger_for_reads.files_read
         except (Exception, SystemExit, KeyboardInterrupt) as exc:
             phase = "lookup" if isinstance(exc, PluginLookupError) else "import"
+            await self._sweep(name, import_ledger, quiet=True)
             self._failed(slot, diagnose(exc, phase, name, self.plugin_dir, slot.path), trigger)
             return False
         timings["import"] = _ms(started)
@@ -299,6 +300,7 @@ class PluginHost:
             try:
                 await self._start_instance(slot, module, cls, carried, timings)
             except _StartFailed as failure:
+                await self._sweep(name, import_ledger, quiet=True)
                 self._failed(slot, failure.problem, trigger, bring_back=old_class is not None)
                 if old_module is not None and old_class is not None:
                     await self._bring_back(slot, old_module, old_class, carried)
@@ -311,7 +313,9 @@ class PluginHost:
 
         slot.module, slot.state, slot.problem = module, PluginState.ACTIVE, None
         slot.last_change = time.time()
-        slot.files_read = import_reads | (slot.ledger.files_read if slot.ledger else set())
+        assert slot.ledger is not None
+        slot.ledger.absorb(import_ledger)
+        slot.files_read = set(slot.ledger.files_read)
         timings["total"] = round(_ms(started) + timings.get("detect", 0.0), 3)
         if was_serving:
             slot.reloads += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import traceback
 from pathlib import Path
 
 from watchfiles import Change
@@ -33,15 +34,27 @@ class Reloader:
         # then catch up on anything saved between start-up and registration.
         first = asyncio.ensure_future(batches.__anext__())
         await asyncio.sleep(0)
-        await self.apply(self.rescan())
+        await self.apply_safely(self.rescan())
         self.ready.set()
         try:
             paths = await first
             while True:
-                await self.apply(paths)
+                await self.apply_safely(paths)
                 paths = await batches.__anext__()
         except StopAsyncIteration:
             return
+
+    async def apply_safely(self, paths: set[Path]) -> None:
+        """``apply``, but a bug in devnode's own reload code is reported and watching goes on."""
+        try:
+            await self.apply(paths)
+        except Exception as exc:
+            self.host.reporter.emit(
+                "warning", code="reload-error", plugin=None,
+                message=f"devnode could not apply a change ({type(exc).__name__}: {exc}); it keeps watching. "
+                        "Save the file again, or use the reload command; please report this as a devnode bug",
+                traceback="".join(traceback.format_exception(exc)),
+            )
 
     def rescan(self) -> set[Path]:
         """Every file in the plugin dir, plus the ones known before (to see deletions)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,7 +25,7 @@ class PluginDirFilter(DefaultFilter):
         name = Path(path).name
         if name in EDITOR_DEBRIS_NAMES or name.endswith(EDITOR_DEBRIS_SUFFIXES) or name.startswith((".#", ".~")):
             return False
-        if not path.startswith(self.plugin_dir):
+        if not (path == self.plugin_dir or path.startswith(self.plugin_dir + os.sep)):  # not plugins2/
             return False
         return super().__call__(change, path)
 
