@@ -268,11 +268,20 @@ class EventBus:
         if not subs:
             return []  # held for it, but not a type this version handles: nothing happened to report
         results = [await self._call(s, event) for s in subs]
-        for observer in self._observers:
-            observer(event, results)
+        self._notify(event, results)
         return results
 
     # -- internals -----------------------------------------------------------
+    def _notify(self, event: Event, results: list[HandlerResult]) -> None:
+        """Tell the observers; one that fails is switched off, never the publisher's problem."""
+        for observer in list(self._observers):
+            try:
+                observer(event, results)
+            except Exception:
+                logger.exception("event observer %r failed and was switched off", observer)
+                self.remove_observer(observer)
+
+
     async def _to_current(self, event: Event, retired: Ledger) -> list[HandlerResult]:
         """Give ``event`` to the version of ``retired``'s plugin serving now (or hold it, if it is swapping)."""
         results = []
@@ -385,8 +394,7 @@ class EventBus:
         finally:
             if token is not None:
                 reset_current(token)
-        for observer in self._observers:
-            observer(event, results)
+        self._notify(event, results)
         return results
 
     async def _call(self, sub: Subscription, event: Event) -> HandlerResult:

@@ -701,3 +701,18 @@ def test_a_plugin_ledger_is_freed_once_its_tasks_that_published_events_have_ende
     ref = run(scenario())
     gc.collect()
     assert ref() is None
+
+
+def test_a_failing_observer_is_switched_off_and_never_fails_the_publisher(caplog: pytest.LogCaptureFixture) -> None:
+    bus = EventBus()
+    seen: list[str] = []
+
+    def broken(event: Event, results: list[HandlerResult]) -> None:
+        raise OSError("disk full")
+
+    bus.add_observer(broken)
+    bus.add_observer(lambda event, results: seen.append(event.type.value))
+    run(bus.publish(Event(EventType.DATA_SHARED, {})))
+    run(bus.publish(Event(EventType.DATA_SHARED, {})))
+    assert seen == ["data.shared", "data.shared"]
+    assert [r.message for r in caplog.records if "switched off" in r.message] and len(caplog.records) == 1

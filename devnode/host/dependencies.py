@@ -221,8 +221,8 @@ def check_module(module_name: str, file: Path, plugin_dir: Path) -> list[ParityW
         ParityWarning(
             "undeclared-import",
             module_name,
-            f"{file.name} imports {listed}, which no requirements.txt or pyproject.toml declares: it works here "
-            f"because it happens to be installed, but the production node would fail with ModuleNotFoundError. "
+            f"{file.name} imports {listed}, which no requirements.txt or pyproject.toml declares: whatever is "
+            f"installed here, a production node set up from those files would fail with ModuleNotFoundError. "
             f"Declare it in {where} (e.g. add: {installs}).",
             str(file),
         )
