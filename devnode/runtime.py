@@ -100,6 +100,8 @@ class Runtime:
             if self.options.record:
                 self.recorder = Recorder(self.options.record, self.config.node_id)
             self.node = DevNode(self.config)
+            for message in self.node.startup_warnings:
+                self.reporter.emit("warning", code="key-permissions", plugin=None, message=message)
             self.host = PluginHost(
                 self.node, Path(self.config.plugin_dir), self.reporter,
                 timeout=self.options.timeout, check_leaks=self.options.check_leaks,

@@ -169,6 +169,16 @@ def test_share_data_runs_productions_flow(node: DevNode) -> None:
     assert shared.data["compliance_tx_hash"] == tx
 
 
+def test_share_records_the_recipient_as_the_caller_gave_it(node: DevNode) -> None:
+    events = recording(node.event_bus)
+    address = node.p2p_network.find_peer("peer2").address  # type: ignore[union-attr]
+    tx = run(node.share_data("by address", address))
+    [record] = node.compliance_manager.get_compliance_history({"event_type": "data_share"})
+    assert record["tx_hash"] == tx and record["event_data"]["recipient"] == address
+    [shared] = [e for e in events if e.type is EventType.DATA_SHARED]
+    assert shared.data["recipient"] == address
+
+
 def test_share_with_payment_records_the_payment_transaction(node: DevNode) -> None:
     native = node.config.native_token_address
     peer_address = node.p2p_network.find_peer("peer2").address  # type: ignore[union-attr]

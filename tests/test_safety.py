@@ -100,3 +100,17 @@ def test_code_linked_from_outside_is_named_at_start_and_never_run(devnode_proces
     assert not ran.exists()
     assert len(proc.find("warning", code="symlink-outside")) == 2  # said once per link, not per save
     assert proc.stop() == 0
+
+
+def test_a_key_file_others_can_read_is_reported_at_start(tmp_path: Path, devnode_process) -> None:
+    data = tmp_path / "data"
+    plugins = tmp_path / "empty_plugins"
+    plugins.mkdir()
+    first = devnode_process(plugins)
+    first.wait_for("node.ready")
+    assert first.stop() == 0
+    (data / "devnode.key").chmod(0o644)
+    second = devnode_process(plugins)
+    warning = second.wait_for("warning", code="key-permissions")
+    assert "chmod 600" in warning["message"] and "devnode.key" in warning["message"]
+    second.wait_for("node.ready")

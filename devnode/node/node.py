@@ -18,7 +18,7 @@ from devnode.errors import DevnodeError
 from devnode.events import Event, EventBus, EventType
 from devnode.node.chain import LocalChain, address_for
 from devnode.node.compliance import ComplianceManager
-from devnode.node.crypto import Cipher, load_or_create_key
+from devnode.node.crypto import KEY_FILENAME, Cipher, key_file_problems, load_or_create_key
 from devnode.node.data_manager import DataManager
 from devnode.node.network import P2PNetwork, PeerError, hash_data
 from devnode.node.payments import PaymentProcessor
@@ -42,6 +42,8 @@ class DevNode(Tracked):
         self.event_bus = event_bus or EventBus()
         # The key first: a key file devnode cannot use stops it before the database is opened (and written).
         self._cipher = Cipher(load_or_create_key(data_dir))
+        # Problems worth a warning but not a refusal to start (shown by whoever runs the node).
+        self.startup_warnings: list[str] = key_file_problems(data_dir / KEY_FILENAME)
         # Always devnode's own file in the data dir: a developer's node .env points SQLITE_DB_PATH at the
         # production node's database, which devnode must never write to (plugins still see the value).
         self.store = Store(data_dir)  # the database is data_dir/devnode.sqlite3
@@ -105,7 +107,7 @@ class DevNode(Tracked):
         await self.p2p_network.send_data(data_hash, data, recipient=peer.node_id)
         event_data = {
             "data_hash": data_hash,
-            "recipient": peer.node_id,
+            "recipient": recipient,  # as the caller gave it, like production (may be a URL or address)
             "payment_tx_hash": payment_tx_hash,
             "timestamp": int(time.time()),
         }
