@@ -78,3 +78,7 @@ def uninstall() -> None:
         spec = getattr(module, "__spec__", None)
         if module is not None and (name in ALIASES or (spec is not None and isinstance(spec.loader, _AliasLoader))):
             del sys.modules[name]
+            # A real parent package (a node installation) got the alias as an attribute: take it back.
+            parent, _, child = name.rpartition(".")
+            if parent and getattr(sys.modules.get(parent), child, None) is module:
+                delattr(sys.modules[parent], child)

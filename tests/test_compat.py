@@ -118,8 +118,9 @@ def test_a_real_dashboard_package_is_not_shadowed(real_dashboard: Path) -> None:
         assert EventType is devnode.events.EventType
     finally:
         compat.uninstall()
-    # the real package stays importable; only devnode's alias went away
+    # the real package stays importable; only devnode's alias went away, attribute included
     assert "dashboard" in sys.modules and "dashboard.event_bus" not in sys.modules
+    assert not hasattr(sys.modules["dashboard"], "event_bus")
 
 
 def test_without_devnode_the_real_package_is_all_there_is(real_dashboard: Path) -> None:
