@@ -222,7 +222,11 @@ class EventBus:
         except RuntimeError:
             self._history.append(event)
             return None
-        task = loop.create_task(self.publish(event), context=contextvars.Context())
+        # A fresh context (no owner), keeping the caller's publish depth: an event a handler causes
+        # this way counts as nested (the recursion guard and the recorder see it as a reaction).
+        context = contextvars.Context()
+        context.run(_depth.set, _depth.get())
+        task = loop.create_task(self.publish(event), context=context)
         self._soon.add(task)
         task.add_done_callback(self._soon.discard)
         return task

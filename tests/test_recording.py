@@ -232,3 +232,51 @@ def test_recording_an_event_whose_data_json_cannot_hold_neither_fails_the_publis
         recorder.close()
 
     assert [e.event.data for e in load_recording(path).events] == [{"(1, 2)": "tuple key"}, {"after": True}]
+
+
+PAYER = """
+    from dashboard.event_bus import EventType
+
+
+    class Payer_pluginPlugin:
+        def __init__(self, node):
+            self.node = node
+
+        def initialize(self):
+            self.node.event_bus.subscribe(EventType.DATA_RECEIVED, self.pay)
+
+        def shutdown(self):
+            self.node.event_bus.unsubscribe(EventType.DATA_RECEIVED, self.pay)
+
+        def pay(self, event):
+            tokens = self.node.token_manager
+            sender = self.node.p2p_network.find_peer(event.data["sender"])
+            tokens.transfer_tokens(self.node.address, sender.address, 1, tokens.native_token_address)
+"""
+
+
+def test_events_a_service_publishes_for_a_handler_are_not_replayed_twice(tmp_path: Path, plugin_dir: Path) -> None:
+    write_plugin(plugin_dir, "payer_plugin", PAYER)
+    path = tmp_path / "session.jsonl"
+    h = HostHarness(plugin_dir, tmp_path / "data").start()
+    recorder = Recorder(path, "node1")
+    recorder.attach(h.node)
+    try:
+        h.run(h.node.receive("peer1", {"n": 1}))
+        h.run(h.node.event_bus.drain())
+    finally:
+        recorder.close()
+        h.close()
+    lines = [json.loads(line) for line in path.read_text().splitlines()[1:]]
+    transfer_line = next(line for line in lines if line["event"]["type"] == "token.transfer_completed")
+    assert transfer_line["depth"] == 2  # caused by the handler, not by the developer
+
+    fresh = HostHarness(plugin_dir, tmp_path / "data2").start()
+    published: list[str] = []
+    fresh.bus.add_observer(lambda event, results: published.append(event.type.value))
+    try:
+        fresh.run(replay(fresh.node, load_recording(path), fresh.reporter, fast=True))
+        fresh.run(fresh.node.event_bus.drain())
+    finally:
+        fresh.close()
+    assert published.count("token.transfer_completed") == 1  # the plugin's own call, replayed once
