@@ -408,3 +408,29 @@ def test_a_module_body_that_fails_leaves_nothing_behind(plugin_dir: Path, harnes
     assert h.kinds("plugin.failed")[0]["phase"] == "import"
     h.run(asyncio.sleep(0))
     assert not [t for t in asyncio.all_tasks(h.loop) if t.get_name() == "orphan" and not t.done()]
+
+
+def test_a_helper_dropped_by_another_plugins_import_is_re_executed_not_taken_from_the_package(plugin_dir: Path, harness) -> None:
+    # `from plugins import _h` looks at the package's attribute before sys.modules: a purged
+    # helper must leave the package too, or a later import gets its old code.
+    write_plugin(plugin_dir, "_h", "VALUE = 1\n")
+    write_plugin(plugin_dir, "a_plugin", """
+        from plugins import _h
+
+        class A_pluginPlugin:
+            def __init__(self, node):
+                self.value = _h.VALUE
+    """)
+    write_plugin(plugin_dir, "b_plugin", """
+        class B_pluginPlugin:
+            def __init__(self, node):
+                pass
+    """)
+    h = harness().start()
+    (plugin_dir / "_h.py").write_text("VALUE = (\n")
+    assert h.run(h.host.reload(["b_plugin"], purge=["_h"])) == {"b_plugin": True}  # b does not import _h
+    assert h.run(h.host.reload(["a_plugin"])) == {"a_plugin": False}
+    assert h.kinds("plugin.failed")[-1]["file"].endswith("_h.py")
+    (plugin_dir / "_h.py").write_text("VALUE = 2\n")
+    assert h.run(h.host.reload(["a_plugin"])) == {"a_plugin": True}
+    assert h.host.get_plugin("a_plugin").value == 2

@@ -150,15 +150,21 @@ class PluginImporter(importlib.abc.MetaPathFinder):
 
     @contextmanager
     def transaction(self, names: Sequence[str]) -> Iterator[None]:
+        """Forget ``names`` for the import inside; on failure put the previous modules back."""
         saved: dict[str, Any] = {n: sys.modules.pop(n) for n in names if n in sys.modules}
+        for name, module in saved.items():
+            # `from plugins import x` reads the package attribute before sys.modules: drop it too.
+            _detach(name, module)
         before = set(sys.modules)
         try:
             yield
         except BaseException:
             for name in set(sys.modules) - before:
                 if name == PACKAGE or name.startswith(PACKAGE + "."):
-                    del sys.modules[name]
-            sys.modules.update(saved)
+                    _detach(name, sys.modules.pop(name))
+            for name, module in saved.items():
+                sys.modules[name] = module
+                _attach(name, module)
             raise
 
     def _ensure_package(self) -> None:
@@ -178,7 +184,18 @@ class PluginImporter(importlib.abc.MetaPathFinder):
 
     def restore(self, module_name: str, module: types.ModuleType) -> None:
         """Make ``module`` (a previous version) the current ``plugins.<module_name>`` again."""
-        sys.modules[self.qualified(module_name)] = module
-        package = sys.modules.get(PACKAGE)
-        if package is not None:
-            setattr(package, module_name, module)
+        fullname = self.qualified(module_name)
+        sys.modules[fullname] = module
+        _attach(fullname, module)
+
+
+def _detach(fullname: str, module: types.ModuleType) -> None:
+    parent, _, child = fullname.rpartition(".")
+    if parent and getattr(sys.modules.get(parent), child, None) is module:
+        delattr(sys.modules[parent], child)
+
+
+def _attach(fullname: str, module: types.ModuleType) -> None:
+    parent, _, child = fullname.rpartition(".")
+    if parent and parent in sys.modules:
+        setattr(sys.modules[parent], child, module)
