@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +111,22 @@ class Records:
             return len(self.items)
 
 
+def timed_saves(
+    records: Records, path: Path, major: str, ready_kind: str, saves: int
+) -> Iterator[tuple[float, dict[str, Any]]]:
+    """Save a new version ``saves`` times; yield (ms from write to ``ready_kind`` record, that record)."""
+    for i in range(saves):
+        version = f"{major}.{i}"
+        start = len(records)
+        written = time.time()
+        path.write_text(plugin_source("bench_plugin", version))
+        ready = records.wait(lambda r: r["kind"] == ready_kind and r["version"] == version, start)
+        yield (ready["ts"] - written) * 1000, ready
+        # a restarted process is only done once it is ready again (an in-process reload already is)
+        records.wait(lambda r: r["kind"] in ("node.ready", "plugin.reloaded"), start)
+        time.sleep(0.05)  # let the machine settle between saves (a benchmark, not a test)
+
+
 def env() -> dict[str, str]:
     e = dict(os.environ)
     e.pop("PYTHONDONTWRITEBYTECODE", None)  # measure what a plugin author's machine does
@@ -126,18 +143,12 @@ def measure_devnode(workdir: Path, saves: int) -> tuple[list[float], dict[str, l
     records = Records(proc)
     try:
         records.wait(lambda r: r["kind"] == "node.ready", 0)
-        latencies: list[float] = []
         parts: dict[str, list[float]] = {}
-        for i in range(saves):
-            version = f"2.{i}"
-            start = len(records)
-            written = time.time()
-            path.write_text(plugin_source("bench_plugin", version))
-            record = records.wait(lambda r: r["kind"] == "plugin.reloaded" and r["version"] == version, start)
-            latencies.append((record["ts"] - written) * 1000)
+        latencies = []
+        for latency, record in timed_saves(records, path, "2", "plugin.reloaded", saves):
+            latencies.append(latency)
             for key, value in record["timings"].items():
                 parts.setdefault(key, []).append(value)
-            time.sleep(0.05)  # let the machine settle between saves
         return latencies, parts
     finally:
         proc.stdin.close()  # type: ignore[union-attr]
@@ -158,17 +169,7 @@ def measure_restart(workdir: Path, saves: int) -> list[float]:
     records = Records(proc)
     try:
         records.wait(lambda r: r["kind"] == "node.ready", 0)
-        latencies = []
-        for i in range(saves):
-            version = f"3.{i}"
-            start = len(records)
-            written = time.time()
-            path.write_text(plugin_source("bench_plugin", version))
-            ready = records.wait(lambda r: r["kind"] == "plugin.loaded" and r["version"] == version, start)
-            latencies.append((ready["ts"] - written) * 1000)
-            records.wait(lambda r: r["kind"] == "node.ready", start)
-            time.sleep(0.05)
-        return latencies
+        return [latency for latency, _ in timed_saves(records, path, "3", "plugin.loaded", saves)]
     finally:
         proc.terminate()
         proc.wait(10)

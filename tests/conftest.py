@@ -22,6 +22,7 @@ from devnode.host.host import PluginHost
 from devnode.node.node import DevNode
 from devnode.ownership import TrackedThread, install_task_factory
 from devnode.reporting import Record, Reporter
+from devnode.testing.kit import await_until
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_PLUGINS = ROOT / "plugins"
@@ -42,14 +43,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
 
 
 async def async_wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what or predicate}")
-        await asyncio.sleep(0.005)
+    return await await_until(predicate, timeout, what)
 
 
 def kinds(records: list[Record], kind: str, **fields: Any) -> list[Record]:

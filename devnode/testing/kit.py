@@ -36,6 +36,18 @@ T = TypeVar("T")
 SETTLE_TIMEOUT = 5.0
 
 
+async def await_until(predicate: Callable[[], Any], timeout: float = SETTLE_TIMEOUT, what: str = "") -> Any:
+    """Poll ``predicate`` on the loop until it is truthy; fail after ``timeout`` seconds (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what or predicate}")
+        await asyncio.sleep(0.005)
+
+
 class PluginLoadError(DevnodeError):
     """A plugin did not load, reload or initialize; the message is devnode's diagnosis."""
 
@@ -281,14 +293,7 @@ class DevNodeKit:
         await self._settled(asyncio.sleep(0), timeout)
 
     async def await_until(self, predicate: Callable[[], Any], timeout: float = SETTLE_TIMEOUT, what: str = "") -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:g} s waiting for {what or predicate}")
-            await asyncio.sleep(0.005)
+        return await await_until(predicate, timeout, what)
 
     # -- the end of a test ----------------------------------------------------------------
     @property
