@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -18,14 +19,20 @@ from devnode.errors import DevnodeError
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
-def _positive_int(text: str) -> int:
+MAX_MS = 60_000  # --debounce/--step: beyond a minute the watcher would seem dead (and overflow watchfiles)
+MAX_SECONDS = 3600.0  # --timeout
+
+
+def _milliseconds(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f'"{text}" is not a whole number of milliseconds') from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f'"{text}" must be greater than 0')
+        raise argparse.ArgumentTypeError(f'"{text}" is not a whole number of milliseconds '
+                                         f"(accepted: 1 to {MAX_MS})") from None
+    if not 0 < value <= MAX_MS:
+        raise argparse.ArgumentTypeError(f'"{text}" is out of range: give 1 to {MAX_MS} milliseconds')
     return value
+
 
 
 def _seconds(text: str) -> float:
@@ -33,8 +40,9 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f'"{text}" is not a number of seconds (e.g. 5 or 0.5)') from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f'"{text}" must be greater than 0')
+    if not math.isfinite(value) or not 0 < value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f'"{text}" is out of range: give a number of seconds greater than 0 '
+                                         f"and at most {MAX_SECONDS:g} (e.g. 5 or 0.5)")
     return value
 
 
@@ -87,9 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                     choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="plugins' log level (default: INFO)")
     watch = run.add_argument_group("reloading")
     watch.add_argument("--no-watch", action="store_true", help="do not watch the plugin dir (reload with the 'reload' command)")
-    watch.add_argument("--debounce", type=_positive_int, default=1600, metavar="MS",
+    watch.add_argument("--debounce", type=_milliseconds, default=1600, metavar="MS",
                        help="longest time to group a burst of changes (watchfiles debounce; default: 1600)")
-    watch.add_argument("--step", type=_positive_int, default=10, metavar="MS",
+    watch.add_argument("--step", type=_milliseconds, default=10, metavar="MS",
                        help="quiet time that ends a batch of changes (watchfiles step; default: 10)")
     watch.add_argument("--force-polling", action="store_true",
                        help="poll instead of OS events (network or container mounts); polling can miss a second "
@@ -240,13 +248,32 @@ def _serve(config: NodeConfig, options: Any, ui: Any, *, json_lines: bool, comma
     from devnode.runtime import Runtime
 
     if not json_lines:
-        return asyncio.run(Runtime(config, options, ui, commands_in=commands_in).run())
+        runtime = Runtime(config, options, ui, commands_in=commands_in)
+        return _exit_unless_abandoned(runtime, asyncio.run(runtime.run()))
     from devnode.ui.capture import capture_prints
 
     with capture_prints() as restore:
         runtime = Runtime(config, options, ui, commands_in=commands_in)
         restore.attach(runtime.reporter)
-        return asyncio.run(runtime.run())
+        code = asyncio.run(runtime.run())
+    return _exit_unless_abandoned(runtime, code)
+
+
+def _exit_unless_abandoned(runtime: Any, code: int) -> int:
+    """Plugins left threads or executor jobs running (named in the last records): exit now, not when they end.
+
+    The interpreter joins such threads at exit, which could take forever; everything
+    devnode owns is already shut down and flushed.
+    """
+    if not runtime.abandoned:
+        return code
+    for stream in (sys.stdout, sys.__stdout__, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _run_rich(args: argparse.Namespace, config: NodeConfig, options: Any) -> int:
@@ -262,9 +289,10 @@ def _run_rich(args: argparse.Namespace, config: NodeConfig, options: Any) -> int
                           force_terminal=True if args.ui == "rich" else None)
     runtime = Runtime(config, options, console, commands_in=None, on_start=console.attach)
     try:
-        return asyncio.run(runtime.run())
+        code = asyncio.run(runtime.run())
     finally:
         console.close()
+    return _exit_unless_abandoned(runtime, code)
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -119,7 +119,7 @@ async def _emit(runtime: Runtime, rest: str) -> None:
     data = parse_json(payload, "the event data") if payload else {}
     if not isinstance(data, dict):
         raise CommandError(f"the event data must be a JSON object like {{\"key\": \"value\"}}, got: {payload}")
-    await runtime.node.event_bus.publish(Event(event_type, data))
+    await runtime.host.bus.publish(Event(event_type, data))
 
 
 @command("share", "share RECIPIENT JSON", "share data with a peer through node.share_data")
@@ -250,9 +250,9 @@ async def _transfer(runtime: Runtime, rest: str) -> None:
     try:
         tx = node.token_manager.transfer_tokens(node.address, address_of(node, to), amount, token_of(node, token))
     except TransferError as exc:
-        await node.event_bus.drain()  # TRANSFER_FAILED is shown before the error it explains
+        await runtime.host.bus.drain()  # TRANSFER_FAILED is shown before the error it explains
         raise CommandError(f"transfer failed: {exc}") from None
-    await node.event_bus.drain()  # TRANSFER_COMPLETED and the balance updates are shown before the result
+    await runtime.host.bus.drain()  # TRANSFER_COMPLETED and the balance updates are shown before the result
     runtime.reporter.emit("command.result", command="transfer", result={"tx_hash": tx})
 
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
-
+from devnode.envfile import EnvFileError, check_env_path, read_env_file
 from devnode.errors import DevnodeError
 
 
@@ -81,7 +80,11 @@ def load_config(
 
     dotenv_path = _resolve_env_file(env_file, cwd)
     if dotenv_path is not None:
-        for key, value in dotenv_values(dotenv_path).items():
+        try:
+            values = read_env_file(dotenv_path)  # any editor's encoding; a malformed line is refused with its number
+        except EnvFileError as exc:
+            raise ConfigError(str(exc)) from None
+        for key, value in values.items():
             if key in ENV_FIELDS and value is not None:
                 raw[ENV_FIELDS[key]] = (value, f".env ({dotenv_path}) {key}")
     for key, name in ENV_FIELDS.items():
@@ -114,8 +117,10 @@ def _resolve_env_file(env_file: str | Path | None, cwd: Path) -> Path | None:
         return default if default.is_file() else None
     path = Path(env_file)
     path = path if path.is_absolute() else cwd / path
-    if not path.is_file():
-        raise ConfigError(f'--env-file "{env_file}" does not exist; give the path of an existing .env file')
+    try:
+        check_env_path(path, str(env_file))  # a directory, a missing or unreadable file each say so
+    except EnvFileError as exc:
+        raise ConfigError(str(exc)) from None
     return path
 
 

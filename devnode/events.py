@@ -26,6 +26,7 @@ from enum import Enum
 from inspect import iscoroutinefunction, isawaitable
 from typing import Any, Union
 
+from devnode import safe
 from devnode.ownership import Ledger, current_ledger, reset_current, set_current
 
 logger = logging.getLogger("devnode.events")
@@ -118,7 +119,8 @@ class HandlerResult:
     @property
     def handler_name(self) -> str:
         cb = self.subscription.callback
-        return getattr(cb, "__qualname__", None) or repr(cb)
+        name = safe.attribute(cb, "__qualname__")
+        return name if isinstance(name, str) and name else safe.representation(cb)
 
 
 class UnawaitedHandlerError(TypeError):
@@ -127,14 +129,37 @@ class UnawaitedHandlerError(TypeError):
 
 def raise_unawaited(callback: Callback, result: Any) -> None:
     """Behave as production does (the awaitable never runs), but say so instead of staying silent."""
-    if hasattr(result, "close"):
-        result.close()  # no "coroutine was never awaited" noise: the error below says it
-    name = getattr(callback, "__qualname__", None) or repr(callback)
+    close = safe.attribute(result, "close")
+    if callable(close):
+        safe.call(close)  # no "coroutine was never awaited" noise: the error below says it
+    name = safe.attribute(callback, "__qualname__")
+    name = name if isinstance(name, str) and name else safe.representation(callback)
     raise UnawaitedHandlerError(
         f"{name} is not an async def function but returned {type(result).__name__}; the production event bus "
         "awaits only callbacks for which asyncio.iscoroutinefunction() is true, so this work never runs there. "
         "Subscribe the async def method itself instead of a lambda, partial or wrapper around it."
     )
+
+
+class HandlerTimeoutError(TimeoutError):
+    """A plugin's async handler did not finish within the deadline (``--timeout``); devnode cancelled it."""
+
+
+async def _bounded(awaitable: Awaitable[Any], seconds: float, callback: Callback) -> None:
+    """Await a plugin's handler, cancelling it past ``seconds`` so later events and commands go on."""
+    deadline = asyncio.timeout(seconds)
+    try:
+        async with deadline:
+            await awaitable
+    except TimeoutError:
+        if not deadline.expired():
+            raise  # the handler's own TimeoutError
+        name = safe.attribute(callback, "__qualname__")
+        raise HandlerTimeoutError(
+            f"{name if isinstance(name, str) else 'the handler'} did not finish within {seconds:g} s; devnode "
+            "cancelled it so later events and commands are not held up (see --timeout). In production it would "
+            "block every later event: give its network calls a timeout"
+        ) from None
 
 
 class PublishLoopError(RuntimeError):
@@ -161,6 +186,9 @@ class EventBus:
         # of it is in the dispatch: its old handlers may be gone and its new ones not there yet.
         self._holding: dict[str, list[Event]] = {}
         self.published = 0
+        # devnode's deadline for one async handler of a plugin (the host sets it from --timeout); None: no limit.
+        self.handler_timeout: float | None = None
+        self.in_flight = 0  # dispatches under way (one awaiting a slow handler pins the subscriptions it started with)
 
     # -- production API ------------------------------------------------------
     def subscribe(self, event_type: EventType, callback: Callback) -> None:
@@ -186,9 +214,11 @@ class EventBus:
                 "Publish a different event type, or guard the handler against re-entry."
             )
         token = _depth.set(depth + 1)
+        self.in_flight += 1
         try:
             results = await self._dispatch(event)
         finally:
+            self.in_flight -= 1
             _depth.reset(token)
         return results
 
@@ -379,13 +409,19 @@ class EventBus:
                 error: BaseException | None = None
                 try:
                     if sub.is_async:
-                        await sub.callback(event)
+                        if ledger is None or self.handler_timeout is None:
+                            await sub.callback(event)
+                        else:
+                            await _bounded(sub.callback(event), self.handler_timeout, sub.callback)
                     else:
                         result = sub.callback(event)
                         if result is not None and isawaitable(result):
                             raise_unawaited(sub.callback, result)
-                except (Exception, SystemExit, KeyboardInterrupt) as exc:
-                    # SystemExit/KeyboardInterrupt from plugin code must not stop the node.
+                except BaseException as exc:
+                    # Whatever plugin code raises (SystemExit, KeyboardInterrupt, a BaseException subclass)
+                    # must not stop the node; only devnode's own cancellation passes through.
+                    if not safe.is_plugin_failure(exc):
+                        raise
                     error = exc
                     logger.debug("handler %r failed on %s", sub.callback, event.type.value, exc_info=exc)
                     if ledger is not None:
@@ -408,13 +444,17 @@ class EventBus:
         start = time.perf_counter()
         try:
             if sub.is_async:
-                await sub.callback(event)
+                if ledger is None or self.handler_timeout is None:
+                    await sub.callback(event)
+                else:
+                    await _bounded(sub.callback(event), self.handler_timeout, sub.callback)
             else:
                 result = sub.callback(event)
                 if result is not None and isawaitable(result):
                     raise_unawaited(sub.callback, result)
-        except (Exception, SystemExit, KeyboardInterrupt) as exc:
-            # SystemExit/KeyboardInterrupt from plugin code must not stop the node.
+        except BaseException as exc:
+            if not safe.is_plugin_failure(exc):
+                raise
             error = exc
             logger.debug("handler %r failed on %s", sub.callback, event.type.value, exc_info=exc)
         finally:

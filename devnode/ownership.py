@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from devnode.events import Event, Subscription
+    from devnode.process_ownership import ProcessChange
 
 _current: ContextVar[Ledger | None] = ContextVar("devnode_owner", default=None)
 # The same owner, keyed by running task (or thread): the stall watchdog runs on another
@@ -103,6 +104,12 @@ class Ledger:
     threads: list[threading.Thread] = field(default_factory=list)
     patches: list[Patch] = field(default_factory=list)
     files_read: set[Path] = field(default_factory=set)
+    # Process-wide things it started or changed (devnode.process_ownership): loop timers (handle ->
+    # (label, file:line), weakly: a timer that ran is gone), child processes, cwd/signal/logging changes.
+    timers: weakref.WeakKeyDictionary[asyncio.TimerHandle, tuple[str, str | None]] = field(
+        default_factory=weakref.WeakKeyDictionary)
+    children: list[tuple[Any, str, str | None]] = field(default_factory=list)
+    changes: list[ProcessChange] = field(default_factory=list)
     # While the plugin is being swapped, events meant for it wait here (see host).
     gate: list[Event] | None = None
     events_handled: int = 0
@@ -156,7 +163,11 @@ class Ledger:
         self.threads.extend(other.threads)
         self.patches.extend(other.patches)
         self.files_read |= other.files_read
+        self.timers.update(other.timers)
+        self.children.extend(other.children)
+        self.changes.extend(other.changes)
         other.subscriptions, other.tasks, other.threads, other.patches = [], set(), [], []
+        other.timers, other.children, other.changes = weakref.WeakKeyDictionary(), [], []
 
     def live_tasks(self) -> list[asyncio.Task[Any]]:
         return [t for t in self.tasks if not t.done()]
@@ -210,6 +221,9 @@ class TrackedThread:
         if cls._installed:
             return
         cls._installed = True
+        from devnode import process_ownership
+
+        process_ownership.install()  # timers, children, cwd, signals, logging: the same ledger, same moment
         original_start = threading.Thread.start
 
         def start(self: threading.Thread) -> None:
@@ -218,6 +232,7 @@ class TrackedThread:
             pooled = getattr(getattr(self, "_target", None), "__module__", "") == "concurrent.futures.thread"
             if ledger is not None and not pooled:
                 ledger.threads.append(self)
+                process_ownership.plugin_threads.add(self)
                 run = self.run
 
                 def owned_run() -> None:
@@ -234,6 +249,9 @@ class TrackedThread:
 def install_task_factory(loop: asyncio.AbstractEventLoop) -> None:
     """Make every task created while a plugin's code runs belong to that plugin."""
     previous = loop.get_task_factory()
+    from devnode.process_ownership import guard_loop
+
+    guard_loop(loop)  # plugin code may not stop or close the node's loop
 
     def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
         ledger = kwargs["context"].get(_current) if kwargs.get("context") else _current.get()

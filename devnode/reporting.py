@@ -7,10 +7,13 @@ field names here are a public interface (documented in docs/json-records.md).
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+from devnode import safe
 
 Record = dict[str, Any]
 Sink = Callable[[Record], None]
@@ -21,6 +24,7 @@ class Reporter:
 
     def __init__(self) -> None:
         self._sinks: list[Sink] = []
+        self._failures: set[tuple[int, str]] = set()  # (sink, exception type) already noted on stderr
         # Called once when a sink's reader went away (e.g. ``devnode run | head``).
         self.on_output_closed: Callable[[], None] | None = None
 
@@ -41,24 +45,48 @@ class Reporter:
                 if self.on_output_closed is not None:
                     self.on_output_closed()
             except Exception as exc:  # a broken UI must never fail the plugin whose record it was showing
-                self.remove_sink(sink)
-                sys.stderr.write(f"devnode: output {sink!r} failed and was switched off: {type(exc).__name__}: {exc}\n")
+                # One record the sink could not take (odd plugin data) is dropped; the sink stays on.
+                key = (id(sink), type(exc).__name__)
+                if key not in self._failures:
+                    self._failures.add(key)
+                    sys.stderr.write(f"devnode: output {type(sink).__name__} could not show a {kind} record "
+                                     f"({safe.exception_text(exc)}); that record was dropped, the output stays on\n")
         return record
 
 
 def json_line(record: Record) -> str:
-    """``record`` as one JSON line; data JSON cannot hold (non-string keys, a cycle) is written as text, never raised."""
+    """``record`` as one strict JSON line; data JSON cannot hold is written as text, never raised.
+
+    Non-string keys, cycles, NaN/inf, objects whose str()/repr() raise: a plugin's
+    odd event data must not switch the output (or a recording) off, nor make a line jq rejects.
+    """
     try:
-        return json.dumps(record, default=str)
-    except (TypeError, ValueError):  # a plugin's odd event data must not switch the output (or a recording) off
-        return json.dumps(_encodable(record), default=str)
+        return json.dumps(record, default=safe.text, allow_nan=False)
+    except Exception:
+        return json.dumps(_encodable(record), default=safe.text, allow_nan=False)
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """``json.dumps(value, **options)`` that never raises: what JSON cannot hold is written as text."""
+    try:
+        return json.dumps(value, default=safe.text, allow_nan=False, **options)
+    except Exception:
+        return json.dumps(_encodable(value), default=safe.text, allow_nan=False, **options)
 
 
 def _encodable(value: Any, depth: int = 0) -> Any:
-    try:
-        json.dumps(value, default=str)
+    if value is None or isinstance(value, (str, bool, int)):
         return value
-    except (TypeError, ValueError):
-        if not isinstance(value, dict) or depth >= 4:
-            return repr(value)
-    return {(k if isinstance(k, str) else repr(k)): _encodable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if depth >= 8:
+        return safe.representation(value)
+    if isinstance(value, dict):
+        try:
+            items = list(value.items())
+        except Exception:
+            return safe.representation(value)
+        return {(k if isinstance(k, str) else safe.representation(k)): _encodable(v, depth + 1) for k, v in items}
+    if isinstance(value, (list, tuple)):
+        return [_encodable(v, depth + 1) for v in value]
+    return safe.text(value)

@@ -8,18 +8,22 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from devnode import compat
+from devnode.command_feed import CommandFeed, private_stream
 from devnode.commands import execute
 from devnode.config import NodeConfig
 from devnode.events import Event, EventType, HandlerResult
 from devnode.host.host import PluginHost
 from devnode.node.node import DevNode
 from devnode.ownership import TrackedThread, install_task_factory
+from devnode.process_ownership import OwnedExecutor, keep_handler, process_leftovers
 from devnode.playback import run_requested
 from devnode.recording import Recorder
 from devnode.reload.reloader import Reloader
@@ -77,7 +81,12 @@ class Runtime:
         self.node: DevNode
         self.host: PluginHost
         self.reloader: Reloader | None = None
-        self._log_bridge = PluginLogBridge(self.reporter)
+        self._log_bridge = keep_handler(PluginLogBridge(self.reporter))  # basicConfig(force=True) cannot drop it
+        self._feed: CommandFeed | None = None
+        # What plugins left running that devnode could not stop (threads, executor jobs): the CLI ends
+        # the process without waiting for them (see cli._serve), so quit is bounded.
+        self.abandoned: list[str] = []
+        self._executor: OwnedExecutor | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._interrupts = 0
         self._stopped = False
@@ -88,8 +97,14 @@ class Runtime:
     # -- the whole life of the node --------------------------------------------------
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
+        if self.commands_in is not None and self.options.read_commands:
+            # Taken before any plugin code runs: a plugin closing sys.stdin (or fd 0) cannot cut the node off.
+            self.commands_in = private_stream(self.commands_in)
         install_task_factory(loop)
         TrackedThread.install()
+        # devnode's own default executor, so that at exit it can stop waiting for jobs plugins left in it.
+        self._executor = OwnedExecutor(thread_name_prefix="devnode-executor")
+        loop.set_default_executor(self._executor)
         compat.install()
         self._install_signals(loop)
         self._install_logging()
@@ -102,6 +117,8 @@ class Runtime:
             self.node = DevNode(self.config)
             for message in self.node.startup_warnings:
                 self.reporter.emit("warning", code="key-permissions", plugin=None, message=message)
+            self.node.on_warning = lambda code, message: self.reporter.emit("warning", code=code, plugin=None,
+                                                                            message=message)
             self.host = PluginHost(
                 self.node, Path(self.config.plugin_dir), self.reporter,
                 timeout=self.options.timeout, check_leaks=self.options.check_leaks,
@@ -125,7 +142,7 @@ class Runtime:
                 "node.ready", node_id=self.config.node_id, plugin_dir=self.config.plugin_dir,
                 data_dir=self.config.data_dir, plugins=sorted(self.host.plugins), watching=self.options.watch,
             )
-            await self.node.event_bus.publish(Event(EventType.NODE_STARTED, {"node_id": self.config.node_id}))
+            await self.host.bus.publish(Event(EventType.NODE_STARTED, {"node_id": self.config.node_id}))
             if self.commands_in is not None and self.options.read_commands:
                 self._start_command_reader(loop)
             if self.options.scenario or self.options.replay:
@@ -136,6 +153,7 @@ class Runtime:
             if hasattr(self, "node") and not self._stopped:
                 await self._abandon()
             watchdog.stop()
+            self._abandon_leftovers(loop)
             if self.recorder is not None:
                 self.recorder.close()
             self._uninstall_logging()
@@ -143,14 +161,40 @@ class Runtime:
         return self.exit_code
 
     async def _shutdown(self) -> None:
-        await self.node.event_bus.publish(Event(EventType.NODE_STOPPING, {"node_id": self.config.node_id}))
+        await self.host.bus.publish(Event(EventType.NODE_STOPPING, {"node_id": self.config.node_id}))
+        if self._feed is not None:
+            self._feed.stop()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.wait(self._tasks, timeout=self.options.timeout) if self._tasks else None
         await self.host.stop()
         await self.node.stop()
         self._stopped = True
-        self.reporter.emit("node.stopped", reason=self.stop_reason)
+        leftovers = await self._wait_for_leftovers()
+        self.reporter.emit("node.stopped", reason=self.stop_reason, **({"abandoned": leftovers} if leftovers else {}))
+
+    async def _wait_for_leftovers(self) -> list[str]:
+        """Give plugin threads and executor jobs a last moment, then name what quit will not wait for."""
+        deadline = time.monotonic() + min(self.options.timeout, 2.0)
+        while process_leftovers(self._executor) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        self.abandoned = process_leftovers(self._executor)
+        if self.abandoned:
+            self.reporter.emit(
+                "warning", code="abandoned", plugin=None, threads=self.abandoned,
+                message=f"plugins left {len(self.abandoned)} thread(s) or executor job(s) running after every plugin "
+                "shut down: " + ", ".join(repr(t) for t in self.abandoned) + "; devnode exits without waiting for "
+                "them. Stop them in shutdown() (signal the thread, await the executor future)",
+            )
+        return self.abandoned
+
+    def _abandon_leftovers(self, loop: asyncio.AbstractEventLoop) -> None:
+        """asyncio.run waits for the default executor's jobs without limit: hand it an idle one instead."""
+        if self._executor is None:
+            return
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1, thread_name_prefix="devnode-idle"))
+        self._executor = None
 
     async def _abandon(self) -> None:
         """Start-up failed half-way: still shut down what was started, so the store is closed cleanly."""
@@ -174,7 +218,7 @@ class Runtime:
 
     # -- what the UIs and commands use --------------------------------------------------
     def emit_status(self) -> Record:
-        bus = self.node.event_bus
+        bus = self.host.bus
         return self.reporter.emit(
             "status", plugins=self.host.status(), subscriptions=bus.subscriber_count, events=bus.published,
             peers=self.node.p2p_network.get_connected_peers(),
@@ -224,26 +268,11 @@ class Runtime:
                 pass
 
     def _start_command_reader(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Read commands on a thread (stdin may be a pipe or a terminal); run them on the loop."""
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
-        stream = self.commands_in
-        assert stream is not None
-
-        def read() -> None:
-            try:
-                for line in stream:
-                    loop.call_soon_threadsafe(queue.put_nowait, line)
-            except (OSError, ValueError):
-                pass
-            loop.call_soon_threadsafe(queue.put_nowait, None)
-
-        async def consume() -> None:
-            while (line := await queue.get()) is not None:
-                await self.run_command(line)
-            # End of input stops reading, not the node.
-
-        threading.Thread(target=read, name="devnode-stdin", daemon=True).start()
-        self._tasks.append(loop.create_task(consume(), name="devnode-commands"))
+        """Read commands on a thread (stdin may be a pipe or a terminal); run them on the loop, fairly."""
+        assert self.commands_in is not None
+        # A little past the handlers' own deadline, so a slow handler is reported as such first.
+        self._feed = CommandFeed(self.commands_in, self.run_command, self.reporter, self.options.timeout + 1.0)
+        self._tasks.append(self._feed.start(loop))
 
 
 async def _first_of(*aws: Any) -> None:

@@ -10,6 +10,13 @@ raises ``PluginStalledError`` inside the plugin's code, so an endless loop or a
 long ``time.sleep`` in a handler becomes an ordinary, reported plugin error and
 the watcher and the console come back. The handler raises only where a plugin's
 frame is on the stack, never in devnode's own code.
+
+Code stuck inside a C call that holds the GIL (a backtracking regex) starves the
+watching thread too. So the thread also keeps pushing a CPU-time alarm
+(``ITIMER_VIRTUAL``) into the future while it runs: when it is starved, the alarm
+goes off, and its handler runs on the loop thread the moment the C code checks
+for signals (``re`` does), inside the plugin's frame. It reports the stall from
+there, and past the limit raises ``PluginStalledError`` out of the C call.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from devnode.reporting import Reporter
 logger = logging.getLogger("devnode.watchdog")
 
 INTERRUPT_SIGNAL = signal.SIGUSR2
+GIL_SIGNAL = signal.SIGVTALRM  # ITIMER_VIRTUAL: counts CPU time, so an idle node never gets it
 STACK_LIMIT = 25
 
 
@@ -86,6 +94,10 @@ class Watchdog:
         self._previous_handler: Any = None
         self._can_interrupt = False
         self._interrupt_for: float | None = None  # the heartbeat of the stall an interrupt was sent for
+        self._reported: float | None = None  # heartbeat of the stall already reported (by the thread or the alarm)
+        self._longest = 0.0
+        self._previous_gil_handler: Any = None
+        self._gil_alarm = False
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -98,6 +110,10 @@ class Watchdog:
         if self.interrupt_after is not None and threading.current_thread() is threading.main_thread():
             self._previous_handler = signal.signal(INTERRUPT_SIGNAL, self._on_signal)
             self._can_interrupt = True
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+            self._previous_gil_handler = signal.signal(GIL_SIGNAL, self._on_gil_alarm)
+            self._gil_alarm = True
+            self._arm()
         self._stop.clear()
         self._thread = threading.Thread(target=self._watch, name="devnode-watchdog", daemon=True)
         self._thread.start()
@@ -113,6 +129,15 @@ class Watchdog:
         if self._can_interrupt:
             signal.signal(INTERRUPT_SIGNAL, self._previous_handler)
             self._can_interrupt = False
+        if self._gil_alarm:
+            self._gil_alarm = False
+            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+            signal.signal(GIL_SIGNAL, self._previous_gil_handler)
+
+    def _arm(self, seconds: float | None = None) -> None:
+        """(Re)set the CPU-time alarm: it fires only if nothing re-arms it for that long."""
+        if self._gil_alarm:
+            signal.setitimer(signal.ITIMER_VIRTUAL, seconds if seconds is not None else self.warn_after + 4 * self.tick)
 
     # -- the loop side -------------------------------------------------------------
     def _heartbeat(self) -> None:
@@ -137,24 +162,56 @@ class Watchdog:
             f"after {self.interrupt_after:g} s (see --timeout) so the node keeps serving"
         )
 
+    def _on_gil_alarm(self, signum: int, frame: types.FrameType | None) -> None:
+        """Runs on the loop thread when the watching thread was starved: a C call holds the GIL."""
+        beat = self._beat
+        lag = time.monotonic() - beat
+        if lag < self.warn_after or frame is None or self._stop.is_set():
+            self._arm()
+            return  # the loop is fine; something else kept the watching thread waiting
+        if self._reported != beat:
+            self._reported, self._longest = beat, lag
+            try:
+                self._report(self._inspect(lag, frame), gil=True)
+            except Exception:  # reporting from inside a signal handler must never add a failure
+                logger.exception("could not report a stall")
+        self._longest = lag
+        if self.interrupt_after is not None and lag >= self.interrupt_after:
+            where = self._innermost_plugin_frame(frame)
+            if where is not None:
+                self.interrupts += 1
+                module = where.f_globals.get("__name__", "?")
+                del where, frame
+                self._arm()
+                raise PluginStalledError(
+                    f"{module} blocked the event loop for {lag:.1f} s inside a C call holding the GIL; devnode "
+                    f"interrupted it after {self.interrupt_after:g} s (see --timeout) so the node keeps serving"
+                )
+        remaining = (self.interrupt_after - lag) if self.interrupt_after is not None and lag < self.interrupt_after else 0
+        self._arm(max(remaining, self.tick))
+
     # -- the watching thread -----------------------------------------------------------
     def _watch(self) -> None:
-        reported: float | None = None  # heartbeat of the stall already reported
         interrupted_at = 0.0
-        longest = 0.0
+        last_tick = time.monotonic()
         while not self._stop.wait(self.tick):
+            now = time.monotonic()
+            starved, last_tick = now - last_tick > max(self.warn_after / 2, 10 * self.tick), now
+            if starved and self._gil_alarm:
+                continue  # this thread was kept from running: the alarm's handler reports, from inside the stall
+            self._arm()  # this thread runs, so the GIL is not stuck: push the CPU-time alarm back
             if self._loop is not None and not self._loop.is_running():
                 self._beat = time.monotonic()  # a loop that is not running is idle, not blocked
             beat = self._beat
             lag = time.monotonic() - beat
             if lag < self.warn_after:
-                if reported is not None and reported != beat:
-                    self._ended(longest)
-                    reported = None
+                if self._reported is not None and self._reported != beat:
+                    self._ended(self._longest)
+                    self._reported = None
                 continue
-            longest = lag
-            if reported != beat:
-                reported = beat
+            self._longest = lag
+            if self._reported != beat:
+                self._reported = beat
                 interrupted_at = 0.0
                 self._report(self._inspect(lag))
             if (
@@ -167,8 +224,8 @@ class Watchdog:
                 self._interrupt_for = beat
                 signal.pthread_kill(self._loop_thread, INTERRUPT_SIGNAL)
 
-    def _inspect(self, lag: float) -> Stall:
-        frame = sys._current_frames().get(self._loop_thread)
+    def _inspect(self, lag: float, frame: types.FrameType | None = None) -> Stall:
+        frame = frame or sys._current_frames().get(self._loop_thread)
         task = None
         if self._loop is not None:
             try:
@@ -199,7 +256,7 @@ class Watchdog:
             owner = module.split(".")[1] if module.count(".") else module
         return Stall(round(lag, 3), owner, module, file, line, code, "".join(traceback.format_list(summary)).rstrip())
 
-    def _report(self, stall: Stall) -> None:
+    def _report(self, stall: Stall, gil: bool = False) -> None:
         self.stalls.append(stall)
         if stall.plugin is None:
             # devnode's own code (or the machine) was slow: not the plugin author's problem.
@@ -207,6 +264,8 @@ class Watchdog:
             return
         where = f" at {stall.file}:{stall.line}" if stall.file else ""
         code = f" ({stall.code.strip()})" if stall.code else ""
+        if gil:
+            code += " inside a C call that holds the GIL"
         then = (
             f"; devnode interrupts it after {self.interrupt_after:g} s"
             if self._can_interrupt and self.interrupt_after is not None

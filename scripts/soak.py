@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import random
+import signal
 import shutil
 import sys
 import tempfile
@@ -53,11 +54,17 @@ TIMEOUT = 1.0  # --timeout: async initialize/shutdown and blocked-loop interrupt
 TEMPLATE = '''\
 import asyncio
 import json
+import logging
+import os
+import re
+import signal
+import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
-from dashboard.event_bus import EventType
+from dashboard.event_bus import Event, EventType
 {imports}
 
 VERSION = "{version}"
@@ -91,6 +98,8 @@ UNSUBSCRIBE = ("self.node.event_bus.unsubscribe(EventType.DATA_RECEIVED, self.on
                "self.node.event_bus.unsubscribe(EventType.DATA_SHARED, self.on_event)")
 WRAP = ("self.inner = self.node.share_data\nself.node.share_data = self.wrapped",
         "async def wrapped(self, data, recipient, **kwargs):\n    return await self.inner(data, recipient, **kwargs)")
+CHILD = ("child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+         "with open(self.log.parent / 'children.txt', 'a') as f:\n    f.write(f'{child.pid}\\n')")
 TICKER = ("self.ticker = asyncio.get_running_loop().create_task(self.tick())",
           "async def tick(self):\n    while True:\n        await asyncio.sleep(0.05)")
 
@@ -128,6 +137,40 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "initialize-keyboard-interrupt": ("load", {"initialize": "raise KeyboardInterrupt"}),
     "missing-package": ("load", {"imports": "import aiohttp_soak_missing"}),
     "half-written": ("load", {"half": True}),
+    # issue 12: hostile to devnode's own boundaries
+    "async-state-hooks": ("valid", {"methods": "async def devnode_save_state(self):\n    return {'once': self.once}\n"
+                                               "async def devnode_restore_state(self, state):\n"
+                                               "    self.once = state['once']"}),
+    "unprintable-error": ("runtime", {"handler": "class Opaque(Exception):\n    def __str__(self):\n"
+                                                 "        raise ValueError('no str')\nraise Opaque()"}),
+    "base-exception-handler": ("runtime", {"handler": "class Abort(BaseException):\n    pass\nraise Abort('soak')"}),
+    "unprintable-event-data": ("runtime", {"handler": "if self.once:\n    self.once = False\n"
+                                                      "    asyncio.get_running_loop().create_task(self.node.event_bus.publish("
+                                                      "Event(EventType.COMPLIANCE_EVENT, {'odd': UNPRINTABLE, "
+                                                      "'nan': float('nan'), 1: {1, 2}})))",
+                                           # builtins as methods: the bus history (100 events) keeps this object,
+                                           # and it must not keep the plugin's module (and class) with it
+                                           "module": "UNPRINTABLE = type('Unprintable', (), {'__repr__': int, "
+                                                     "'__str__': int})()"}),
+    "endless-async-handler": ("runtime", {"async": True, "handler": "if self.once:\n    self.once = False\n"
+                                                                   "    await asyncio.sleep(3600)"}),
+    "regex-gil-stall": ("runtime", {"handler": "if self.once:\n    self.once = False\n"
+                                               "    re.match(r'(a+)+$', 'a' * 40 + 'b')"}),
+    "leaves-timer": ("runtime", {"initialize": "self.timer = asyncio.get_running_loop().call_later(3600, self.late)",
+                                 "methods": "def late(self):\n    pass"}),
+    "leaves-child": ("runtime", {"initialize": CHILD}),
+    "executor-job": ("runtime", {"initialize": "asyncio.get_running_loop().run_in_executor(None, time.sleep, 0.5)"}),
+    "changes-process": ("runtime", {"initialize": "os.chdir(self.log.parent)\nsys.path.insert(0, '/soak/nowhere')\n"
+                                                  "signal.signal(signal.SIGUSR1, lambda *a: None)\n"
+                                                  "self.node.config.node_signature = 'soak-changed'"}),
+    "logging-force": ("runtime", {"initialize": "logging.basicConfig(force=True)"}),
+    "replaces-sys-modules": ("runtime", {"initialize": "sys.modules['plugins'] = types.ModuleType('plugins')"}),
+    "replaces-event-bus": ("runtime", {"initialize": "self.real_bus = self.node.event_bus\n"
+                                                     "self.node.event_bus = types.SimpleNamespace(**{n: getattr("
+                                                     "self.real_bus, n) for n in ('subscribe', 'unsubscribe', "
+                                                     "'publish', 'subscribe_all', 'unsubscribe_all')})",
+                                       "shutdown": "self.node.event_bus = self.real_bus"}),
+    "loop-stop": ("load", {"initialize": "asyncio.get_running_loop().stop()"}),
 }
 HELPER_VARIANTS = {
     "valid": "TOUCHES = {n}\n\n\ndef touch():\n    return TOUCHES\n",
@@ -157,8 +200,9 @@ def render(name: str, version: str, variant: str) -> str | bytes:
         source = source.replace("def __init__(self, node):", "def __init__(self):\n        node = None")
     if "tail" in slots:
         source += slots["tail"].format(cls=cls)
-    if slots.get("half"):
-        source = source[: len(source) // 2]
+    if slots.get("half"):  # cut inside a call: never valid Python, whatever the template's length
+        cut = source.index("self.node.event_bus.subscribe(EventType.DATA_RECEIVED")
+        source = source[: cut + len("self.node.event_bus.subscribe(")]
     return source
 
 
@@ -192,6 +236,7 @@ class Tally:
     warnings: Counter[str] = field(default_factory=Counter)
     handler_failures: int = 0
     interrupted: int = 0
+    children: int = 0
     rss: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -247,6 +292,7 @@ class Soak:
                              stall_warn=0.5)
         self.runtime = runtime = Runtime(config, options, self.sink)
         threads_before = {t.name for t in threading.enumerate()}
+        self.cwd, self.signature = os.getcwd(), config.node_signature
         main = asyncio.get_running_loop().create_task(runtime.run(), name="soak-runtime")
         await asyncio.wait_for(self.ready.wait(), 60)
         self.tally.rss.append(rss_mb())
@@ -310,6 +356,10 @@ class Soak:
             self.versions += 1
             atomic_write(self.plugin_dir / f"{HELPER}.py", HELPER_VARIANTS[variant].format(n=self.versions))
             self.tally.edits[f"helper {variant}"] += 1
+            if self.helper_ok:  # a plugin that failed on the broken helper loads now, as it should
+                for state in self.files.values():
+                    if state.exists and VARIANTS[state.variant][0] != "load":
+                        state.good_versions.add(state.version)
             return
         name = self.rng.choice(PLUGINS)
         state = self.files[name]
@@ -326,6 +376,9 @@ class Soak:
         self.versions += 1
         state.variant, state.version, state.exists = variant, str(self.versions), True
         atomic_write(path, render(name, state.version, variant))
+        if self.keep_records is not None:
+            self.keep_records.write(json.dumps({"kind": "soak.edit", "ts": time.time(), "plugin": name,
+                                                "version": state.version, "variant": variant}) + "\n")
         if kinds != "load" and not (VARIANTS[variant][1].get("imports") and not self.helper_ok):
             state.good_versions.add(state.version)
         self.tally.edits[f"{kinds}: {variant}"] += 1
@@ -395,7 +448,8 @@ class Soak:
         tasks = [t for t in asyncio.all_tasks() if not t.done() and _task_owner.get(t) not in (None, *current)]
         if tasks:
             self.problem(f"{len(tasks)} task(s) of old versions still running: {[t.get_name() for t in tasks]}")
-        patches = sum(len(slot.ledger.patches) for slot in host.slots.values() if slot.ledger is not None)
+        patches = sum(1 for slot in host.slots.values() if slot.ledger is not None
+                      for patch in slot.ledger.patches if patch.name == "share_data")
         chain = 0
         share = vars(node).get("share_data")
         while share is not None and getattr(share, "__self__", None) is not node:
@@ -403,7 +457,19 @@ class Soak:
             share = getattr(getattr(share, "__self__", None), "inner", None)
         if chain != patches:
             self.problem(f"node.share_data is wrapped {chain} time(s) but the serving plugins hold {patches} patch(es)")
-        self.leftovers = {"stale subscriptions": len(stale), "stale tasks": len(tasks), "patch mismatch": abs(chain - patches)}
+        serving = {id(slot.instance) for slot in host.slots.values() if slot.instance is not None}
+        loop: Any = asyncio.get_running_loop()
+        timers = [h for h in loop._scheduled if not h.cancelled()
+                  and str(getattr(getattr(h._callback, "__self__", None), "__module__", "")).startswith("plugins.")
+                  and id(h._callback.__self__) not in serving]
+        if timers:
+            self.problem(f"{len(timers)} loop timer(s) of old versions still scheduled: {timers[:3]}")
+        import logging
+
+        if not any(type(h).__name__ == "PluginLogBridge" for h in logging.getLogger().handlers):
+            self.problem("devnode's log bridge is no longer on the root logger")
+        self.leftovers = {"stale subscriptions": len(stale), "stale tasks": len(tasks), "patch mismatch": abs(chain - patches),
+                          "stale timers": len(timers)}
 
     def check_leftovers_after_stop(self, bus: Any, node: Any, host: Any, threads_before: set[str]) -> None:
         if bus.subscriber_count:
@@ -413,11 +479,38 @@ class Soak:
         plugin_tasks = [t for t in asyncio.all_tasks() if not t.done() and _task_owner.get(t) is not None]
         if plugin_tasks:
             self.problem(f"{len(plugin_tasks)} plugin task(s) still running after stop")
-        extra = [t.name for t in threading.enumerate() if t.name not in threads_before
-                 and not t.name.startswith(("asyncio_", "AnyIO worker"))]
+        deadline = time.monotonic() + 5  # devnode's executor workers exit once their last job ends
+        while True:
+            extra = [t.name for t in threading.enumerate() if t.name not in threads_before
+                     and not t.name.startswith(("asyncio_", "AnyIO worker", "devnode-idle"))]
+            if not extra or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         if extra:
             self.problem(f"threads left running after stop: {extra}")
-        self.leftovers["after stop"] = bus.subscriber_count + len(plugin_tasks) + ("share_data" in vars(node))
+        children = self.data_dir / "children.txt"
+        pids = [int(p) for p in children.read_text().split()] if children.exists() else []
+        deadline = time.monotonic() + 5
+        alive = [p for p in pids if _alive(p)]
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.05)
+            alive = [p for p in alive if _alive(p)]
+        if alive:
+            self.problem(f"{len(alive)} child process(es) of plugins still running after stop: {alive}")
+        process = []
+        if os.getcwd() != self.cwd:
+            process.append(f"cwd is {os.getcwd()}, was {self.cwd}")
+        if "/soak/nowhere" in sys.path:
+            process.append("sys.path still holds a plugin's entry")
+        if signal.getsignal(signal.SIGUSR1) not in (signal.SIG_DFL, 0):
+            process.append(f"SIGUSR1 handler left: {signal.getsignal(signal.SIGUSR1)}")
+        if node.config.node_signature != self.signature:
+            process.append(f"node.config.node_signature is {node.config.node_signature!r}")
+        for text in process:
+            self.problem(f"process change left after stop: {text}")
+        self.tally.children = len(pids)
+        self.leftovers["after stop"] = (bus.subscriber_count + len(plugin_tasks) + ("share_data" in vars(node))
+                                        + len(alive) + len(process))
 
     def check_deliveries(self) -> None:
         """Each event exactly once to every plugin serving before and after it was published; never twice."""
@@ -516,6 +609,8 @@ class Soak:
             ("leaks", f"{sum(self.leftovers.values()) + t.warnings['leak']} "
                       f"({', '.join(f'{k} {v}' for k, v in self.leftovers.items())}, leak warnings {t.warnings['leak']})"),
             ("devnode cleanups reported", str(t.warnings["cleanup"])),
+            ("process ownership", f"{t.children} child process(es) started by plugins, all stopped by devnode; "
+                                  f"cwd, signals, sys.path, node.config and logging checked after stop"),
             ("memory (RSS)", f"{t.rss[0]:.1f} -> {t.rss[-1]:.1f} MiB, max growth after warm-up {growth:.1f} MiB "
                              f"(bound {RSS_BOUND_MB:g})"),
             ("store", f"integrity {self.storage['integrity']}, {self.storage['stored']} received items stored, "
@@ -532,6 +627,20 @@ class Soak:
         lines += [f"{k:<{width}}  {v}" for k, v in rows]
         lines += [f"  problem: {p}" for p in t.problems]
         return "\n".join(lines)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # our own child: reap it if it is a zombie
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True
+    return True
 
 
 def _digest(path: Path) -> str | None:

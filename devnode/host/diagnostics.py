@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from devnode import safe
 from devnode.host.naming import PACKAGE
 
 # Names a plugin uses that come from the node's modules, and the import that provides them.
@@ -163,12 +164,12 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, SyntaxError):
         return f"{type(exc).__name__}: {exc.msg}"
     if isinstance(exc, SystemExit):
-        return f"SystemExit({exc.code!r}): plugin code called sys.exit()"
+        return f"SystemExit({safe.representation(exc.code)}): plugin code called sys.exit()"
     if isinstance(exc, KeyboardInterrupt):
         return "KeyboardInterrupt raised by plugin code"
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    name = "" if isinstance(exc, PluginLookupError) else type(exc).__name__
-    return f"{name}: {text}" if name and text else (name or text)
+    if isinstance(exc, PluginLookupError):
+        return safe.text(exc).strip()
+    return safe.exception_text(exc)
 
 
 def _hint(exc: BaseException, phase: str, plugin_dir: Path) -> str | None:

@@ -26,6 +26,7 @@ from inspect import isawaitable
 from pathlib import Path
 from typing import Any
 
+from devnode import safe
 from devnode.events import Event, EventBus
 from devnode.host import dependencies, parity
 from devnode.host.diagnostics import PluginLookupError, PluginProblem, diagnose, drop_frames
@@ -37,6 +38,7 @@ from devnode.host.links import LinkGuard
 from devnode.host.naming import candidate_modules, expected_class_name, module_path
 from devnode.host.run_errors import RunErrors
 from devnode.ownership import MISSING, Ledger, reset_current, set_current
+from devnode.process_ownership import StateSnapshot, undo_all
 from devnode.reporting import Reporter
 
 # Optional hook pair for carrying state across a reload (documented in docs/reload.md).
@@ -45,7 +47,8 @@ RESTORE_HOOK = "devnode_restore_state"
 
 
 LEAK_CHECK_DELAY = 0.25  # seconds after the last swap; batches of reloads share one gc pass
-SINGULAR = {"subscriptions": "subscription", "tasks": "task", "patches": "patch"}
+SINGULAR = {"subscriptions": "subscription", "tasks": "task", "patches": "patch",
+            "process changes": "process change"}
 
 
 class PluginState(str, Enum):
@@ -81,9 +84,10 @@ class PluginSlot:
     @property
     def version(self) -> str | None:
         for source in (self.instance, self.module):
-            value = getattr(source, "version", None) or getattr(source, "__version__", None)
-            if isinstance(value, str):
-                return value
+            for name in ("version", "__version__"):
+                value = safe.attribute(source, name)  # a property raising must not fail a swap or a status
+                if isinstance(value, str):
+                    return value
         return None
 
     def status(self) -> dict[str, Any]:
@@ -122,13 +126,17 @@ class PluginHost:
         check_leaks: bool = True,
     ) -> None:
         self.node = node
+        # The node's bus as it was when the host was made: a plugin replacing node.event_bus must not
+        # take the host's holds and sweeps with it (the replacement is its patch, undone at unload).
+        self._bus: EventBus = node.event_bus
+        self._bus.handler_timeout = timeout  # an async handler that never returns must not hold up the node
         self.plugin_dir = plugin_dir.resolve()
         self.reporter = reporter
         self.timeout = timeout
         self.slots: dict[str, PluginSlot] = {}
         self.importer = PluginImporter(self.plugin_dir)
         self.graph = ModuleGraph(self.plugin_dir)
-        self.leaks = LeakWatch()
+        self.leaks = LeakWatch(grace=timeout + LEAK_CHECK_DELAY)
         self.check_leaks = check_leaks
         self._lock = asyncio.Lock()
         self._stale_helpers: dict[str, Any] = {}  # helper module -> the module object its new code replaces
@@ -150,7 +158,7 @@ class PluginHost:
 
     @property
     def bus(self) -> EventBus:
-        return self.node.event_bus  # type: ignore[no-any-return]
+        return self._bus
 
     # -- discovery -------------------------------------------------------------
     def plugin_names(self) -> list[str]:
@@ -238,7 +246,13 @@ class PluginHost:
     def report_leaks(self) -> None:
         self._leak_check = None
         if self.leaks.pending:
-            for leftover in self.leaks.check():
+            leftovers = self.leaks.check(in_flight=self.bus.in_flight > 0)
+            if self.leaks.pending:  # pinned by a dispatch still under way, maybe: look again shortly
+                try:
+                    self._leak_check = asyncio.get_running_loop().call_later(LEAK_CHECK_DELAY * 2, self.report_leaks)
+                except RuntimeError:  # called outside the loop (tests): the next check sees them
+                    pass
+            for leftover in leftovers:
                 self.reporter.emit(
                     "warning",
                     code="leak",
@@ -265,13 +279,17 @@ class PluginHost:
         import_ledger = Ledger(name)
         try:
             token = set_current(import_ledger)
+            snapshot = StateSnapshot(self.node)
             try:
                 with recording_reads(self.plugin_dir):
                     module = self.importer.import_fresh(name, purge or self._stale())
             finally:
                 reset_current(token)
+                self._after_phase(name, import_ledger, snapshot)
             cls = self._plugin_class(module, name)
-        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        except BaseException as exc:  # anything plugin code raises, BaseException subclasses too
+            if not safe.is_plugin_failure(exc):
+                raise
             phase = "lookup" if isinstance(exc, PluginLookupError) else "import"
             await self._sweep(name, import_ledger, quiet=True)
             self._failed(slot, diagnose(exc, phase, name, self.plugin_dir, slot.path), trigger)
@@ -290,7 +308,7 @@ class PluginHost:
         restack: list[tuple[str, Any]] = []
         try:
             if was_serving:
-                carried = self._save_state(slot)
+                carried = await self._save_state(slot)
                 restack = await self._lift_stacked(slot)
                 t = time.perf_counter()
                 await self._shutdown_instance(slot, reason="reload")
@@ -361,37 +379,59 @@ class PluginHost:
         ledger = Ledger(slot.name, gate=slot.held, on_task_error=self.run_errors.task_failed)
         slot.ledger, slot.instance = ledger, None
         token = set_current(ledger)
+        snapshot = StateSnapshot(self.node)
         phase = "construct"
         try:
             with recording_reads(self.plugin_dir):
                 t = time.perf_counter()
                 instance = cls(self.node)
-                if carried is not MISSING and hasattr(instance, RESTORE_HOOK):
-                    getattr(instance, RESTORE_HOOK)(carried)
+                restore = safe.attribute(instance, RESTORE_HOOK) if carried is not MISSING else None
+                if callable(restore):
+                    phase = "restore-state"
+                    result = restore(carried)
+                    if isawaitable(result):  # an async hook is awaited, like an async initialize()
+                        await asyncio.wait_for(_awaited(result), self.timeout)
                 timings["construct"] = _ms(t)
                 phase = "initialize"
                 t = time.perf_counter()
-                if hasattr(instance, "initialize"):
-                    result = instance.initialize()
+                initialize = safe.attribute(instance, "initialize")
+                if initialize is not None:
+                    result = initialize()
                     if isawaitable(result):
                         await asyncio.wait_for(_awaited(result), self.timeout)
                 timings["initialize"] = _ms(t)
-        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        except BaseException as exc:
+            if not safe.is_plugin_failure(exc):
+                await self._sweep(slot.name, ledger, quiet=True)
+                slot.ledger = None
+                raise
             if isinstance(exc, asyncio.TimeoutError):
-                exc = TimeoutError(f"async initialize() did not finish within {self.timeout:g} s")
+                what = RESTORE_HOOK if phase == "restore-state" else phase
+                exc = TimeoutError(f"async {what}() did not finish within {self.timeout:g} s (see --timeout)")
             problem = diagnose(exc, phase, slot.name, self.plugin_dir, slot.path)
             await self._sweep(slot.name, ledger, quiet=True)
             slot.ledger = None
             raise _StartFailed(problem) from None
         finally:
             reset_current(token)
+            self._after_phase(slot.name, ledger, snapshot)
         slot.instance = instance
 
     async def _bring_back(self, slot: PluginSlot, module: types.ModuleType, cls: type, carried: Any) -> None:
         """The new version failed to start: serve the previous one again."""
         self.importer.restore(slot.name, module)
         try:
-            await self._start_instance(slot, module, cls, carried, {})
+            try:
+                await self._start_instance(slot, module, cls, carried, {})
+            except _StartFailed as failure:
+                if carried is MISSING or failure.problem.phase != "restore-state":
+                    raise
+                # Its own restore hook fails on the state it saved: serve it fresh rather than not at all.
+                self.reporter.emit("warning", code="restore-state-failed", plugin=slot.name, file=failure.problem.file,
+                                   line=failure.problem.line,
+                                   message=f"{RESTORE_HOOK}() of the previous {slot.name} raised too "
+                                   f"({failure.problem.error}); it serves again with fresh state")
+                await self._start_instance(slot, module, cls, MISSING, {})
         except _StartFailed as failure:
             slot.state, slot.module = PluginState.FAILED, None
             self.reporter.emit("warning", code="restore-failed", plugin=slot.name,
@@ -428,14 +468,17 @@ class PluginHost:
         """Call shutdown() (bounded), then sweep whatever it left behind."""
         ledger, instance = slot.ledger, slot.instance
         assert ledger is not None
-        shutdown = getattr(instance, "shutdown", None)
-        if shutdown is not None:
+        shutdown = safe.attribute(instance, "shutdown")
+        if callable(shutdown):
             token = set_current(ledger)
+            snapshot = StateSnapshot(self.node)
             try:
                 result = shutdown()
                 if isawaitable(result):
                     await asyncio.wait_for(_awaited(result), self.timeout)
-            except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            except BaseException as exc:
+                if not safe.is_plugin_failure(exc):
+                    raise
                 if isinstance(exc, asyncio.TimeoutError):
                     exc = TimeoutError(f"async shutdown() did not finish within {self.timeout:g} s; "
                                        "devnode cleaned up after it (see --timeout)")
@@ -446,6 +489,7 @@ class PluginHost:
                 drop_frames(exc)
             finally:
                 reset_current(token)
+                self._after_phase(slot.name, ledger, snapshot)
         await self._sweep(slot.name, ledger)
         slot.handled_before += ledger.events_handled
         slot.errors_before += ledger.errors
@@ -483,30 +527,72 @@ class PluginHost:
         ledger.patches.clear()
         if patches:
             cleaned["patches"] = patches
+        undone = undo_all(ledger)  # timers, child processes, cwd/signals/logging/sys.path/config changes
+        if undone.cleaned:
+            cleaned["process changes"] = [self._where(c) for c in undone.cleaned]
+        if undone.left and not quiet:
+            self.reporter.emit("warning", code="process-change-left", plugin=name, file=file,
+                               message=f"{name} changed the process and devnode could not undo it safely: "
+                               + "; ".join(self._where(c) for c in undone.left), left=undone.left)
         threads = ledger.live_threads()
         if threads:
             self.reporter.emit("warning", code="thread-left-running", plugin=name, file=file,
                                message=f"{name} left {len(threads)} thread(s) running after shutdown: "
-                               + ", ".join(repr(t.name) for t in threads)
+                               + ", ".join(safe.representation(safe.attribute(t, "name")) for t in threads)
                                + "; devnode cannot stop threads: signal them to stop in shutdown() and join them")
         if cleaned and not quiet:
             parts = [f"{len(v)} {k if len(v) > 1 else SINGULAR[k]}" for k, v in cleaned.items()]
+            if "process changes" in cleaned:
+                parts[-1] += " (" + "; ".join(cleaned["process changes"]) + ")"
             self.reporter.emit("warning", code="cleanup", plugin=name, file=file,
                                message=f"{name} left {', '.join(parts)} behind after shutdown; devnode removed them",
                                cleaned=cleaned)
 
+    def _after_phase(self, name: str, ledger: Ledger, snapshot: StateSnapshot) -> None:
+        """After plugin code ran: note its sys.path/config changes; report at once what could not wait."""
+        file = self._rel(module_path(self.plugin_dir, name))
+        for repaired in snapshot.record_changes(ledger, file):
+            self.reporter.emit("warning", code="module-replaced", plugin=name, file=file,
+                               message=f"{name} replaced {repaired}; devnode put its own module back, since later "
+                               "imports of plugins would fail on the replacement. Do not assign to sys.modules")
+        if self.importer.replaced_package is not None:
+            replaced, self.importer.replaced_package = self.importer.replaced_package, None
+            self.reporter.emit("warning", code="module-replaced", plugin=None,
+                               message=f"sys.modules['plugins'] had been replaced by plugin code ({replaced[:80]}); "
+                               "devnode put the plugin package back")
+        refused = [c for c in ledger.changes if c.undo is None]
+        for change in refused:
+            ledger.changes.remove(change)
+            self.reporter.emit("warning", code="process-change-refused", plugin=name, file=file,
+                               message=f"{name} tried {self._where(change.what)}"
+                               + (f" at {self._where(change.where)}" if change.where else ""))
+
+    def _where(self, text: str | None) -> str:
+        """``text`` with absolute paths into the plugin dir shortened to ``plugins/x.py``."""
+        text = text or ""
+        return text.replace(str(self.plugin_dir.parent) + "/", "")
+
     # -- state carry-over and stacked patches --------------------------------------
-    def _save_state(self, slot: PluginSlot) -> Any:
-        hook = getattr(slot.instance, SAVE_HOOK, None)
-        if hook is None:
+    async def _save_state(self, slot: PluginSlot) -> Any:
+        hook = safe.attribute(slot.instance, SAVE_HOOK)
+        if not callable(hook):
             return MISSING
         token = set_current(slot.ledger)
         try:
-            return hook()
-        except Exception as exc:
+            state = hook()
+            if isawaitable(state):  # async def devnode_save_state: the state is what it returns, not the coroutine
+                state = await asyncio.wait_for(_awaited(state), self.timeout)
+            return state
+        except BaseException as exc:
+            if not safe.is_plugin_failure(exc):
+                raise
+            if isinstance(exc, asyncio.TimeoutError):
+                exc = TimeoutError(f"async {SAVE_HOOK}() did not finish within {self.timeout:g} s (see --timeout)")
             problem = diagnose(exc, "save-state", slot.name, self.plugin_dir, slot.path)
-            self.reporter.emit("warning", code="save-state-failed", plugin=slot.name,
+            self.reporter.emit("warning", code="save-state-failed", plugin=slot.name, file=problem.file,
+                               line=problem.line,
                                message=f"{SAVE_HOOK}() raised ({problem.error}); the new version starts fresh")
+            drop_frames(exc)
             return MISSING
         finally:
             reset_current(token)
@@ -526,7 +612,7 @@ class PluginHost:
                 continue
             if any(p.target is q.target and p.name == q.name and p.old is q.new for p in other.ledger.patches for q in mine):
                 lifted.extend(await self._lift_stacked(other))
-                state = self._save_state(other)
+                state = await self._save_state(other)
                 self._hold(other)
                 await self._shutdown_instance(other, reason="restack")
                 lifted.append((other.name, state))

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from devnode import safe
 from devnode.host.naming import PACKAGE
 
 
@@ -58,6 +59,7 @@ class PluginImporter(importlib.abc.MetaPathFinder):
 
     def __init__(self, plugin_dir: Path) -> None:
         self.plugin_dir = plugin_dir.resolve()
+        self.replaced_package: str | None = None  # what stood in for "plugins" when devnode put it back
 
     # -- finder protocol -----------------------------------------------------
     def find_spec(
@@ -84,7 +86,8 @@ class PluginImporter(importlib.abc.MetaPathFinder):
 
     def _spec(self, fullname: str, file: Path, package_dir: Path | None = None) -> importlib.machinery.ModuleSpec:
         real = file.resolve()
-        if not real.is_relative_to(self.plugin_dir):
+        # The dir itself may have been replaced by a symlink since start-up: inside is inside what it is now.
+        if not real.is_relative_to(self.plugin_dir) and not real.is_relative_to(self.plugin_dir.resolve()):
             raise OutsidePluginDirError(
                 f"{file} is a symlink to {real}, outside the plugin dir {self.plugin_dir}; "
                 "devnode only loads code from inside the plugin dir. Copy the file in instead of linking it.",
@@ -168,8 +171,24 @@ class PluginImporter(importlib.abc.MetaPathFinder):
             raise
 
     def _ensure_package(self) -> None:
+        existing = sys.modules.get(PACKAGE)
+        if existing is not None and not self.owns(existing):
+            # Plugin code replaced sys.modules["plugins"]: every later import would miss the plugin dir.
+            self.replaced_package = safe.representation(existing)
+            del sys.modules[PACKAGE]
         if PACKAGE not in sys.modules:
             importlib.import_module(PACKAGE)
+            for name in self.loaded_modules():  # the loaded plugins and helpers stay importable from it
+                if name != PACKAGE:
+                    _attach(name, sys.modules[name])
+
+    def owns(self, module: Any) -> bool:
+        """Whether ``module`` is this importer's ``plugins`` package (not something put in its place)."""
+        path = safe.attribute(module, "__path__")
+        try:
+            return isinstance(module, types.ModuleType) and list(path or []) == [str(self.plugin_dir)]
+        except Exception:
+            return False
 
     def forget(self, module_name: str) -> None:
         """Drop a module (deleted plugin or helper) from the module table."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+import time
 import types
 import weakref
 from dataclasses import dataclass
@@ -23,31 +24,40 @@ class Leftover:
 class LeakWatch:
     """Weak references to plugin versions that should die; checked in batches (gc is not free)."""
 
-    def __init__(self) -> None:
-        self._pending: list[tuple[str, str, weakref.ref[Any]]] = []
+    def __init__(self, grace: float = 0.0) -> None:
+        # An old version can be pinned for a moment by a dispatch still in flight (its snapshot of the
+        # subscriptions, an async handler awaiting): bounded by the handler deadline, so only what is
+        # still alive ``grace`` seconds after its retirement is a leak.
+        self.grace = grace
+        self._pending: list[tuple[str, str, weakref.ref[Any], float]] = []
 
     def expect_freed(self, plugin: str, cls: type) -> None:
         """Watch ``cls``, the class of a retired version: anything holding one of its instances holds it too."""
-        self._pending.append((plugin, "class", weakref.ref(cls)))
+        self._pending.append((plugin, "class", weakref.ref(cls), time.monotonic()))
 
     @property
     def pending(self) -> int:
         return len(self._pending)
 
-    def check(self) -> list[Leftover]:
-        """Collect garbage, then report every watched object still alive."""
+    def check(self, in_flight: bool = False) -> list[Leftover]:
+        """Collect garbage, then report every watched object still alive (``in_flight``: dispatches are under way)."""
         if not self._pending:
             return []
         gc.collect()
         leftovers: list[Leftover] = []
         reported: set[str] = set()
-        for plugin, what, ref in self._pending:
+        waiting = []
+        now = time.monotonic()
+        for plugin, what, ref, since in self._pending:
             obj = ref()
             if obj is None or plugin in reported:
                 continue
+            if in_flight and now - since < self.grace:
+                waiting.append((plugin, what, ref, since))  # look again once in-flight handlers are past their deadline
+                continue
             reported.add(plugin)
             leftovers.append(Leftover(plugin, what, describe_holders(obj)))
-        self._pending.clear()
+        self._pending = waiting
         return leftovers
 
 

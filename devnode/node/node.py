@@ -41,12 +41,16 @@ class DevNode(Tracked):
         self.config = config
         self.event_bus = event_bus or EventBus()
         # The key first: a key file devnode cannot use stops it before the database is opened (and written).
-        self._cipher = Cipher(load_or_create_key(data_dir))
+        self._key = load_or_create_key(data_dir)
+        self._cipher = Cipher(self._key)
         # Problems worth a warning but not a refusal to start (shown by whoever runs the node).
         self.startup_warnings: list[str] = key_file_problems(data_dir / KEY_FILENAME)
         # Always devnode's own file in the data dir: a developer's node .env points SQLITE_DB_PATH at the
         # production node's database, which devnode must never write to (plugins still see the value).
         self.store = Store(data_dir)  # the database is data_dir/devnode.sqlite3
+        self.store.on_reopened = self._store_reopened
+        # Called with (code, message) for problems found while running (the runtime reports them).
+        self.on_warning: Any = None
         self.blockchain_interface = LocalChain(self.store, address_for(config.node_id))
         self.data_manager = DataManager(self.store)
         self.token_manager = TokenManager(self.blockchain_interface, self.event_bus, config.native_token_address)
@@ -56,6 +60,19 @@ class DevNode(Tracked):
             self.store, self.event_bus, self.blockchain_interface, config.node_id, config.initial_peers, config.p2p_port
         )
         self.plugin_manager: Any = None  # the PluginHost, attached by whoever runs the node
+
+    def _store_reopened(self, message: str) -> None:
+        """The data dir vanished under the node: put the key back too, so data encrypted from now on stays readable."""
+        key_path = Path(self.config.data_dir) / KEY_FILENAME
+        if not key_path.exists():
+            try:
+                fd = os.open(key_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(self._key)
+            except OSError:
+                pass
+        if self.on_warning is not None:
+            self.on_warning("data-dir-replaced", message)
 
     @property
     def address(self) -> str:

@@ -17,7 +17,7 @@ import base64
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,9 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         self._conn = _open(self.path)
+        self._identity = _identity(self.path)
+        # Called with a message when the file vanished or was replaced while running and devnode reopened it.
+        self.on_reopened: Callable[[str], None] | None = None
 
     # -- plumbing --------------------------------------------------------------
     def close(self) -> None:
@@ -103,6 +106,7 @@ class Store:
         with self._lock:
             outermost = self._depth == 0
             if outermost:
+                self._check_file()
                 self._conn.execute("BEGIN IMMEDIATE")
             self._depth += 1
             try:
@@ -120,8 +124,33 @@ class Store:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
+    def _check_file(self) -> None:
+        """Before a write: is the database still the file devnode opened? (The data dir may be gone.)
+
+        SQLite keeps writing to a deleted file's inode, so every write after an
+        ``rm -rf`` of the data dir would be acknowledged and lost. Instead devnode
+        reopens the path (recreating the dir and an empty database, or opening the
+        replacement) so what it acknowledges from now on is on disk.
+        """
+        if self._depth or _identity(self.path) == self._identity:
+            return
+        what = "removed" if not self.path.exists() else "replaced"
+        try:
+            self._conn.close()
+        except sqlite3.Error:
+            pass
+        self._conn = _open(self.path)
+        self._identity = _identity(self.path)
+        message = (f'the devnode database "{self.path}" was {what} while the node was running (was the data dir '
+                   f'"{self.path.parent}" deleted or moved?); devnode reopened it '
+                   + ("as a new empty database" if what == "removed" else "from the file now there")
+                   + ": what was stored before is only in the removed copy, everything from now on is saved")
+        if self.on_reopened is not None:
+            self.on_reopened(message)
+
     def _write(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         with self._lock:
+            self._check_file()
             try:
                 return self._conn.execute(sql, params).rowcount
             except sqlite3.OperationalError as exc:
@@ -218,6 +247,14 @@ class Store:
 
     def peer_data_hashes(self, peer: str) -> list[str]:
         return [r[0] for r in self._rows("SELECT data_hash FROM peer_data WHERE peer = ? ORDER BY rowid", (peer,))]
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _open(path: Path) -> sqlite3.Connection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import stat
 import time
 import traceback
 from pathlib import Path
@@ -12,6 +13,8 @@ from watchfiles import Change
 from devnode.host.host import PluginHost
 from devnode.reload.planner import ContentLedger, Plan, plan_changes
 from devnode.reload.watcher import PluginDirFilter, watch_plugin_dir
+
+DIR_CHECK_SECONDS = 0.5  # how often the plugin dir's identity is checked (one stat)
 
 
 class Reloader:
@@ -27,22 +30,86 @@ class Reloader:
         self.ready = asyncio.Event()
 
     async def run(self, stop_event: asyncio.Event) -> None:
+        """Watch until ``stop_event``; if the plugin dir vanishes or is replaced, say so and watch it again."""
+        first = True
+        while not stop_event.is_set():
+            identity = _identity(self.plugin_dir)
+            if identity is None:
+                await self._wait_for_dir(stop_event)
+                continue
+            moved = asyncio.Event()
+            monitor = asyncio.ensure_future(self._monitor(identity, stop_event, moved))
+            try:
+                await self._watch(moved, announce=first)
+            except Exception as exc:  # the OS watch itself failed (e.g. too many watches): say so, try again
+                self.host.reporter.emit(
+                    "warning", code="watcher-error", plugin=None, file=str(self.plugin_dir),
+                    message=f"watching {self.plugin_dir} failed ({type(exc).__name__}: {exc}); devnode starts "
+                    "watching it again in a moment (saves meanwhile are picked up then)",
+                )
+                self.ready.set()
+                try:
+                    await asyncio.wait_for(stop_event.wait(), DIR_CHECK_SECONDS * 2)
+                except asyncio.TimeoutError:
+                    pass
+            finally:
+                monitor.cancel()
+            first = False
+            if stop_event.is_set():
+                return
+            self.ready.set()  # even when the dir vanished during start-up
+
+    async def _watch(self, stop: asyncio.Event, announce: bool) -> None:
         batches = watch_plugin_dir(
-            self.plugin_dir, stop_event, debounce_ms=self.debounce_ms, step_ms=self.step_ms, force_polling=self.force_polling
+            self.plugin_dir, stop, debounce_ms=self.debounce_ms, step_ms=self.step_ms, force_polling=self.force_polling
         ).__aiter__()
         # awatch registers its OS watch synchronously in its first step; let that step run,
-        # then catch up on anything saved between start-up and registration.
+        # then catch up on anything saved between start-up (or the dir's return) and registration.
         first = asyncio.ensure_future(batches.__anext__())
         await asyncio.sleep(0)
         await self.apply_safely(self.rescan())
-        self.ready.set()
+        if announce:
+            self.ready.set()
+        else:
+            self.host.reporter.emit(
+                "warning", code="plugin-dir-back", plugin=None, file=str(self.plugin_dir),
+                message=f"the plugin dir {self.plugin_dir} is back; devnode watches it again and has loaded, "
+                "reloaded or unloaded plugins to match what is in it now",
+            )
         try:
             paths = await first
             while True:
-                await self.apply_safely(paths)
+                if _identity(self.plugin_dir) is not None:  # a vanished dir is not every plugin deleted
+                    await self.apply_safely(paths)
                 paths = await batches.__anext__()
         except StopAsyncIteration:
             return
+        finally:
+            first.cancel()
+
+    async def _monitor(self, identity: tuple[int, int], stop_event: asyncio.Event, moved: asyncio.Event) -> None:
+        """End the current watch when the node stops or the dir is no longer the one being watched."""
+        while not stop_event.is_set():
+            try:
+                await asyncio.wait_for(stop_event.wait(), DIR_CHECK_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+            if stop_event.is_set() or _identity(self.plugin_dir) != identity:
+                break
+        moved.set()
+
+    async def _wait_for_dir(self, stop_event: asyncio.Event) -> None:
+        """The dir is gone (removed or moved away): keep serving what is loaded, and wait for it to return."""
+        self.host.reporter.emit(
+            "warning", code="plugin-dir-gone", plugin=None, file=str(self.plugin_dir),
+            message=f"the plugin dir {self.plugin_dir} was removed or moved away; the loaded plugins keep serving "
+            "and devnode watches for the directory to come back (restore it, e.g. git checkout)",
+        )
+        while not stop_event.is_set() and _identity(self.plugin_dir) is None:
+            try:
+                await asyncio.wait_for(stop_event.wait(), DIR_CHECK_SECONDS)
+            except asyncio.TimeoutError:
+                pass
 
     async def apply_safely(self, paths: set[Path]) -> None:
         """``apply``, but a bug in devnode's own reload code is reported and watching goes on."""
@@ -87,6 +154,15 @@ class Reloader:
         if todo or plan.purge:  # a changed helper nobody imports yet is still re-executed on its next import
             await host.reload(todo, purge=plan.purge, detect_ms=detect_ms, triggers=plan.triggers)
         return plan
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The directory at ``path`` (following a symlink), or None when there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
 
 
 def _detect_ms(paths: set[Path]) -> float | None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import IO, Any, Callable
 
+from devnode.reporting import json_text
 from devnode.ui.playback_lines import PLAYBACK_FORMATTERS
 
 PREVIEW = 80
@@ -18,10 +18,7 @@ RUNNING = {
 
 def preview(data: Any, width: int = PREVIEW) -> str:
     """A short one-line JSON preview of an event's data (its repr when JSON cannot hold it)."""
-    try:
-        text = json.dumps(data, default=str, separators=(",", ":"), ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(data)
+    text = json_text(data, separators=(",", ":"), ensure_ascii=False)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

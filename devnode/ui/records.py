@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from devnode import safe
 from devnode.events import Event, HandlerResult
 from devnode.host.naming import PACKAGE
 from devnode.ownership import current_ledger
@@ -21,7 +22,7 @@ def event_fields(event: Event, results: list[HandlerResult]) -> dict[str, Any]:
                 "handler": r.handler_name,
                 "ok": r.error is None,
                 "ms": round(r.seconds * 1000, 3),
-                "error": None if r.error is None else f"{type(r.error).__name__}: {r.error}",
+                "error": None if r.error is None else safe.exception_text(r.error),
             }
             for r in results
         ],
@@ -45,9 +46,9 @@ class PluginLogBridge(logging.Handler):
         try:
             message = record.getMessage()
         except Exception as exc:  # a plugin's bad format string must not break logging
-            message = f"{record.msg!r} (could not format: {exc})"
+            message = f"{safe.representation(record.msg)} (could not format: {safe.exception_text(exc)})"
         if record.exc_info and record.exc_info[1] is not None:
-            message += f" [{type(record.exc_info[1]).__name__}: {record.exc_info[1]}]"
+            message += f" [{safe.exception_text(record.exc_info[1])}]"
         self.reporter.emit(
             "log", plugin=plugin, level=record.levelname, logger=record.name, message=message,
             file=record.pathname, line=record.lineno,

@@ -232,3 +232,31 @@ class Bench:
 def _text(record: Record) -> str:
     return " ".join(str(record.get(k) or "") for k in ("error", "message", "reason", "hint"))
 
+
+
+# -- hostile plugins for `devnode run` processes (test_hostile_faults.py) ------------------------------
+HOSTILE_HEAD = '''
+import asyncio
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import types
+from pathlib import Path
+
+from dashboard.event_bus import Event, EventType
+
+VERSION = "{version}"
+'''
+
+
+def hostile_source(name: str, body: str, version: str = "1", head: str = "") -> str:
+    """A plugin ``name`` whose class body is ``body`` (methods, indented or not); ``head`` is module code."""
+    cls = name.capitalize() + "Plugin"
+    text = HOSTILE_HEAD.format(version=version).lstrip() + textwrap.dedent(head)
+    return text + f"\n\nclass {cls}:\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from devnode.reporting import Record
+from devnode.reporting import Record, json_text
 from devnode.ui.console import style
 from devnode.ui.console.table import status_details
 from devnode.ui.plain import format_record, preview, timings_text
@@ -124,9 +123,9 @@ def _other(r: Record, width: int) -> Text:
     """Kinds the console has no line of its own for (scenarios, replay, ...) read as in plain mode."""
     try:
         text = format_record(r)
-    except (KeyError, TypeError, ValueError):
+    except Exception:
         fields = {k: v for k, v in r.items() if k not in ("kind", "ts")}
-        text = f"{r['kind']}: {json.dumps(fields, default=str)}"
+        text = f"{r['kind']}: {json_text(fields)}"
     return _stamp(r).append(text)
 
 
