@@ -69,8 +69,9 @@ def _node_options(parser: argparse.ArgumentParser) -> None:
     node.add_argument("--peers", type=_peers, metavar="N|A,B", help="simulated peers: a count or comma-separated ids (default: $INITIAL_PEERS or peer1,peer2,peer3)")
     node.add_argument("--p2p-port", metavar="PORT", help="reported as config.p2p_port; devnode opens no socket")
     parser.add_argument("--timeout", type=_seconds, default=5.0, metavar="SECONDS",
-                        help="limit for an async initialize() or shutdown(), and for plugin code blocking "
-                             "the event loop before devnode interrupts it (default: 5)")
+                        help="limit for an async initialize(), shutdown() or state hook, for one async event "
+                             "handler (cancelled past it), and for plugin code blocking the event loop before "
+                             "devnode interrupts it; more than 0, at most 3600 (default: 5)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,6 +178,8 @@ def _forget_closed_stdout() -> None:
         sys.stdout.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (ValueError, OSError):  # a plugin closed sys.stdout: nothing is left to flush
+        pass
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -217,7 +220,7 @@ def _config(args: argparse.Namespace) -> NodeConfig:
 
 def _run(args: argparse.Namespace) -> int:
     from devnode.runtime import RunOptions
-    from devnode.ui.jsonl import JsonUI
+    from devnode.ui.jsonl import JsonUI, private_output
     from devnode.ui.plain import PlainUI
 
     config = _config(args)
@@ -239,7 +242,8 @@ def _run(args: argparse.Namespace) -> int:
         return _run_rich(args, config, options)
     if args.pdb or args.console:
         print(f"devnode: note: --pdb and --console need the rich console; ignored with --ui {ui_name}", file=sys.stderr)
-    ui = JsonUI(sys.stdout) if ui_name == "json" else PlainUI(sys.stdout)
+    # The records' stream is devnode's own: a plugin closing sys.stdout (or fd 1) cannot end the output.
+    ui = JsonUI(private_output(sys.stdout)) if ui_name == "json" else PlainUI(sys.stdout)
     return _serve(config, options, ui, json_lines=ui_name == "json", commands_in=sys.stdin)
 
 
@@ -249,14 +253,26 @@ def _serve(config: NodeConfig, options: Any, ui: Any, *, json_lines: bool, comma
 
     if not json_lines:
         runtime = Runtime(config, options, ui, commands_in=commands_in)
-        return _exit_unless_abandoned(runtime, asyncio.run(runtime.run()))
+        return _exit_unless_abandoned(runtime, _run_node(runtime))
     from devnode.ui.capture import capture_prints
 
     with capture_prints() as restore:
         runtime = Runtime(config, options, ui, commands_in=commands_in)
         restore.attach(runtime.reporter)
-        code = asyncio.run(runtime.run())
+        code = _run_node(runtime)
     return _exit_unless_abandoned(runtime, code)
+
+
+def _run_node(runtime: Any) -> int:
+    """``asyncio.run(runtime.run())``, except that tasks plugins left ignoring cancellation are not waited for."""
+    from devnode.run_loop import run_bounded
+
+    code, stuck = run_bounded(runtime.run(), grace=min(runtime.options.timeout, 2.0))
+    if stuck:
+        runtime.reporter.emit("warning", code="abandoned", plugin=None, tasks=stuck,
+                              message="devnode exits without waiting for: " + "; ".join(stuck))
+        runtime.abandoned.extend(stuck)
+    return code
 
 
 def _exit_unless_abandoned(runtime: Any, code: int) -> int:
@@ -289,7 +305,7 @@ def _run_rich(args: argparse.Namespace, config: NodeConfig, options: Any) -> int
                           force_terminal=True if args.ui == "rich" else None)
     runtime = Runtime(config, options, console, commands_in=None, on_start=console.attach)
     try:
-        code = asyncio.run(runtime.run())
+        code = _run_node(runtime)
     finally:
         console.close()
     return _exit_unless_abandoned(runtime, code)

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 import weakref
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -448,6 +449,63 @@ PROTECTED_MODULES = ("plugins", "dashboard", "dashboard.event_bus", "datamgmtnod
                      "datamgmtnode.services", "datamgmtnode.services.plugin_manager")
 
 
+def _umask() -> int:
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def _loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _set_task_factory(factory: Any) -> None:
+    loop = _loop()
+    if loop is not None:
+        loop.set_task_factory(factory)
+
+
+def _set_exception_handler(handler: Any) -> None:
+    loop = _loop()
+    if loop is not None:
+        loop.set_exception_handler(handler)
+
+
+def _set_gc(enabled: bool) -> None:
+    import gc
+
+    gc.enable() if enabled else gc.disable()
+
+
+def _gc_enabled() -> bool:
+    import gc
+
+    return gc.isenabled()
+
+
+# Process-wide settings a plugin can change with one call, as (name, read, write, devnode relies on it now).
+# Those devnode relies on are put back at once (the task factory is how it knows who owns a task);
+# the others at unload.
+PROCESS_SETTINGS: tuple[tuple[str, Callable[[], Any], Callable[[Any], Any], bool], ...] = (
+    ("the loop's task factory", lambda: _loop() and _loop().get_task_factory(), _set_task_factory, True),  # type: ignore[union-attr]
+    ("the loop's exception handler", lambda: _loop() and _loop().get_exception_handler(),  # type: ignore[union-attr]
+     _set_exception_handler, False),
+    ("sys.excepthook", lambda: sys.excepthook, lambda v: setattr(sys, "excepthook", v), False),
+    ("sys.unraisablehook", lambda: sys.unraisablehook, lambda v: setattr(sys, "unraisablehook", v), False),
+    ("threading.excepthook", lambda: threading.excepthook, lambda v: setattr(threading, "excepthook", v), False),
+    ("sys.stderr", lambda: sys.stderr, lambda v: setattr(sys, "stderr", v), False),
+    ("the recursion limit", sys.getrecursionlimit, sys.setrecursionlimit, False),
+    ("the thread switch interval", sys.getswitchinterval, sys.setswitchinterval, False),
+    ("the garbage collector switch", _gc_enabled, _set_gc, False),
+    ("the file creation mask (os.umask)", _umask, os.umask, False),
+    ("the trace function (sys.settrace)", sys.gettrace, sys.settrace, False),
+    ("the profile function (sys.setprofile)", sys.getprofile, sys.setprofile, False),
+)
+
+
 class StateSnapshot:
     """``sys.path``, devnode's ``sys.modules`` entries and ``node.config``, before a plugin's code runs.
 
@@ -460,11 +518,58 @@ class StateSnapshot:
         self.node = node
         self.path = list(sys.path)
         self.modules = {name: sys.modules.get(name) for name in PROTECTED_MODULES}
+        self.config_object = safe.attribute(node, "config")
         self.config = _config_values(node)
+        self.environ = _environ()
+        self.warning_filters = list(warnings.filters)
+        self.settings = [read() for _, read, _, _ in PROCESS_SETTINGS]
 
     def record_changes(self, ledger: Ledger, file: str | None) -> list[str]:
         """Record what changed into ``ledger``; returns what was repaired at once (to report now)."""
         repaired: list[str] = []
+        if sys.path != self.path:
+            self._path_changes(ledger, file)
+        for name, module in self.modules.items():
+            current = sys.modules.get(name)
+            if current is not module and module is not None:
+                sys.modules[name] = module
+                repaired.append(f"sys.modules[{name!r}] (replaced by {safe.representation(current)[:80]})")
+        for (what, read, write, now), old in zip(PROCESS_SETTINGS, self.settings):
+            new = read()
+            if new is old or _same(new, old):
+                continue
+            if now:
+                write(old)
+                repaired.append(f"{what} (devnode relies on it; it was put back)")
+                continue
+            ledger.changes.append(ProcessChange(f"{what} = {safe.representation(new)[:60]}", file,
+                                                _restore_setting(read, write, old, new), "process"))
+        environ = _environ()
+        changed = () if environ == self.environ else (
+            set(self.environ) ^ set(environ) | {k for k, v in environ.items() if self.environ.get(k, v) != v})
+        for key in changed:
+            old, new = _decoded(self.environ.get(key)), _decoded(environ.get(key))
+            key = _decoded(key) or ""
+            if old != new:
+                ledger.changes.append(ProcessChange(
+                    f"os.environ[{key!r}] = {new!r}" if new is not None else f"removal of os.environ[{key!r}]",
+                    file, _restore_environ(key, old, new), "environ"))
+        if len(warnings.filters) != len(self.warning_filters) or warnings.filters != self.warning_filters:
+            ledger.changes.append(ProcessChange("the warnings filters (warnings.simplefilter/filterwarnings)", file,
+                                                _restore_filters(self.warning_filters, list(warnings.filters)),
+                                                "warnings"))
+        config = safe.attribute(self.node, "config")
+        if config is not None and config is self.config_object:  # a replaced node.config is a patch, undone as one
+            after = _config_values(self.node)
+            for key in set(self.config) | set(after):
+                old, new = self.config.get(key, _GONE), after.get(key, _GONE)
+                if not _same(old, new):
+                    ledger.changes.append(ProcessChange(
+                        f"node.config.{key} = {safe.representation(new)[:60]} (was {safe.representation(old)[:60]})",
+                        file, _restore_config(config, key, old, new), "config"))
+        return repaired
+
+    def _path_changes(self, ledger: Ledger, file: str | None) -> None:
         before = Counter(self.path)  # a multiset: inserting an entry already there adds a second copy
         for entry in list((Counter(sys.path) - before).elements()):
             ledger.changes.append(ProcessChange(f"sys.path entry {safe.representation(entry)}", file,
@@ -475,21 +580,6 @@ class StateSnapshot:
                 removed[entry] -= 1
                 ledger.changes.append(ProcessChange(f"removal of sys.path entry {safe.representation(entry)}", file,
                                                     _restore_path(entry, index), "sys.path"))
-        for name, module in self.modules.items():
-            current = sys.modules.get(name)
-            if current is not module and module is not None:
-                sys.modules[name] = module
-                repaired.append(f"sys.modules[{name!r}] (replaced by {safe.representation(current)[:80]})")
-        config = getattr(self.node, "config", None)
-        if config is not None and config is getattr(self.node, "config", None):
-            after = _config_values(self.node)
-            for key in set(self.config) | set(after):
-                old, new = self.config.get(key, _GONE), after.get(key, _GONE)
-                if not _same(old, new):
-                    ledger.changes.append(ProcessChange(
-                        f"node.config.{key} = {safe.representation(new)[:60]} (was {safe.representation(old)[:60]})",
-                        file, _restore_config(config, key, old, new), "config"))
-        return repaired
 
 
 _GONE: Any = object()
@@ -527,6 +617,53 @@ def _restore_path(entry: str, index: int) -> Callable[[], bool]:
         if entry in sys.path:
             return False
         sys.path.insert(min(index, len(sys.path)), entry)
+        return True
+
+    return undo
+
+
+def _environ() -> dict[Any, Any]:
+    """os.environ as stored (encoded): copying that is cheap, decoding every value is not."""
+    data = getattr(os.environ, "_data", None)
+    return dict(data) if isinstance(data, dict) else dict(os.environ)
+
+
+def _decoded(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return os.fsdecode(value)
+
+
+def _restore_setting(read: Callable[[], Any], write: Callable[[Any], Any], old: Any, new: Any) -> Callable[[], bool]:
+    def undo() -> bool:
+        current = read()
+        if not (current is new or _same(current, new)):
+            return False
+        write(old)
+        return True
+
+    return undo
+
+
+def _restore_environ(key: str, old: str | None, new: str | None) -> Callable[[], bool]:
+    def undo() -> bool:
+        if os.environ.get(key) != new:
+            return False
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old
+        return True
+
+    return undo
+
+
+def _restore_filters(old: list[Any], new: list[Any]) -> Callable[[], bool]:
+    def undo() -> bool:
+        if warnings.filters != new:
+            return False
+        warnings.filters[:] = old
+        warnings._filters_mutated()  # type: ignore[attr-defined]
         return True
 
     return undo

@@ -161,17 +161,32 @@ class Runtime:
         return self.exit_code
 
     async def _shutdown(self) -> None:
-        await self.host.bus.publish(Event(EventType.NODE_STOPPING, {"node_id": self.config.node_id}))
+        # Each step is bounded: plugin code (a NODE_STOPPING handler, a shutdown() that swallows its
+        # cancellation) cannot keep quit from finishing.
+        await self._bounded_step(self.host.bus.publish(Event(EventType.NODE_STOPPING, {"node_id": self.config.node_id})),
+                                 "the system.node_stopping handlers")
         if self._feed is not None:
             self._feed.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.wait(self._tasks, timeout=self.options.timeout) if self._tasks else None
-        await self.host.stop()
+        plugins = max(1, len(self.host.slots))
+        await self._bounded_step(self.host.stop(), "shutting the plugins down", (self.options.timeout * 3 + 1) * plugins)
         await self.node.stop()
         self._stopped = True
         leftovers = await self._wait_for_leftovers()
         self.reporter.emit("node.stopped", reason=self.stop_reason, **({"abandoned": leftovers} if leftovers else {}))
+
+    async def _bounded_step(self, coro: Any, what: str, seconds: float | None = None) -> None:
+        limit = seconds if seconds is not None else self.options.timeout + 1.0
+        task = asyncio.ensure_future(coro)
+        done, _ = await asyncio.wait({task}, timeout=limit)
+        if done:
+            task.result()
+            return
+        task.cancel()
+        self.reporter.emit("warning", code="abandoned", plugin=None,
+                           message=f"{what} did not finish within {limit:g} s; devnode stops without waiting for it")
 
     async def _wait_for_leftovers(self) -> list[str]:
         """Give plugin threads and executor jobs a last moment, then name what quit will not wait for."""

@@ -320,7 +320,7 @@ def test_finish_reports_an_old_version_kept_alive_by_a_helper_module(kit: DevNod
     ]
 
 
-def test_finish_reports_an_old_version_kept_alive_by_a_loop_callback(kit: DevNodeKit, plugin_dir: Path) -> None:
+def test_finish_reports_a_loop_timer_left_behind_which_devnode_cancelled(kit: DevNodeKit, plugin_dir: Path) -> None:
     write_plugin(plugin_dir, "timer_plugin", """
         import asyncio
 
@@ -339,9 +339,10 @@ def test_finish_reports_an_old_version_kept_alive_by_a_loop_callback(kit: DevNod
 
     problems = kit.finish()
 
-    assert len(problems) == 1
-    assert problems[0].startswith("timer_plugin: the version replaced by unload is still alive, held by: the event loop")
-    assert "TimerHandle object -> bound method Timer_pluginPlugin.initialize" in problems[0]
+    # The timer would have kept the old version alive (and run its code an hour later): devnode cancels it at
+    # unload, and the kit still fails the test, since the production node would not.
+    assert problems == ["timer_plugin left 1 process change (timer loop.call_later(Timer_pluginPlugin.initialize) "
+                        "set at plugins/timer_plugin.py:8) behind after shutdown (at unload of timer_plugin)"]
 
 
 def test_an_old_version_the_test_itself_holds_is_not_a_leak(kit: DevNodeKit, plugin_dir: Path) -> None:

@@ -92,7 +92,18 @@ class PluginProblem:
 
 
 def diagnose(exc: BaseException, phase: str, plugin: str, plugin_dir: Path, default_file: Path | None = None) -> PluginProblem:
-    """Explain ``exc`` raised by ``plugin`` during ``phase``."""
+    """Explain ``exc`` raised by ``plugin`` during ``phase``; never raises, whatever the exception holds."""
+    try:
+        return _diagnose(exc, phase, plugin, plugin_dir, default_file)
+    except Exception as failure:  # an exception object odd enough to break the explaining (e.g. a bogus filename)
+        return PluginProblem(
+            plugin=plugin, phase=phase, error=safe.exception_text(exc),
+            file=display_path(default_file, plugin_dir.resolve()) if default_file is not None else None,
+            hint=f"devnode could not read more of this exception ({safe.exception_text(failure)})", exception=exc,
+        )
+
+
+def _diagnose(exc: BaseException, phase: str, plugin: str, plugin_dir: Path, default_file: Path | None) -> PluginProblem:
     plugin_dir = plugin_dir.resolve()
     frames = plugin_frames(exc.__traceback__, plugin_dir)
     file, line, column = _location(exc, frames, default_file)
@@ -132,8 +143,9 @@ def inside(filename: str, plugin_dir: Path) -> bool:
 def _location(
     exc: BaseException, frames: list[FrameSummary], default_file: Path | None
 ) -> tuple[Path | None, int | None, int | None]:
-    if isinstance(exc, SyntaxError) and exc.filename:
-        return Path(exc.filename), exc.lineno, exc.offset
+    if isinstance(exc, SyntaxError) and isinstance(exc.filename, str) and exc.filename:
+        return (Path(exc.filename), exc.lineno if isinstance(exc.lineno, int) else None,
+                exc.offset if isinstance(exc.offset, int) else None)
     if isinstance(exc, PluginLookupError):
         return default_file, exc.line, None
     if frames:
@@ -141,8 +153,8 @@ def _location(
         colno = getattr(last, "colno", None)
         column = colno + 1 if colno is not None else None
         return Path(last.filename), last.lineno, column
-    if isinstance(exc, ImportError) and getattr(exc, "path", None):
-        return Path(exc.path), None, None  # type: ignore[arg-type]
+    if isinstance(exc, ImportError) and isinstance(getattr(exc, "path", None), str) and exc.path:
+        return Path(exc.path), None, None
     return default_file, None, None
 
 
@@ -162,7 +174,7 @@ def drop_frames(exc: BaseException) -> None:
 
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, SyntaxError):
-        return f"{type(exc).__name__}: {exc.msg}"
+        return f"{type(exc).__name__}: {safe.text(exc.msg)}"
     if isinstance(exc, SystemExit):
         return f"SystemExit({safe.representation(exc.code)}): plugin code called sys.exit()"
     if isinstance(exc, KeyboardInterrupt):

@@ -37,7 +37,7 @@ from devnode.host.leaks import LeakWatch
 from devnode.host.links import LinkGuard
 from devnode.host.naming import candidate_modules, expected_class_name, module_path
 from devnode.host.run_errors import RunErrors
-from devnode.ownership import MISSING, Ledger, reset_current, set_current
+from devnode.ownership import MISSING, Ledger, _task_owner, reset_current, set_current
 from devnode.process_ownership import StateSnapshot, undo_all
 from devnode.reporting import Reporter
 
@@ -390,7 +390,7 @@ class PluginHost:
                     phase = "restore-state"
                     result = restore(carried)
                     if isawaitable(result):  # an async hook is awaited, like an async initialize()
-                        await asyncio.wait_for(_awaited(result), self.timeout)
+                        await _within(result, self.timeout)
                 timings["construct"] = _ms(t)
                 phase = "initialize"
                 t = time.perf_counter()
@@ -398,7 +398,7 @@ class PluginHost:
                 if initialize is not None:
                     result = initialize()
                     if isawaitable(result):
-                        await asyncio.wait_for(_awaited(result), self.timeout)
+                        await _within(result, self.timeout)
                 timings["initialize"] = _ms(t)
         except BaseException as exc:
             if not safe.is_plugin_failure(exc):
@@ -475,7 +475,7 @@ class PluginHost:
             try:
                 result = shutdown()
                 if isawaitable(result):
-                    await asyncio.wait_for(_awaited(result), self.timeout)
+                    await _within(result, self.timeout)
             except BaseException as exc:
                 if not safe.is_plugin_failure(exc):
                     raise
@@ -581,7 +581,7 @@ class PluginHost:
         try:
             state = hook()
             if isawaitable(state):  # async def devnode_save_state: the state is what it returns, not the coroutine
-                state = await asyncio.wait_for(_awaited(state), self.timeout)
+                state = await _within(state, self.timeout)
             return state
         except BaseException as exc:
             if not safe.is_plugin_failure(exc):
@@ -702,6 +702,38 @@ class PluginHost:
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
+
+
+async def _within(awaitable: Any, seconds: float) -> Any:
+    """Await a plugin's hook for at most ``seconds``; past that it is cancelled and not waited for.
+
+    Unlike ``asyncio.wait_for``, a hook that swallows the cancellation cannot hold
+    the swap (or quit) up: it is left to end on its own. It runs as a task of the
+    plugin (what it starts is the plugin's), but its outcome is this call's, not a
+    separately reported task failure.
+    """
+    task = asyncio.ensure_future(_awaited(awaitable))
+    owner = _task_owner.get(task)
+    if owner is not None:
+        owner.tasks.discard(task)
+        task.remove_done_callback(owner._task_done)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:  # devnode itself is being cancelled (shutting down): take the hook with it
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        await asyncio.wait({task}, timeout=min(seconds, 0.2))
+        if not task.done():
+            task.add_done_callback(_forget_outcome)
+        raise asyncio.TimeoutError
+    return task.result()
+
+
+def _forget_outcome(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: an abandoned hook's end is not an "exception never retrieved" at exit
 
 
 def _ms(start: float) -> float:

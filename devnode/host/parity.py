@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devnode import safe
 from devnode.host.naming import PACKAGE, expected_class_name
 
 
@@ -53,7 +54,7 @@ def check_plugin_dir(plugin_dir: Path) -> list[ParityWarning]:
 def check_class(module_name: str, cls: type, file: Path) -> list[ParityWarning]:
     warnings: list[ParityWarning] = []
     for method in ("initialize", "shutdown"):
-        impl = getattr(cls, method, None)
+        impl = safe.attribute(cls, method)
         if impl is None:
             warnings.append(
                 ParityWarning(

@@ -31,16 +31,18 @@ class Reloader:
 
     async def run(self, stop_event: asyncio.Event) -> None:
         """Watch until ``stop_event``; if the plugin dir vanishes or is replaced, say so and watch it again."""
-        first = True
+        mode = "start"
         while not stop_event.is_set():
             identity = _identity(self.plugin_dir)
             if identity is None:
                 await self._wait_for_dir(stop_event)
+                mode = "back"
                 continue
             moved = asyncio.Event()
             monitor = asyncio.ensure_future(self._monitor(identity, stop_event, moved))
             try:
-                await self._watch(moved, announce=first)
+                await self._watch(moved, mode)
+                mode = "back"  # the watch ended without a stop: the dir went away or was replaced
             except Exception as exc:  # the OS watch itself failed (e.g. too many watches): say so, try again
                 self.host.reporter.emit(
                     "warning", code="watcher-error", plugin=None, file=str(self.plugin_dir),
@@ -48,18 +50,18 @@ class Reloader:
                     "watching it again in a moment (saves meanwhile are picked up then)",
                 )
                 self.ready.set()
+                mode = "retry"
                 try:
                     await asyncio.wait_for(stop_event.wait(), DIR_CHECK_SECONDS * 2)
                 except asyncio.TimeoutError:
                     pass
             finally:
                 monitor.cancel()
-            first = False
             if stop_event.is_set():
                 return
             self.ready.set()  # even when the dir vanished during start-up
 
-    async def _watch(self, stop: asyncio.Event, announce: bool) -> None:
+    async def _watch(self, stop: asyncio.Event, mode: str) -> None:
         batches = watch_plugin_dir(
             self.plugin_dir, stop, debounce_ms=self.debounce_ms, step_ms=self.step_ms, force_polling=self.force_polling
         ).__aiter__()
@@ -68,7 +70,7 @@ class Reloader:
         first = asyncio.ensure_future(batches.__anext__())
         await asyncio.sleep(0)
         await self.apply_safely(self.rescan())
-        if announce:
+        if mode != "back":
             self.ready.set()
         else:
             self.host.reporter.emit(

@@ -8,7 +8,8 @@ from devnode.reporting import Record
 
 # Warning codes that mean "the plugin left something behind"; the host removed it, production will not.
 LEFTOVER_CODES = {"cleanup", "thread-left-running", "patch-overwritten"}
-WHAT = {"subscriptions": "subscription", "tasks": "task", "patches": "node patch"}
+WHAT = {"subscriptions": "subscription", "tasks": "task", "patches": "node patch",
+        "process changes": "process change"}
 
 FIX = (
     "fix: undo in shutdown() everything the plugin set up: unsubscribe every handler, cancel its tasks, "

@@ -104,6 +104,17 @@ def test_plugin_objects_that_raise_when_read_never_take_devnode_down(
                 pass
             raise Abort("not an Exception")
     '''))
+    (plugin_dir / "badpub_plugin.py").write_text(source("badpub_plugin", '''
+        def __init__(self, node):
+            self.node = node
+        def initialize(self):
+            self.node.event_bus.subscribe(EventType.NETWORK_STATS_UPDATE, self.on_stats)
+            sys.__stdout__.close()  # the stream devnode's records used to go to
+        def shutdown(self):
+            self.node.event_bus.unsubscribe(EventType.NETWORK_STATS_UPDATE, self.on_stats)
+        async def on_stats(self, event):
+            await self.node.event_bus.publish({"type": "data.received", "data": {}})
+    '''))
     busswap = plugin_dir / "busswap_plugin.py"
     busswap_body = '''
         def __init__(self, node):
@@ -143,6 +154,12 @@ def test_plugin_objects_that_raise_when_read_never_take_devnode_down(
     error = proc.wait_for("plugin.error", after=mark, plugin="basexc_plugin")
     assert "Abort: not an Exception" in error["error"] and error["file"] == "plugins/basexc_plugin.py"
     assert statuses(proc)["basexc_plugin"]["state"] == "active"
+
+    # a publish of something that is not an Event: the publisher's own error, every observer unharmed
+    mark = proc.mark()
+    proc.send("emit network.stats_update {}")
+    bad = proc.wait_for("plugin.error", after=mark, plugin="badpub_plugin")
+    assert "TypeError: publish() needs an Event" in bad["error"] and bad["file"] == "plugins/badpub_plugin.py"
 
     # saves still swap: the raising version property, and a plugin that replaced node.event_bus
     mark = proc.mark()
@@ -196,8 +213,19 @@ def test_plugin_code_that_never_returns_holds_up_neither_commands_nor_quit(
         def initialize(self):
             asyncio.get_running_loop().run_in_executor(None, time.sleep, 3600)
             threading.Thread(target=time.sleep, args=(3600,), name="leftover-sleeper").start()
-        def shutdown(self):
-            pass
+            self.stubborn = asyncio.get_running_loop().create_task(self.never_cancelled(), name="stubborn")
+        async def never_cancelled(self):
+            while True:
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    pass
+        async def shutdown(self):  # swallows its own cancellation too
+            while True:
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    pass
     '''))
     proc = start(devnode_process, plugin_dir, "--timeout", "1")
 
@@ -230,6 +258,10 @@ def test_plugin_code_that_never_returns_holds_up_neither_commands_nor_quit(
     stopped = proc.wait_for("node.stopped", after=mark, timeout=1)
     abandoned = " ".join(stopped["abandoned"])
     assert "leftover-sleeper" in abandoned and "leftover_plugin: executor job sleep" in abandoned, stopped
+    shutdown = next(r for r in proc.find("plugin.failed", plugin="leftover_plugin") if r["phase"] == "shutdown")
+    assert "did not finish within 1 s" in shutdown["error"]
+    assert any("stubborn" in w["message"] for w in proc.find("warning", code="abandoned") + proc.find(
+        "warning", code="cleanup")), "the task that ignores cancellation is named"
     assert took < 20
 
 
@@ -251,6 +283,13 @@ OWNER_V1 = '''
         sys.path.insert(0, "/nonexistent/owner")
         os.chdir(data)
         signal.signal(signal.SIGUSR1, lambda *args: None)
+        os.environ["OWNER_WAS_HERE"] = "1"
+        sys.excepthook = lambda *args: None
+        sys.setrecursionlimit(12345)
+        import warnings
+        warnings.simplefilter("ignore")
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: None)
+        asyncio.get_running_loop().set_task_factory(None)  # devnode's ownership of tasks depends on it
     def late(self):
         pass
     def shutdown(self):
@@ -263,7 +302,10 @@ OWNER_V2 = '''
     def initialize(self):
         seen = {"signature": self.node.config.node_signature, "cwd": os.getcwd(),
                 "path": "/nonexistent/owner" in sys.path, "sigusr1_default": signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL,
-                "root_handlers": [type(h).__name__ for h in logging.getLogger().handlers]}
+                "root_handlers": [type(h).__name__ for h in logging.getLogger().handlers],
+                "environ": "OWNER_WAS_HERE" in os.environ, "excepthook": sys.excepthook is sys.__excepthook__,
+                "recursion": sys.getrecursionlimit(), "exception_handler": asyncio.get_running_loop().get_exception_handler(),
+                "task_factory": asyncio.get_running_loop().get_task_factory() is not None}
         (Path(self.node.config.data_dir) / "owner.json").write_text(json.dumps(seen))
     def shutdown(self):
         pass
@@ -285,8 +327,8 @@ def test_process_changes_of_a_plugin_are_undone_at_unload(
     refused = proc.wait_for("warning", code="process-change-refused", plugin="owner_plugin")
     assert "basicConfig(force=True)" in refused["message"] and "plugins/owner_plugin.py:" in refused["message"]
     # a replaced sys.modules["plugins"] is put back: later loads still find the plugin dir
-    replaced = proc.wait_for("warning", code="module-replaced", plugin="owner_plugin")
-    assert replaced["file"] == "plugins/owner_plugin.py" and "sys.modules['plugins']" in replaced["message"]
+    replaced = [w["message"] for w in proc.find("warning", code="module-replaced", plugin="owner_plugin")]
+    assert any("sys.modules['plugins']" in m for m in replaced) and any("task factory" in m for m in replaced), replaced
     mark = proc.mark()
     atomic_write(plugin_dir / "late_plugin.py", plugin_source("1").replace("Faulty_pluginPlugin", "Late_pluginPlugin"))
     proc.wait_for("plugin.loaded", after=mark, plugin="late_plugin")
@@ -298,12 +340,15 @@ def test_process_changes_of_a_plugin_are_undone_at_unload(
     undone = " ".join(cleanup["cleaned"]["process changes"])
     for what in ("timer loop.call_later(Owner_pluginPlugin.late)", f"child process {pid}", "terminated",
                  "os.chdir(", "signal handler for SIGUSR1", "root logging handler StreamHandler",
-                 "root log level DEBUG", "sys.path entry '/nonexistent/owner'", "node.config.node_signature"):
+                 "root log level DEBUG", "sys.path entry '/nonexistent/owner'", "node.config.node_signature",
+                 "os.environ['OWNER_WAS_HERE']", "sys.excepthook", "the recursion limit", "the warnings filters",
+                 "the loop's exception handler"):
         assert what in undone, f"{what!r} not in {undone}"
     assert "plugins/owner_plugin.py:" in undone  # each with the line that made it
     seen = json.loads((data / "owner.json").read_text())
     assert seen == {"signature": "devnode-signature", "cwd": str(tmp_path), "path": False,
-                    "sigusr1_default": True, "root_handlers": ["PluginLogBridge"]}, seen
+                    "sigusr1_default": True, "root_handlers": ["PluginLogBridge"], "environ": False,
+                    "excepthook": True, "recursion": 1000, "exception_handler": None, "task_factory": True}, seen
     wait_until(lambda: not _alive(pid), what=f"child {pid} gone")
     witness_receives(proc, 1)
     quit_within(proc, 20)
