@@ -514,10 +514,12 @@ class StateSnapshot:
     since later imports would fail on it.
     """
 
-    def __init__(self, node: Any) -> None:
+    def __init__(self, node: Any, plugin_modules: bool = False) -> None:
         self.node = node
         self.path = list(sys.path)
         self.modules = {name: sys.modules.get(name) for name in PROTECTED_MODULES}
+        if plugin_modules:  # outside an import, the loaded plugins' and helpers' entries are devnode's too
+            self.modules.update((n, m) for n, m in list(sys.modules.items()) if n.startswith("plugins."))
         self.config_object = safe.attribute(node, "config")
         self.config = _config_values(node)
         self.environ = _environ()

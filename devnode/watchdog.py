@@ -166,7 +166,8 @@ class Watchdog:
         """Runs on the loop thread when the watching thread was starved: a C call holds the GIL."""
         beat = self._beat
         lag = time.monotonic() - beat
-        if lag < self.warn_after or frame is None or self._stop.is_set():
+        idle = self._loop is None or not self._loop.is_running()  # a loop that is not running is not blocked
+        if lag < self.warn_after or frame is None or self._stop.is_set() or idle:
             self._arm()
             return  # the loop is fine; something else kept the watching thread waiting
         if self._reported != beat:

@@ -379,7 +379,7 @@ class PluginHost:
         ledger = Ledger(slot.name, gate=slot.held, on_task_error=self.run_errors.task_failed)
         slot.ledger, slot.instance = ledger, None
         token = set_current(ledger)
-        snapshot = StateSnapshot(self.node)
+        snapshot = StateSnapshot(self.node, plugin_modules=True)
         phase = "construct"
         try:
             with recording_reads(self.plugin_dir):
@@ -471,7 +471,7 @@ class PluginHost:
         shutdown = safe.attribute(instance, "shutdown")
         if callable(shutdown):
             token = set_current(ledger)
-            snapshot = StateSnapshot(self.node)
+            snapshot = StateSnapshot(self.node, plugin_modules=True)
             try:
                 result = shutdown()
                 if isawaitable(result):

@@ -16,8 +16,8 @@ from conftest import BUNDLED_PLUGINS, DevnodeProcess, clean_env, wait_until
 
 from faults.test_process_faults import start
 
-# The flood is 100k+ lines; 20k keeps the suite quick (~10 s). DEVNODE_FLOOD=100000 runs the full one.
-FLOOD = int(os.environ.get("DEVNODE_FLOOD", "20000"))
+# The flood is 100k+ lines; 10k keeps the suite quick (~8 s). DEVNODE_FLOOD=100000 runs the full one.
+FLOOD = int(os.environ.get("DEVNODE_FLOOD", "10000"))
 
 
 def test_a_flood_of_commands_starves_nothing_and_loses_no_audit_line(
@@ -37,9 +37,10 @@ def test_a_flood_of_commands_starves_nothing_and_loses_no_audit_line(
     writer.join(10)
     records = proc.snapshot()
     kinds = [r["kind"] for r in records]
-    reloaded = next(i for i, r in enumerate(records) if r["kind"] == "plugin.reloaded" and r["plugin"] == "witness_plugin")
+    reloaded = next((i for i, r in enumerate(records)
+                     if r["kind"] == "plugin.reloaded" and r["plugin"] == "witness_plugin"), len(records))
     last_event = max(i for i, k in enumerate(kinds) if k == "event")
-    assert reloaded < last_event, "the save was applied only after the flood: the watcher was starved"
+    assert reloaded < last_event, "the save mid-flood was applied only after it, or never: the watcher was starved"
     assert "status" in kinds and kinds[-1] == "node.stopped"
     hashes = {json.loads(line)["data"]["data_hash"] for line in audit.read_text().splitlines()}
     assert len([h for h in hashes if h.startswith("flood-")]) == FLOOD, "an audit line went missing"
