@@ -272,14 +272,20 @@ def _check(args: argparse.Namespace) -> int:
     from devnode.ui.plain import format_record
 
     config = _config(args)
-    report = asyncio.run(check_plugins(config, timeout=args.timeout))
+    if args.format == "json":
+        from devnode.ui.capture import stdout_to_stderr
+
+        with stdout_to_stderr():  # stdout holds exactly one JSON document, whatever plugins print
+            report = asyncio.run(check_plugins(config, timeout=args.timeout))
+    else:
+        report = asyncio.run(check_plugins(config, timeout=args.timeout))
     clean = report.clean(args.strict)
     if args.format == "json":
         print(json.dumps({**report.to_dict(), "clean": clean, "strict": args.strict}, default=str, indent=2))
     else:
         print(f"devnode check: {config.plugin_dir}")
         print(f"  {len(report.plugins)} plugin(s) loaded: {', '.join(report.plugins) or 'none'}")
-        for record in report.failures + report.warnings:
+        for record in report.failures + report.warnings + report.notes:
             print(format_record(record))
         verdict = "clean" if clean else "problems found"
         print(f"{len(report.failures)} failure(s), {len(report.warnings)} parity warning(s): {verdict}")
