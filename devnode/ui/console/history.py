@@ -22,6 +22,8 @@ KEYS = [
     ("c", "Python console on the live node (await works)"),
     ("p", "pause / resume the event stream"),
     ("l", "cycle the plugins' log level"),
+    ("o", "open the last error in the editor at its line ($EDITOR, $DEVNODE_EDITOR or --editor)"),
+    ("R", "restart devnode in place (same arguments, data kept)"),
     ("?", "this help"),
     ("q", "quit (shuts every plugin down)"),
 ]

@@ -1,0 +1,69 @@
+"""``restart``: after a clean shutdown, replace this process with a fresh ``devnode`` on the same arguments.
+
+A fresh process is the one thing that clears what an in-process reload cannot: a
+leaked thread, a patched stdlib module, a loaded C extension, a changed ``.env``.
+The data dir, stdin/stdout and the terminal are the same ones (exec keeps file
+descriptors), the terminal's scrollback stays, and the console's prompt
+histories are handed over in a temporary file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import NoReturn
+
+from devnode.authoring import RESTARTED_ENV
+
+HISTORY_ENV = "DEVNODE_RESTART_HISTORY"
+_original_environ: dict[str, str] | None = None
+
+
+def remember_environment() -> None:
+    """Keep the environment devnode was started with (before any .env is read into it)."""
+    global _original_environ
+    if _original_environ is None:
+        _original_environ = dict(os.environ)
+
+
+def restart_command() -> list[str]:
+    """The interpreter and arguments this process was started with (``python -m devnode run ...``)."""
+    return [sys.executable, *sys.orig_argv[1:]]
+
+
+def exec_again(reason: str, histories: dict[str, list[str]] | None = None) -> NoReturn:
+    """Start devnode afresh in this process's place; never returns."""
+    env = dict(_original_environ if _original_environ is not None else os.environ)
+    env.pop(HISTORY_ENV, None)
+    env[RESTARTED_ENV] = reason
+    if histories:
+        fd, name = tempfile.mkstemp(prefix="devnode-history-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(histories, out)
+        env[HISTORY_ENV] = name
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    command = restart_command()
+    os.execve(command[0], command, env)
+
+
+def take_histories() -> dict[str, list[str]]:
+    """The prompt histories a restart handed over (read once, the file removed)."""
+    name = os.environ.pop(HISTORY_ENV, None)
+    if not name:
+        return {}
+    path = Path(name)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        path.unlink()
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): [str(i) for i in v] for k, v in data.items() if isinstance(v, list)}
