@@ -36,6 +36,10 @@ def install(runtime: Runtime) -> None:
     runtime.reporter.enrichers.append(offer_restart)
     options = runtime.options
     runtime.env_values = _read_env(options.env_file)
+    if options.watch:
+        from devnode.reload.stale import OutsideScopeCheck
+
+        OutsideScopeCheck(runtime).attach()
     if options.test_args is not None:
         from devnode.testrun import TestRunner
 

@@ -330,3 +330,20 @@ def test_run_test_says_when_no_test_covers_the_plugin(project: Path, devnode_pro
     record = proc.wait_for("tests.finished", timeout=WATCH_DEADLINE + 60)
     assert record["outcome"] == "none" and record["plugins"] == ["other_plugin"]
     assert "no test names other_plugin" in record["message"]
+
+
+def test_an_own_module_changed_outside_the_watch_scope_is_named_with_a_restart_offer(
+        tmp_path: Path, plugin_dir: Path, devnode_process: Start) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "shared_utils.py").write_text("VALUE = 1\n")
+    user_plugin(plugin_dir, "direct_plugin", "shared_utils")
+    proc = devnode_process(plugin_dir, env=env_with_path(lib))  # no --watch lib
+    proc.wait_for("node.ready")
+
+    mark = proc.mark()
+    atomic_write(lib / "shared_utils.py", "VALUE = 2\n")
+    proc.send("reload direct_plugin")
+    warning = proc.wait_for("warning", after=mark, code="outside-scope-changed")
+    assert f"--watch {lib.resolve()}" in warning["message"] and warning["restart"] is True
+    assert proc.wait_for("log", after=mark, message="direct_plugin sees 1")  # the old module, as the warning says
