@@ -10,6 +10,7 @@ up, and offers a restart.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import site
 import sys
@@ -74,11 +75,14 @@ class OutsideScopeCheck:
                 self.seen[file] = _mtime(file)
 
     def _on_record(self, record: Record) -> None:
-        if record["kind"] == "plugin.reloaded":
-            self.check(record["plugin"])
+        if record["kind"] == "plugin.reloaded" and self.seen:
+            # Off the reload's path: the plugin serves first, the check reads files after.
+            asyncio.get_running_loop().call_soon(self.check, record["plugin"])
 
     def check(self, plugin: str) -> None:
         host = self.runtime.host
+        if plugin not in host.slots:
+            return
         modules = OutsideModules(host.plugin_dir, host.graph, [])
         for name in sorted(modules.closure(plugin)):
             module = sys.modules.get(name)
