@@ -347,3 +347,34 @@ def test_an_own_module_changed_outside_the_watch_scope_is_named_with_a_restart_o
     warning = proc.wait_for("warning", after=mark, code="outside-scope-changed")
     assert f"--watch {lib.resolve()}" in warning["message"] and warning["restart"] is True
     assert proc.wait_for("log", after=mark, message="direct_plugin sees 1")  # the old module, as the warning says
+
+
+def test_a_watched_data_file_reloads_the_plugins_naming_it(tmp_path: Path, plugin_dir: Path,
+                                                            devnode_process: Start) -> None:
+    shared = tmp_path / "shared.json"
+    shared.write_text('{"limit": 1}')
+    write_plugin(plugin_dir, "limit_plugin", f"""
+        import json
+        import logging
+
+        log = logging.getLogger(__name__)
+        CONFIG = {str(shared)!r}  # shared.json, outside the plugin dir
+
+
+        class Limit_pluginPlugin:
+            def __init__(self, node):
+                self.node = node
+
+            def initialize(self):
+                with open(CONFIG) as f:
+                    log.info("limit %s", json.load(f)["limit"])
+
+            def shutdown(self):
+                pass
+    """)
+    proc = devnode_process(plugin_dir, "--watch", str(shared))
+    proc.wait_for("node.ready")
+    mark = proc.mark()
+    atomic_write(shared, '{"limit": 5}')
+    assert proc.wait_for("plugin.reloaded", after=mark, plugin="limit_plugin")["trigger"] == [str(shared.relative_to(tmp_path))]
+    proc.wait_for("log", after=mark, message="limit 5")

@@ -58,13 +58,18 @@ class OutsideChanges:
                 changed[name] = shown[path]
         host = self.host
         users = self.modules.users(set(changed), host.slots)
-        if not users:
-            return
         for name in self.modules.to_purge(set(changed), users):
             sys.modules.pop(name, None)
-        helpers = sorted({h for p in users for h in host.graph.helper_closure(p) if host.graph.is_helper(h)})
         triggers = {plugin: sorted({changed[m] for m in used}) for plugin, used in users.items()}
-        names = host.graph.import_order(sorted(users))
+        # A data file outside (a shared config): the plugins whose source, or whose helpers' source, names it.
+        for path in sorted(p for p in paths if p.suffix != ".py"):
+            named = host.graph.mentioning(path.name)
+            for plugin in sorted((named | host.graph.importers_of(named)) & set(host.slots)):
+                triggers.setdefault(plugin, []).append(shown[path])
+        if not triggers:
+            return
+        helpers = sorted({h for p in triggers for h in host.graph.helper_closure(p) if host.graph.is_helper(h)})
+        names = host.graph.import_order(sorted(triggers))
         await host.reload(names, purge=helpers, triggers=triggers)
 
     def _display(self, path: Path) -> str:
