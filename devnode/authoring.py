@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 RESTARTED_ENV = "DEVNODE_RESTARTED"  # set for the new process by a restart: its reason
 # Warnings a reload cannot clean up after; their message offers a restart.
-RESTART_CODES = {"thread-left-running", "restore-failed", "outside-scope-changed"}
+RESTART_CODES = {"thread-left-running", "restore-failed", "outside-scope-changed", "leak"}
 RESTART_OFFER = "; to start afresh, restart devnode in place (type restart, or press R in the console)"
 SECRET_WORDS = ("KEY", "SECRET", "PASSWORD", "TOKEN", "SIGNATURE")
 
@@ -32,7 +32,7 @@ def watch_scope(runtime: Runtime) -> WatchScope:
 
 
 def install(runtime: Runtime) -> None:
-    """Before plugins load: restart offers on warnings, the .env snapshot, the test runner."""
+    """Once the plugins are loaded, before watching starts: restart offers, the .env snapshot, the test runner."""
     runtime.reporter.enrichers.append(offer_restart)
     options = runtime.options
     runtime.env_values = _read_env(options.env_file)

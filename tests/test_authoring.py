@@ -378,3 +378,18 @@ def test_a_watched_data_file_reloads_the_plugins_naming_it(tmp_path: Path, plugi
     atomic_write(shared, '{"limit": 5}')
     assert proc.wait_for("plugin.reloaded", after=mark, plugin="limit_plugin")["trigger"] == [str(shared.relative_to(tmp_path))]
     proc.wait_for("log", after=mark, message="limit 5")
+
+
+def test_a_restart_hands_the_prompt_histories_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from devnode.restart import HISTORY_ENV, restart_command, take_histories
+
+    saved = tmp_path / "history.json"
+    saved.write_text(json.dumps({"command": ["status", "peer list"], "emit": ["data.shared"]}))
+    monkeypatch.setenv(HISTORY_ENV, str(saved))
+
+    assert take_histories() == {"command": ["status", "peer list"], "emit": ["data.shared"]}
+    assert not saved.exists() and HISTORY_ENV not in os.environ  # read once
+    assert take_histories() == {}
+    assert restart_command()[0] == __import__("sys").executable

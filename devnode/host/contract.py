@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,14 @@ def edit_distance(a: str, b: str, limit: int = MAX_DISTANCE) -> int:
             return limit + 1
         previous = current
     return previous[-1]
+
+
+@lru_cache(maxsize=2048)
+def near_lifecycle(name: str) -> tuple[str, ...]:
+    """The lifecycle names within ``MAX_DISTANCE`` edits of ``name`` (cached: names repeat at every reload)."""
+    if name in LIFECYCLE or name.startswith("__"):
+        return ()
+    return tuple(w for w in LIFECYCLE if edit_distance(name.lower(), w) <= MAX_DISTANCE)
 
 
 def own_methods(cls: type) -> dict[str, Any]:
@@ -59,10 +68,8 @@ def misspelt_lifecycle(module_name: str, cls: type, file: Path) -> list[ParityWa
     methods = own_methods(cls)
     warnings: list[ParityWarning] = []
     for name, func in methods.items():
-        if name in LIFECYCLE or name.startswith("__"):
-            continue
-        for wanted in LIFECYCLE:
-            if wanted in methods or edit_distance(name.lower(), wanted) > MAX_DISTANCE:
+        for wanted in near_lifecycle(name):
+            if wanted in methods:
                 continue
             line = _line(func)
             where = f"{file.name}:{line}" if line else file.name

@@ -20,13 +20,10 @@ class OutsideChanges:
         self.scope = scope
         self.contents = contents
         self.modules = OutsideModules(host.plugin_dir, host.graph, scope.external_roots())
-        # Remember today's content, so a save that changes nothing (or a touch) does nothing.
+        # Remember the single files' content, so touching the .env does nothing. Files in --watch dirs are
+        # not read up front (a big library would cost start-up): their first event always counts as a change.
         for path in scope.watched_files():
             contents.changed(path)
-        for directory in scope.extra_dirs:
-            for path in directory.rglob("*.py"):
-                if not scope.ignored(path):
-                    contents.changed(path)
 
     async def take(self, paths: set[Path], on_env_change: Callable[[Path], Awaitable[None]] | None) -> set[Path]:
         """Handle the ``.env`` and ``--watch`` paths of ``paths``; return the plugin-dir ones."""
