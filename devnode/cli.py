@@ -302,7 +302,10 @@ def _restart_if_asked(runtime: Any, histories: dict[str, list[str]] | None = Non
     if runtime.restart_reason is not None and not runtime.options.headless:
         from devnode.restart import exec_again
 
-        exec_again(runtime.restart_reason, histories)
+        try:
+            exec_again(runtime.restart_reason, histories)
+        except OSError as exc:  # everything is already shut down: say why, and end like a quit
+            print(f"devnode: error: could not restart ({exc}); start devnode again by hand", file=sys.stderr)
 
 
 def _run_rich(args: argparse.Namespace, config: NodeConfig, options: Any) -> int:

@@ -11,6 +11,7 @@ what they mean in git.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from watchfiles import Change, DefaultFilter, awatch
 from devnode.reload.watcher import EDITOR_DEBRIS_NAMES, EDITOR_DEBRIS_SUFFIXES
 
 IGNORE_FILES = (".gitignore", ".devnodeignore")
+log = logging.getLogger("devnode.watch")
 
 
 def _is_debris(name: str) -> bool:
@@ -177,10 +179,13 @@ async def watch_scope(
         try:
             async for changes in awatch(*paths, watch_filter=watch_filter, recursive=recursive, **options):  # type: ignore[arg-type]
                 queue.put_nowait({Path(p) for _, p in changes})
+        except Exception as exc:  # e.g. a --watch dir removed: the other watches go on
+            log.warning("devnode stopped watching %s: %s: %s", ", ".join(map(str, paths)), type(exc).__name__, exc)
         finally:
             queue.put_nowait(None)
 
-    pumps = [asyncio.ensure_future(pump(dirs, True, _ScopeFilter(scope)))]
+    # One watch per root, so a --watch dir that goes away cannot stop the plugin dir's watch.
+    pumps = [asyncio.ensure_future(pump([d], True, _ScopeFilter(scope))) for d in dirs]
     if parents:
         pumps.append(asyncio.ensure_future(pump(parents, False, _ScopeFilter(scope, files))))
     running = len(pumps)
