@@ -73,6 +73,21 @@ def test_scope_ignores_gitignore_devnodeignore_and_globs(tmp_path: Path) -> None
     assert not scope.ignored(plugins / "sub" / "notes.txt")  # anchored to the top of the plugin dir
 
 
+def test_scope_kinds(tmp_path: Path) -> None:
+    plugins, lib = tmp_path / "plugins", tmp_path / "lib"
+    plugins.mkdir()
+    lib.mkdir()
+    (plugins / "a_plugin.py").write_text("")
+    (tmp_path / ".env").write_text("")
+    scope = WatchScope(plugins, extra=[lib, plugins / "a_plugin.py", plugins], env_file=tmp_path / ".env")
+
+    assert scope.extra_dirs == [lib.resolve()] and scope.extra_files == []  # the plugin dir is watched anyway
+    assert scope.kind(plugins.resolve() / "a_plugin.py") == "plugin"
+    assert scope.kind(lib.resolve() / "x.py") == "external"
+    assert scope.kind((tmp_path / ".env").resolve()) == "env"
+    assert scope.kind(tmp_path.resolve() / "elsewhere.py") is None
+
+
 def test_pyproject_env_and_cli_precedence(tmp_path: Path) -> None:
     (tmp_path / "lib").mkdir()
     (tmp_path / "other").mkdir()

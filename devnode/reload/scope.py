@@ -82,7 +82,8 @@ class WatchScope:
         self.env_file = env_file.resolve() if env_file is not None else None
         resolved = [p.expanduser().resolve() for p in extra]
         self.extra_dirs = [p for p in resolved if p.is_dir() and not _inside(p, self.plugin_dir)]
-        self.extra_files = [p for p in resolved if not p.is_dir()]
+        # A --watch path inside the plugin dir adds nothing: the plugin dir is watched already.
+        self.extra_files = [p for p in resolved if not p.is_dir() and not _inside(p, self.plugin_dir)]
         self._roots = [_Root(self.plugin_dir, self.ignore)] + [_Root(d, self.ignore) for d in self.extra_dirs]
 
     # -- classification -----------------------------------------------------------------
