@@ -73,6 +73,23 @@ def test_scope_ignores_gitignore_devnodeignore_and_globs(tmp_path: Path) -> None
     assert not scope.ignored(plugins / "sub" / "notes.txt")  # anchored to the top of the plugin dir
 
 
+def test_ignore_files_above_the_plugin_dir_count_up_to_the_git_root(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    plugins = repo / "src" / "plugins"
+    plugins.mkdir(parents=True)
+    (repo / ".git").mkdir()
+    (repo / ".gitignore").write_text("*.log\nsrc/plugins/scratch_*.py\n")
+    (tmp_path / ".gitignore").write_text("*.py\n")  # above the git root: not this project's
+    (plugins / ".devnodeignore").write_text("!keep.log\n")  # the deeper file wins, as in git
+    scope = WatchScope(plugins)
+
+    assert scope.ignored(plugins / "audit.log") and scope.ignored(plugins / "scratch_1.py")
+    assert not scope.ignored(plugins / "keep.log") and not scope.ignored(plugins / "real_plugin.py")
+    (repo / ".gitignore").write_text("*.log\n")
+    scope.refresh_ignores([])
+    assert not scope.ignored(plugins / "scratch_1.py")  # edits to it apply at the next batch
+
+
 def test_scope_kinds(tmp_path: Path) -> None:
     plugins, lib = tmp_path / "plugins", tmp_path / "lib"
     plugins.mkdir()

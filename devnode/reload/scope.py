@@ -2,7 +2,8 @@
 
 Ignores are gitignore patterns, matched relative to the watched dir they fall in:
 ``--ignore`` globs (or ``[tool.devnode] ignore``), plus the ``.gitignore`` and
-``.devnodeignore`` files at the top of each watched dir (re-read when they change).
+``.devnodeignore`` files at the top of each watched dir and in the directories above
+it up to the git root (re-read when they change), as watchexec does.
 Matching uses pathspec, the gitignore matcher black and mypy use, so negation
 (``!keep.csv``), anchoring (``/top.py``) and directory patterns (``build/``) mean
 what they mean in git.
@@ -30,42 +31,73 @@ def _is_debris(name: str) -> bool:
     return name in EDITOR_DEBRIS_NAMES or name.endswith(EDITOR_DEBRIS_SUFFIXES) or name.startswith((".#", ".~"))
 
 
+def _git_parents(directory: Path) -> list[Path]:
+    """The directories above ``directory`` up to its git work tree's root, outermost first ([] outside git)."""
+    found: list[Path] = []
+    for parent in directory.parents:
+        found.append(parent)
+        if (parent / ".git").exists():
+            return list(reversed(found))
+    return []
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
 @dataclass
 class _Root:
-    """One watched directory and the ignore rules that apply inside it."""
+    """One watched directory and the ignore rules that apply inside it.
+
+    Its own ignore files and the extra patterns, plus the ignore files of the directories above
+    it up to the git root (as git reads them: a deeper file's rule wins over a shallower one's).
+    """
 
     path: Path
     patterns: list[str]
-    spec: pathspec.GitIgnoreSpec = field(init=False)
-    stamps: tuple[float | None, ...] = field(init=False, default=())
+    specs: list[tuple[Path, pathspec.GitIgnoreSpec]] = field(init=False)
+    stamps: tuple[tuple[int, int] | None, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
+        self.bases = [*_git_parents(self.path), self.path]
         self.refresh(force=True)
 
     def refresh(self, force: bool = False) -> None:
         """Re-read the ignore files if one of them changed (or appeared, or went away)."""
-        stamps = tuple(_mtime(self.path / name) for name in IGNORE_FILES)
+        stamps = tuple(_stamp(base / name) for base in self.bases for name in IGNORE_FILES)
         if not force and stamps == self.stamps:
             return
         self.stamps = stamps
-        lines = list(self.patterns)
-        for name in IGNORE_FILES:
-            try:
-                lines += (self.path / name).read_text(encoding="utf-8", errors="replace").splitlines()
-            except OSError:
-                continue
-        self.spec = pathspec.GitIgnoreSpec.from_lines(lines)
+        self.specs = []
+        for base in self.bases:
+            lines = [line for name in IGNORE_FILES for line in _read_lines(base / name)]
+            if base == self.path:
+                lines = list(self.patterns) + lines
+            if lines:
+                self.specs.append((base, pathspec.GitIgnoreSpec.from_lines(lines)))
 
     def ignores(self, path: Path, is_dir: bool) -> bool:
-        rel = path.relative_to(self.path).as_posix()
-        return bool(rel) and rel != "." and self.spec.match_file(rel + ("/" if is_dir else ""))
+        ignored = False
+        for base, spec in self.specs:
+            rel = path.relative_to(base).as_posix()
+            if not rel or rel == ".":
+                continue
+            verdict = spec.check_file(rel + ("/" if is_dir else "")).include
+            if verdict is not None:
+                ignored = verdict
+        return ignored
 
 
-def _mtime(path: Path) -> float | None:
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """Modification time and size: a same-size rewrite within the clock's tick is the only change missed."""
     try:
-        return path.stat().st_mtime
+        stat = path.stat()
     except OSError:
         return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -116,10 +148,10 @@ class WatchScope:
         return "plugin" if root == self.plugin_dir else "external"
 
     def refresh_ignores(self, changed: Iterable[Path]) -> None:
-        """A changed .gitignore/.devnodeignore takes effect from the next batch on."""
-        if any(p.name in IGNORE_FILES for p in changed):
-            for root in self._roots:
-                root.refresh()
+        """A changed .gitignore/.devnodeignore takes effect from this batch on (the ones above the watched
+        dirs are not watched, so every batch checks their modification times: a few stat calls)."""
+        for root in self._roots:
+            root.refresh()
 
     def external_roots(self) -> list[Path]:
         return [*self.extra_dirs, *self.extra_files]
