@@ -300,9 +300,13 @@ def _serve(config: NodeConfig, options: Any, ui: Any, *, json_lines: bool, comma
 def _restart_if_asked(runtime: Any, histories: dict[str, list[str]] | None = None) -> None:
     """``restart`` (command, R, a changed .env): everything is shut down; start devnode again in this process."""
     if runtime.restart_reason is not None and not runtime.options.headless:
-        from devnode.restart import exec_again
+        from devnode.restart import exec_again, keep_recording
 
         try:
+            kept = keep_recording(runtime.options.record)
+            if kept is not None:
+                print(f"devnode: the recording so far is kept as {kept}; {runtime.options.record} starts again",
+                      file=sys.stderr)
             exec_again(runtime.restart_reason, histories)
         except OSError as exc:  # everything is already shut down: say why, and end like a quit
             print(f"devnode: error: could not restart ({exc}); start devnode again by hand", file=sys.stderr)

@@ -53,6 +53,19 @@ def exec_again(reason: str, histories: dict[str, list[str]] | None = None) -> No
     os.execve(command[0], command, env)
 
 
+def keep_recording(path: str | None) -> Path | None:
+    """``--record FILE`` would start FILE afresh in the new process: move what was recorded so far aside."""
+    if not path or not Path(path).is_file():
+        return None
+    original = Path(path)
+    for n in range(1, 10000):
+        kept = original.with_name(f"{original.stem}.{n}{original.suffix}")
+        if not kept.exists():
+            original.rename(kept)
+            return kept
+    return None
+
+
 def take_histories() -> dict[str, list[str]]:
     """The prompt histories a restart handed over (read once, the file removed)."""
     name = os.environ.pop(HISTORY_ENV, None)

@@ -425,3 +425,19 @@ def test_a_restart_hands_the_prompt_histories_over(tmp_path: Path, monkeypatch: 
     assert not saved.exists() and HISTORY_ENV not in os.environ  # read once
     assert take_histories() == {}
     assert restart_command()[0] == __import__("sys").executable
+
+
+def test_a_restart_keeps_the_recording_so_far(tmp_path: Path, plugin_dir: Path, devnode_process: Start) -> None:
+    from devnode.recording import load_recording
+
+    recording = tmp_path / "session.jsonl"
+    proc = devnode_process(plugin_dir, "--record", str(recording))
+    proc.wait_for("node.ready")
+    proc.send("emit data.verified {\"n\": 1}")
+    proc.wait_for("event", type="data.verified")
+    proc.send("restart")
+    mark = proc.mark()
+    proc.wait_for("node.ready", after=mark)
+    kept = load_recording(tmp_path / "session.1.jsonl")
+    assert [e.event.type.value for e in kept.events][:2] == ["system.node_started", "data.verified"]
+    assert load_recording(recording).header["format"]  # the new process records afresh
