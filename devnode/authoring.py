@@ -104,6 +104,13 @@ async def env_changed(runtime: Runtime, path: Path) -> None:
         return
     names = ", ".join(str(c["name"]) for c in changed)
     runtime.env_values = after
+    from devnode.restart import can_restart
+
+    if not can_restart():
+        runtime.reporter.emit("warning", code="env-invalid", plugin="*", file=str(path),
+                              message=f"{path.name} changed ({names}); devnode was not started as a program, so it "
+                                      "cannot restart itself with it: stop and start it again")
+        return
     runtime.reporter.emit("config.changed", file=str(path), changed=changed, action="restart",
                           message=f"{path.name} changed ({names}): restarting the node with it")
     runtime.request_restart(f"{path.name} changed: {names}")

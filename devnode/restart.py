@@ -29,6 +29,16 @@ def remember_environment() -> None:
         _original_environ = dict(os.environ)
 
 
+def can_restart() -> bool:
+    """Whether this process is a devnode program (``devnode ...`` or ``python -m devnode ...``) it can re-run.
+
+    ``main()`` called from other code (a test, a script) is not: exec would replace that program.
+    """
+    argv0 = Path(sys.argv[0]).name if sys.argv else ""
+    return argv0 == "devnode" or sys.orig_argv[1:3] == ["-m", "devnode"] or sys.argv[0].endswith(
+        ("devnode/__main__.py", "devnode\\__main__.py"))
+
+
 def restart_command() -> list[str]:
     """The interpreter and arguments this process was started with (``python -m devnode run ...``)."""
     return [sys.executable, *sys.orig_argv[1:]]
