@@ -167,6 +167,8 @@ class TestRunner:
                                  + (f" while {running} was running" if running else ""))
         elif outcome == "error":
             fields["message"] = next((line for line in reversed(output) if line.strip()), f"pytest exited {code}")
+        elif outcome == "none":
+            fields["message"] = "pytest selected no test in the covering files (do the --test arguments deselect them all?)"
         if outcome != "passed":
             fields["output"] = list(output)
         return fields
