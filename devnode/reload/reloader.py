@@ -6,12 +6,14 @@ import asyncio
 import stat
 import time
 import traceback
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from watchfiles import Change
 
 from devnode.host.host import PluginHost
 from devnode.reload.planner import ContentLedger, Plan, plan_changes
+from devnode.reload.scope import WatchScope, watch_scope
 from devnode.reload.watcher import PluginDirFilter, watch_plugin_dir
 
 DIR_CHECK_SECONDS = 0.5  # how often the plugin dir's identity is checked (one stat)
@@ -20,7 +22,8 @@ DIR_CHECK_SECONDS = 0.5  # how often the plugin dir's identity is checked (one s
 class Reloader:
     """Keeps the host in step with the plugin dir on disk."""
 
-    def __init__(self, host: PluginHost, *, debounce_ms: int = 1600, step_ms: int = 10, force_polling: bool = False) -> None:
+    def __init__(self, host: PluginHost, *, debounce_ms: int = 1600, step_ms: int = 10, force_polling: bool = False,
+                 scope: WatchScope | None = None, on_env_change: Callable[[Path], Awaitable[None]] | None = None) -> None:
         self.host = host
         self.plugin_dir = host.plugin_dir
         self.debounce_ms = debounce_ms
@@ -28,6 +31,15 @@ class Reloader:
         self.force_polling = force_polling
         self.contents = ContentLedger(self.plugin_dir)
         self.ready = asyncio.Event()
+        # --watch paths, ignores and the .env (docs/reload.md "What is watched"); None: the plugin dir only.
+        self.scope = scope
+        self.on_env_change = on_env_change
+        if scope is not None:
+            from devnode.reload.outside import OutsideChanges
+
+            self.outside: OutsideChanges | None = OutsideChanges(host, scope, self.contents)
+        else:
+            self.outside = None
 
     async def run(self, stop_event: asyncio.Event) -> None:
         """Watch until ``stop_event``; if the plugin dir vanishes or is replaced, say so and watch it again."""
@@ -62,13 +74,16 @@ class Reloader:
             self.ready.set()  # even when the dir vanished during start-up
 
     async def _watch(self, stop: asyncio.Event, mode: str) -> None:
-        batches = watch_plugin_dir(
-            self.plugin_dir, stop, debounce_ms=self.debounce_ms, step_ms=self.step_ms, force_polling=self.force_polling
-        ).__aiter__()
+        options = dict(debounce_ms=self.debounce_ms, step_ms=self.step_ms, force_polling=self.force_polling)
+        if self.scope is not None:
+            batches = watch_scope(self.scope, stop, **options).__aiter__()  # type: ignore[arg-type]
+        else:
+            batches = watch_plugin_dir(self.plugin_dir, stop, **options).__aiter__()  # type: ignore[arg-type]
         # awatch registers its OS watch synchronously in its first step; let that step run,
         # then catch up on anything saved between start-up (or the dir's return) and registration.
         first = asyncio.ensure_future(batches.__anext__())
-        await asyncio.sleep(0)
+        for _ in range(3 if self.scope is not None else 1):  # the scope's watchers start one step later
+            await asyncio.sleep(0)
         await self.apply_safely(self.rescan())
         if mode != "back":
             self.ready.set()
@@ -129,10 +144,15 @@ class Reloader:
         """Every file in the plugin dir, plus the ones known before (to see deletions)."""
         keep = PluginDirFilter(self.plugin_dir)
         current = {p for p in self.plugin_dir.rglob("*") if p.is_file() and keep(Change.modified, str(p))}
-        return current | self.contents.known()
+        found = current | self.contents.known()
+        if self.scope is not None:
+            found = {p for p in found if self.scope.kind(p) != "plugin" or not self.scope.ignored(p)}
+        return found
 
     async def apply(self, paths: set[Path]) -> Plan:
         """Plan and carry out one batch of changed paths."""
+        if self.outside is not None:
+            paths = await self.outside.take(paths, self.on_env_change)
         changed = {p for p in paths if self.contents.changed(p)}
         if not changed:
             return Plan()
