@@ -10,9 +10,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dotenv import dotenv_values
-
 from devnode.config import ConfigError
+from devnode.envfile import env_values
 from devnode.reload.scope import WatchScope
 from devnode.reporting import Record
 
@@ -71,10 +70,7 @@ def offer_restart(record: Record) -> None:
 def _read_env(path: Path | None) -> dict[str, str | None]:
     if path is None:
         return {}
-    try:
-        return dict(dotenv_values(path))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return {}
+    return env_values(path)
 
 
 def _shown(name: str, value: str | None) -> str | None:

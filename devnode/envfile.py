@@ -64,6 +64,14 @@ def read_env_file(path: Path) -> dict[str, str | None]:
     return dotenv_values(stream=io.StringIO(text))
 
 
+def env_values(path: Path) -> dict[str, str | None]:
+    """``read_env_file``, or nothing when it cannot be used (the configuration step already said why)."""
+    try:
+        return read_env_file(path)
+    except EnvFileError:
+        return {}
+
+
 def decode(raw: bytes, path: Path) -> str:
     """UTF-8 (with or without BOM), UTF-16/32 with BOM, else CP1252; refuse anything else in one line."""
     for bom, encoding in BOMS:

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
-
 from devnode.config import ConfigError
+from devnode.envfile import env_values
 
 # [tool.devnode] key -> node config field
 NODE_KEYS = {"plugin_dir": "plugin_dir", "data_dir": "data_dir", "node_id": "node_id", "peers": "initial_peers",
@@ -110,7 +109,7 @@ def authoring_settings(
     cwd: Path,
 ) -> AuthoringSettings:
     """Merge watch/ignore/editor from the four sources; the highest that sets a value wins."""
-    dotenv: dict[str, str | None] = dict(dotenv_values(env_file)) if env_file is not None else {}
+    dotenv: dict[str, str | None] = env_values(env_file) if env_file is not None else {}
     settings = AuthoringSettings()
     for key in AUTHORING_KEYS:
         env_name = ENV_NAMES[key]
