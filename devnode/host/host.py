@@ -38,7 +38,8 @@ from devnode.host.links import LinkGuard
 from devnode.host.naming import candidate_modules, expected_class_name, module_path
 from devnode.host.run_errors import RunErrors
 from devnode.ownership import MISSING, Ledger, _task_owner, reset_current, set_current
-from devnode.process_ownership import StateSnapshot, undo_all
+from devnode.process_ownership import undo_all
+from devnode.process_state import StateSnapshot
 from devnode.reporting import Reporter
 
 # Optional hook pair for carrying state across a reload (documented in docs/reload.md).
