@@ -154,12 +154,16 @@ async def _bounded(awaitable: Awaitable[Any], seconds: float, callback: Callback
     except TimeoutError:
         if not deadline.expired():
             raise  # the handler's own TimeoutError
-        name = safe.attribute(callback, "__qualname__")
-        raise HandlerTimeoutError(
-            f"{name if isinstance(name, str) else 'the handler'} did not finish within {seconds:g} s; devnode "
-            "cancelled it so later events and commands are not held up (see --timeout). In production it would "
-            "block every later event: give its network calls a timeout"
-        ) from None
+    else:
+        return
+    # Raised outside the except block: no __context__ chain back to the cancelled handler's frames,
+    # which would keep the plugin's old version alive after a reload.
+    name = safe.attribute(callback, "__qualname__")
+    raise HandlerTimeoutError(
+        f"{name if isinstance(name, str) else 'the handler'} did not finish within {seconds:g} s; devnode "
+        "cancelled it so later events and commands are not held up (see --timeout). In production it would "
+        "block every later event: give its network calls a timeout"
+    )
 
 
 class PublishLoopError(RuntimeError):

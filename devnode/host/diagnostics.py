@@ -167,9 +167,14 @@ def display_path(file: str | Path, plugin_dir: Path) -> str:
 
 
 def drop_frames(exc: BaseException) -> None:
-    """Tracebacks hold frames, frames hold plugin instances: free them once reported."""
-    if exc.__traceback__ is not None:
-        traceback.clear_frames(exc.__traceback__)
+    """Tracebacks hold frames, frames hold plugin instances: free them once reported (the whole chain)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 32:
+        seen.add(id(current))
+        if current.__traceback__ is not None:
+            traceback.clear_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__
 
 
 def _one_line(exc: BaseException) -> str:
