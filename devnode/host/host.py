@@ -247,12 +247,13 @@ class PluginHost:
     def report_leaks(self) -> None:
         self._leak_check = None
         if self.leaks.pending:
-            leftovers = self.leaks.check(in_flight=self.bus.in_flight > 0)
-            if self.leaks.pending:  # pinned by a dispatch still under way, maybe: look again shortly
-                try:
-                    self._leak_check = asyncio.get_running_loop().call_later(LEAK_CHECK_DELAY * 2, self.report_leaks)
-                except RuntimeError:  # called outside the loop (tests): the next check sees them
-                    pass
+            try:
+                loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            except RuntimeError:  # called with the loop stopped (tests): nothing can be under way
+                loop = None
+            leftovers = self.leaks.check(in_flight=self.bus.in_flight > 0, running=loop is not None)
+            if self.leaks.pending and loop is not None:  # alive for the first time, or pinned: look again shortly
+                self._leak_check = loop.call_later(LEAK_CHECK_DELAY * 2, self.report_leaks)
             for leftover in leftovers:
                 self.reporter.emit(
                     "warning",

@@ -21,26 +21,40 @@ class Leftover:
     holders: list[str]
 
 
+@dataclass(eq=False)
+class _Watched:
+    plugin: str
+    what: str
+    ref: weakref.ref[Any]
+    since: float
+    seen_alive: bool = False
+
+
 class LeakWatch:
     """Weak references to plugin versions that should die; checked in batches (gc is not free)."""
 
     def __init__(self, grace: float = 0.0) -> None:
-        # An old version can be pinned for a moment by a dispatch still in flight (its snapshot of the
-        # subscriptions, an async handler awaiting): bounded by the handler deadline, so only what is
-        # still alive ``grace`` seconds after its retirement is a leak.
+        # An old version can be pinned for a moment by work still under way while the loop runs: a
+        # dispatch's snapshot of the subscriptions, an async handler awaiting (bounded by the handler
+        # deadline), a result on its way back to the publisher. So, on a running loop, only what is
+        # alive ``grace`` seconds after its retirement, and in two checks in a row, is a leak.
         self.grace = grace
-        self._pending: list[tuple[str, str, weakref.ref[Any], float]] = []
+        self._pending: list[_Watched] = []
 
     def expect_freed(self, plugin: str, cls: type) -> None:
         """Watch ``cls``, the class of a retired version: anything holding one of its instances holds it too."""
-        self._pending.append((plugin, "class", weakref.ref(cls), time.monotonic()))
+        self._pending.append(_Watched(plugin, "class", weakref.ref(cls), time.monotonic()))
 
     @property
     def pending(self) -> int:
         return len(self._pending)
 
-    def check(self, in_flight: bool = False) -> list[Leftover]:
-        """Collect garbage, then report every watched object still alive (``in_flight``: dispatches are under way)."""
+    def check(self, in_flight: bool = False, running: bool = False) -> list[Leftover]:
+        """Collect garbage, then report every watched object still alive.
+
+        ``running``: the loop is running (work under way may still hold it briefly);
+        ``in_flight``: dispatches are under way right now.
+        """
         if not self._pending:
             return []
         gc.collect()
@@ -48,15 +62,17 @@ class LeakWatch:
         reported: set[str] = set()
         waiting = []
         now = time.monotonic()
-        for plugin, what, ref, since in self._pending:
-            obj = ref()
-            if obj is None or plugin in reported:
+        for watched in self._pending:
+            obj = watched.ref()
+            if obj is None or watched.plugin in reported:
                 continue
-            if in_flight and now - since < self.grace:
-                waiting.append((plugin, what, ref, since))  # look again once in-flight handlers are past their deadline
+            young = now - watched.since < self.grace
+            if running and (young and in_flight or not watched.seen_alive):
+                watched.seen_alive = True
+                waiting.append(watched)  # look again shortly: a leak is still there then
                 continue
-            reported.add(plugin)
-            leftovers.append(Leftover(plugin, what, describe_holders(obj)))
+            reported.add(watched.plugin)
+            leftovers.append(Leftover(watched.plugin, watched.what, describe_holders(obj)))
         self._pending = waiting
         return leftovers
 
