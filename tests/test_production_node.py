@@ -94,8 +94,11 @@ def _address(hex_address: str) -> str:
 def test_devnode_run_hosts_the_bundled_plugins_in_production_and_reloads_on_save(tmp_path: Path) -> None:
     plugins = tmp_path / "plugins"
     shutil.copytree(BUNDLED_PLUGINS, plugins, ignore=shutil.ignore_patterns("__pycache__", "*.log"))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        p2p_port = probe.getsockname()[1]
     proc = DevnodeProcess([str(plugins), "--data-dir", str(tmp_path / "data"), "--node", "production",
-                           "--node-src", str(UPSTREAM)], cwd=tmp_path, env=clean_env())
+                           "--node-src", str(UPSTREAM), "--p2p-port", str(p2p_port)], cwd=tmp_path, env=clean_env())
     try:
         ready = proc.wait_for("node.ready", timeout=90)
         assert ready["node"] == "production" and ready["chain_kind"] == "anvil"
@@ -109,6 +112,7 @@ def test_devnode_run_hosts_the_bundled_plugins_in_production_and_reloads_on_save
         # Nothing of the node listens beyond loopback (production's APIs and dashboard are not started).
         bound = _sockets_of(proc.proc.pid)
         assert bound and all(addr.startswith(("127.0.0.1:", "[::1]:")) for _, addr in bound), bound
+        assert ("udp", f"127.0.0.1:{p2p_port}") in bound  # --p2p-port: production's DHT, on loopback only
 
         mark = proc.mark()
         proc.send("status")

@@ -428,11 +428,13 @@ class RichConsole:
             return [t.value for t in EventType]
         if head in ("load", "unload", "reload"):
             return self.runtime.host.plugin_names() + (["all"] if head == "reload" else [])
+        # Production's P2PNetwork has no simulated peers to offer (--node production).
+        peers = list(getattr(self.runtime.node.p2p_network, "known_peers", []))
         if head in ("share", "receive", "balance", "transfer"):
-            return list(self.runtime.node.p2p_network.known_peers)
+            return peers
         if head == "peer":
             return ["connect", "disconnect"] if len(words) == 1 or (len(words) == 2 and not line.endswith(" ")) \
-                else list(self.runtime.node.p2p_network.known_peers)
+                else peers
         if head == "log-level":
             return LOG_LEVELS
         return []
