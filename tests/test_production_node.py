@@ -10,13 +10,14 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import BUNDLED_PLUGINS, ROOT, WATCH_DEADLINE, DevnodeProcess, atomic_write, clean_env, write_plugin
-from devnode import cli
+from devnode import cli, events
 from devnode.config import NodeConfig
 from devnode.production import anvil, requirements
 from devnode.production.chain import rpc
@@ -190,6 +191,9 @@ def test_the_pytest_marker_hosts_plugins_in_production(devnode: DevNodeKit, tmp_
     node: Any = devnode.node
     assert type(node).__name__ == "Node" and type(node).__module__ == "services.node"
     assert node.plugin_manager is devnode.host and node.event_bus is devnode.bus
+    # dashboard.event_bus is devnode's bus for production's own code as for the plugins: the same classes.
+    assert type(node.event_bus) is events.EventBus
+    assert sys.modules["services.node"].EventType is events.EventType is sys.modules["dashboard.event_bus"].EventType
     assert type(node.data_manager.db).__module__.startswith("plyvel")
     assert node.p2p_network.server.transport.get_extra_info("sockname")[0] == "127.0.0.1"
     assert (Path(node.config.data_dir) / "encryption_keys.json").is_file()
