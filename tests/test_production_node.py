@@ -235,3 +235,22 @@ def test_check_runs_the_plugins_through_productions_node(tmp_path: Path) -> None
     config = NodeConfig(plugin_dir=str(plugins), data_dir=str(tmp_path / "data"))
     report = asyncio.run(check_plugins(config, node=NodeChoice("production", ProductionOptions(str(UPSTREAM)))))
     assert report.plugins == ["sharer_plugin"] and not report.failures
+
+
+def test_a_node_env_private_key_signs_only_on_the_authors_own_chain(tmp_path: Path) -> None:
+    from devnode.config import load_config
+    from devnode.production.chain import DEFAULT_ACCOUNTS, ChainHandle
+    from devnode.production.node import ProductionBackend
+
+    (tmp_path / "plugins").mkdir()
+    real_key = "0x" + "ab" * 32
+    (tmp_path / ".env").write_text(f"PRIVATE_KEY={real_key}\n")
+    config = load_config(cwd=tmp_path, environ={})
+    ours = ChainHandle(url="http://127.0.0.1:1", kind="anvil", accounts=DEFAULT_ACCOUNTS, chain_id=31337)
+    theirs = ChainHandle(url="http://127.0.0.1:2", kind="external", accounts=DEFAULT_ACCOUNTS, chain_id=31337)
+
+    backend = ProductionBackend(config)
+    assert backend._signing_key(ours) == DEFAULT_ACCOUNTS[0].private_key
+    assert backend.notices[0][0] == "production-chain" and "PRIVATE_KEY (from .env" in backend.notices[0][1]
+    assert backend._signing_key(theirs) == real_key
+    assert ProductionBackend(NodeConfig())._signing_key(ours) == DEFAULT_ACCOUNTS[0].private_key

@@ -98,8 +98,7 @@ class ProductionBackend:
     def _construct(self, node_module: types.ModuleType, chain: ChainHandle) -> Any:
         config = self.config
         data_dir = Path(config.data_dir)
-        private_key = config.private_key if self._given("private_key") else (
-            chain.accounts[0].private_key if chain.accounts else "")
+        private_key = self._signing_key(chain)
         if not private_key:
             raise ChainError(f"no funded key for {chain.describe()}: set PRIVATE_KEY to one of its accounts' keys")
         peers = [p for p in config.initial_peers if p.startswith(("http://", "https://"))]
@@ -132,6 +131,19 @@ class ProductionBackend:
             _track(getattr(node, name), f"node.{name}")
         _track(node, "node")
         return node
+
+    def _signing_key(self, chain: ChainHandle) -> str:
+        """The node's key: PRIVATE_KEY on the author's own chain, else the chain's first funded dev account."""
+        dev_key = chain.accounts[0].private_key if chain.accounts else ""
+        if not self._given("private_key") or not self.config.private_key:
+            return dev_key
+        if chain.kind == "external":
+            return self.config.private_key
+        # A node .env's PRIVATE_KEY is for a real chain: unfunded on a fresh anvil, and not devnode's to use.
+        self.notices.append(("production-chain", f"PRIVATE_KEY (from {self.config.source_of('private_key')}) is not "
+                             f"used on devnode's own chain; the node signs with anvil's dev account "
+                             f"{chain.accounts[0].address}"))
+        return dev_key
 
     def _given(self, name: str) -> bool:
         return self.config.source_of(name) != "default"
