@@ -254,3 +254,22 @@ def test_a_node_env_private_key_signs_only_on_the_authors_own_chain(tmp_path: Pa
     assert backend.notices[0][0] == "production-chain" and "PRIVATE_KEY (from .env" in backend.notices[0][1]
     assert backend._signing_key(theirs) == real_key
     assert ProductionBackend(NodeConfig())._signing_key(ours) == DEFAULT_ACCOUNTS[0].private_key
+
+
+@needs_production
+def test_a_second_node_on_the_same_data_dir_is_refused_with_the_fix(tmp_path: Path) -> None:
+    from devnode.production.node import ProductionNodeError
+
+    (tmp_path / "plugins").mkdir()
+    write_plugin(tmp_path / "plugins", "sharer_plugin", SHARER)
+    first = DevNodeKit(tmp_path / "plugins", tmp_path / "data", node="production", node_src=UPSTREAM)
+    try:
+        with pytest.raises(ProductionNodeError, match="another node .* is using .*nodedb: stop it, or give this one"):
+            DevNodeKit(tmp_path / "plugins", tmp_path / "data", node="production", node_src=UPSTREAM)
+        # The first node is unharmed: its import aliases and production's modules are still there.
+        first.load("sharer_plugin")
+        first.share("still here", RECIPIENT)
+        assert first.plugin("sharer_plugin").shared
+    finally:
+        first.close()
+    assert "services.node" not in sys.modules and str(UPSTREAM.resolve() / "datamgmtnode") not in sys.path
