@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from conftest import BUNDLED_PLUGINS, ROOT, WATCH_DEADLINE, DevnodeProcess, atomic_write, clean_env, write_plugin
+from conftest import (BUNDLED_PLUGINS, ROOT, WATCH_DEADLINE, DevnodeProcess, atomic_write, clean_env, wait_until,
+                      write_plugin)
 from devnode import cli, events
 from devnode.config import NodeConfig
 from devnode.production import anvil, requirements
@@ -125,8 +126,9 @@ def test_devnode_run_hosts_the_bundled_plugins_in_production_and_reloads_on_save
         proc.send(f'share {RECIPIENT} "weekly report"')
         result = proc.wait_for("command.result", after=mark)
         tx_hash = result["result"]["compliance_tx_hash"]
-        receipt = rpc(chain_url, "eth_getTransactionReceipt", ["0x" + tx_hash.removeprefix("0x")])
-        assert receipt is not None and int(receipt["status"], 16) == 1
+        receipt = wait_until(lambda: rpc(chain_url, "eth_getTransactionReceipt", ["0x" + tx_hash.removeprefix("0x")]),
+                             timeout=20, what="the compliance transaction's receipt")
+        assert int(receipt["status"], 16) == 1
         shared = proc.wait_for("event", after=mark, type="data.shared")
         assert {h["plugin"] for h in shared["handlers"]} >= {"audit_plugin", "example_plugin", "metrics_plugin"}
 
