@@ -275,3 +275,32 @@ def test_a_second_node_on_the_same_data_dir_is_refused_with_the_fix(tmp_path: Pa
     finally:
         first.close()
     assert "services.node" not in sys.modules and str(UPSTREAM.resolve() / "datamgmtnode") not in sys.path
+
+
+@needs_production
+def test_the_authors_own_local_chain_is_used_and_left_running(tmp_path: Path) -> None:
+    import asyncio
+
+    from devnode.config import load_config
+    from devnode.production.chain import start_chain
+    from devnode.production.node import ProductionOptions
+    from devnode.session import NodeSession
+
+    theirs = start_chain(tmp_path / "their-chain")  # stands for the author's own anvil/hardhat
+    try:
+        (tmp_path / "plugins").mkdir()
+        config = load_config({"plugin_dir": str(tmp_path / "plugins"), "data_dir": str(tmp_path / "data")},
+                             environ={"BLOCKCHAIN_URL": theirs.url}, cwd=tmp_path)
+
+        async def run() -> dict[str, Any]:
+            async with NodeSession(config, kind="production", production=ProductionOptions(str(UPSTREAM))) as s:
+                await s.start()
+                await s.node.share_data("on their chain", RECIPIENT)
+                return s.ready_fields()
+
+        ready = asyncio.run(run())
+        assert ready["chain_kind"] == "external" and theirs.url in ready["chain"]
+        # The compliance transaction went to their chain, which devnode leaves running.
+        wait_until(lambda: int(rpc(theirs.url, "eth_blockNumber"), 16) >= 1, timeout=20, what="a block on their chain")
+    finally:
+        theirs.stop()
