@@ -304,3 +304,28 @@ def test_the_authors_own_local_chain_is_used_and_left_running(tmp_path: Path) ->
         wait_until(lambda: int(rpc(theirs.url, "eth_blockNumber"), 16) >= 1, timeout=20, what="a block on their chain")
     finally:
         theirs.stop()
+
+
+@needs_production
+def test_a_scenario_plays_against_productions_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plugins = tmp_path / "plugins"
+    shutil.copytree(BUNDLED_PLUGINS, plugins, ignore=shutil.ignore_patterns("__pycache__", "*.log"))
+    scenario = tmp_path / "production.toml"
+    scenario.write_text(f'''
+name = "production"
+[[step]]
+share = "{RECIPIENT}"
+data = "weekly report"
+[[step]]
+expect = "data.shared"
+handled_by = ["example_plugin", "audit_plugin", "metrics_plugin"]
+[[step]]
+share = "{RECIPIENT}"
+data = "password: hunter2"
+fails = "blocked pattern"
+''')
+    code = cli.main(["scenario", str(scenario), str(plugins), "--node", "production", "--node-src", str(UPSTREAM),
+                     "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "scenario production passed: 3 step(s)" in out
