@@ -20,6 +20,7 @@ from devnode.events import Event, EventType, HandlerResult
 from devnode.host.host import PluginHost
 from devnode.node.node import DevNode
 from devnode.ownership import TrackedThread, install_task_factory
+from devnode.paused import exclude_pauses
 from devnode.playback import run_requested
 from devnode.recording import Recorder
 from devnode.reload.reloader import Reloader
@@ -50,6 +51,8 @@ class RunOptions:
     replay: str | None = None
     fast: bool = False
     headless: bool = False  # stop once the scenario/replay is done; run() returns 0/1 on its outcome
+    debug_adapter: str | None = None  # [HOST:]PORT for an editor's debugger (docs/debugging.md); None: nothing listens
+    wait_for_client: bool = False
 
 
 class Runtime:
@@ -84,6 +87,7 @@ class Runtime:
         self._root_level = logging.WARNING
         self.exit_code = 0
         self.recorder: Recorder | None = None
+        self.debug_adapter: Any = None
 
     # -- the whole life of the node --------------------------------------------------
     async def run(self) -> int:
@@ -108,11 +112,17 @@ class Runtime:
             )
             self.node.plugin_manager = self.host
             self.node.event_bus.add_observer(self._on_event)
+            self.node.event_bus.add_observer(exclude_pauses, first=True)  # before any handler time is reported
             if self.on_start is not None:
                 self.on_start(self)
             if self.recorder is not None:
                 self.recorder.attach(self.node)
             await self.node.start()
+            if self.options.debug_adapter is not None:
+                from devnode.debug_adapter import start_debug_adapter
+
+                self.debug_adapter = await start_debug_adapter(self, self.options.debug_adapter,
+                                                               self.options.wait_for_client)
             await self.host.start()
             if self.options.watch:
                 self.reloader = Reloader(
@@ -136,6 +146,8 @@ class Runtime:
             if hasattr(self, "node") and not self._stopped:
                 await self._abandon()
             watchdog.stop()
+            if self.debug_adapter is not None:
+                self.debug_adapter.stop()
             if self.recorder is not None:
                 self.recorder.close()
             self._uninstall_logging()

@@ -238,7 +238,19 @@ def test_footer_fits_80_columns_and_names_every_key(plugin_dir: Path, tmp_path: 
     assert re.search(r"^chatty_plugin\s+active\s+0\s+1\s+0\s+0\s+0$", footers[0], re.M), footers[0]
     assert "node1 · 1 plugin(s) · 1 events · log INFO · not watching" in footers[0]
     assert lines[-1].split() == ["r", "reload", "s", "status", "e", "emit", ":", "command", "c", "console",
-                                 "p", "pause", "?", "help", "q", "quit"]
+                                 "p", "pause", "l", "log", "?", "help", "q", "quit"]
+
+
+@pytest.mark.parametrize("width", [60, 64, 72, 79])
+def test_the_key_line_degrades_below_80_columns_without_wrapping_or_losing_keys_silently(width: int) -> None:
+    from devnode.ui.console.key_hints import KEYS, key_hints
+
+    line = key_hints(width).plain
+    assert len(line) <= width
+    shown = line.split()[::2]
+    assert "?" in shown and "q" in shown
+    if len(shown) < len(KEYS):
+        assert "? more" in line  # a dropped key is one ? away
 
 
 # -- the Python console ------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from devnode.ui.console import errors, history, style
 from devnode.ui.console.debugger import Breakpoints, post_mortem
 from devnode.ui.console.event_lines import Burst, Coalescer, burst_line, event_line, paused_summary
 from devnode.ui.console.footer import Footer
+from devnode.ui.console.key_hints import key_hints
 from devnode.ui.console.keys import KeyReader
 from devnode.ui.console.prompt import LineHistory, on_thread, read_line, words_completer
 from devnode.ui.console.repl import NodeConsole, interact, namespace
@@ -42,8 +43,6 @@ RENDER_SHARE = 0.05  # and rendering never takes more than ~5% of the loop's tim
 FOOTER_EVERY = 0.5  # counters alone refresh the footer this often
 MAX_LOG_LINES = 40  # per frame; a log flood is summed up, not scrolled
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
-KEY_HELP = [("r", "reload"), ("s", "status"), ("e", "emit"), (":", "command"), ("c", "console"),
-            ("p", "pause"), ("l", "log"), ("?", "help"), ("q", "quit")]
 HOLDING_MODES = ("prompt", "debugger")
 
 
@@ -91,6 +90,8 @@ class RichConsole:
         self._data_history = LineHistory()
         self._interrupts = 0
         self._stall_in_debugger = False
+        self._editor_attached = False
+        self._editor_stop: Record | None = None
         self._closed = False
 
     # -- the reporter sink (hot path) -------------------------------------------------------
@@ -104,6 +105,9 @@ class RichConsole:
             self._failure(record)
             return
         if kind in ("warning", "log") and self._hide_stall(record):
+            return
+        if kind.startswith("debugger."):
+            self._editor_debugger(record)
             return
         if kind == "node.ready" and self.open_console and self._loop is not None:
             self.open_console = False
@@ -162,6 +166,32 @@ class RichConsole:
             self._stall_in_debugger = False
             return True
         return False
+
+    def _editor_debugger(self, record: Record) -> None:
+        """An attached editor's state, for the footer; a stop of the loop thread is drawn at once."""
+        kind = record["kind"]
+        if kind in ("debugger.attached", "debugger.detached"):
+            self._editor_attached = kind == "debugger.attached"
+        elif kind == "debugger.stopped":
+            self._editor_stop = record
+        elif kind == "debugger.resumed":
+            self._editor_stop = None
+            self._footer_stale = True
+            self._poke()
+            return  # the stop line said it all; the footer just drops its note
+        self._queue.append((record, None))
+        if kind == "debugger.stopped" and record.get("on_loop") and self._on_loop() and not self._closed:
+            self.flush()  # the loop stays blocked until the editor continues: the pump cannot draw this
+        else:
+            self._poke()
+
+    def _debugger_notes(self) -> list[tuple[str, str]]:
+        stop = self._editor_stop
+        if stop is not None:
+            return [(f"stopped in your editor at {stop.get('file')}:{stop.get('line')}", "bold " + style.WARNING)]
+        if self._editor_attached:
+            return [("editor attached", style.HINT)]
+        return []
 
     def _poke(self) -> None:
         wake = self._wake
@@ -293,20 +323,18 @@ class RichConsole:
         if runtime is None or not hasattr(runtime, "host"):
             return Text("devnode starting…", style.TIME)
         limit = max(3, self.console.height - 12)
-        table = status_table(runtime.host.status(), width, limit)
+        rows = runtime.host.status()
+        table = status_table(rows, width, limit)
         bus = runtime.node.event_bus
-        info = Text.assemble((runtime.config.node_id, "bold"))
-        info.append(f" · {len(runtime.host.plugins)} plugin(s) · {bus.published} events · log {runtime.options.log_level}",
-                    style.TIME)
+        info = Text.assemble((runtime.config.node_id, "bold"), no_wrap=True, overflow="ellipsis")
+        info.append(f" · {plugin_count(rows)} · {bus.published} events · log {runtime.options.log_level}", style.TIME)
         info.append(" · watching" if runtime.reloader is not None else " · not watching", style.TIME)
         if self._paused:
             info.append(f" · events paused ({sum(self._paused_counts.values())} hidden)", "bold " + style.WARNING)
-        keys = Text()
-        for key, what in KEY_HELP if width >= 90 else [k for k in KEY_HELP if k[0] != "l"]:
-            if keys:
-                keys.append("  ")
-            keys.append(key, "bold reverse")
-            keys.append(" " + what)
+        for note, note_style in self._debugger_notes():
+            info.append(" · " + note, note_style)
+        info.truncate(width, overflow="ellipsis")
+        keys = key_hints(width)
         return Group(Rule(style=style.TIME), table, info, keys)
 
     # -- the console steps aside for prompts, the Python console and pdb ---------------------
@@ -502,6 +530,14 @@ class RichConsole:
 
     def _debuggable(self, exc: BaseException) -> bool:
         return self.plugin_dir is not None and bool(errors.plugin_tracebacks(exc.__traceback__, self.plugin_dir))
+
+
+def plugin_count(rows: Sequence[dict[str, Any]]) -> str:
+    """``6 plugin(s) (1 failed)``: counts every row the table shows, and says which are not serving."""
+    states = Counter(r.get("state") for r in rows)
+    text = f"{len(rows)} plugin(s)"
+    others = [f"{n} {state}" for state, n in sorted(states.items(), key=lambda kv: str(kv[0])) if state != "active"]
+    return text + (f" ({', '.join(others)})" if others else "")
 
 
 def _exception_for(record: Record) -> BaseException | None:
