@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -31,7 +31,8 @@ from devnode.ui.console.event_lines import Burst, Coalescer, burst_line, event_l
 from devnode.ui.console.footer import Footer
 from devnode.ui.console.key_hints import key_hints
 from devnode.ui.console.keys import KeyReader
-from devnode.ui.console.prompt import LineHistory, on_thread, read_line, words_completer
+from devnode.ui.console.line_editor import LineEditor, PromptHistory
+from devnode.ui.console.prompt import on_thread
 from devnode.ui.console.repl import NodeConsole, interact, namespace
 from devnode.ui.console.table import status_table
 
@@ -85,9 +86,11 @@ class RichConsole:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._breakpoints = Breakpoints(self)
         self._repl: NodeConsole | None = None
-        self._command_history = LineHistory()
-        self._emit_history = LineHistory()
-        self._data_history = LineHistory()
+        self._command_history = PromptHistory()
+        self._emit_history = PromptHistory()
+        self._data_history = PromptHistory()
+        self._editor: tuple[LineEditor, asyncio.Future[str | None]] | None = None  # the open : or e prompt
+        self._early_keys: list[str] = []
         self._interrupts = 0
         self._stall_in_debugger = False
         self._editor_attached = False
@@ -342,14 +345,16 @@ class RichConsole:
         """Hand the terminal over (mode: prompt, console or debugger); nested calls stack."""
         if not self._modes:
             self.footer.hide()
+            if self._on_loop():
+                self.flush(final=True)  # everything up to now is on screen before the terminal is handed over
+        if mode != "prompt":  # the : and e prompts read keys here; pdb and the Python console read the terminal
+            self._cancel_prompt()
             if self.keys is not None:
                 if self._on_loop():
                     self.keys.stop()
                 elif self._loop is not None:  # breakpoint() in a plugin's own thread
                     self.keys.restore_terminal()
                     self._loop.call_soon_threadsafe(self.keys.stop)
-            if self._on_loop():
-                self.flush(final=True)  # everything up to now is on screen before the terminal is handed over
         self._modes.append(mode)
 
     def come_back(self) -> None:
@@ -383,6 +388,14 @@ class RichConsole:
     # -- keys -----------------------------------------------------------------------------------
     def _on_key(self, key: str) -> None:
         runtime = self.runtime
+        if self._editor is not None:
+            editor, answer = self._editor
+            if editor.feed(key) and not answer.done():
+                answer.set_result(editor.result)
+            return
+        if self._modes and self._modes[-1] == "prompt":
+            self._early_keys.append(key)  # typed right after ":" or "e", before the prompt is drawn
+            return
         if runtime is None or self._modes:
             return
         if key == "q":
@@ -421,28 +434,53 @@ class RichConsole:
         self._footer_stale = True
         self._poke()
 
-    async def _command_prompt(self) -> None:
-        assert self._loop is not None and self.runtime is not None
+    async def _ask(self, prompt: str, history: PromptHistory,
+                   candidates: Callable[[str], Sequence[str]] | None = None) -> str | None:
+        """One line typed at ``prompt`` (keys come from the key reader); None when cancelled."""
+        assert self._loop is not None
+        editor = LineEditor(prompt, history, self.console.file, lambda: self.console.width, candidates)
+        answer: asyncio.Future[str | None] = self._loop.create_future()
+        self._editor = (editor, answer)
+        editor.open()
+        early, self._early_keys = self._early_keys, []
+        for key in early:
+            if editor.feed(key) and not answer.done():
+                answer.set_result(editor.result)
         try:
-            line = await on_thread(self._loop, lambda: read_line(": ", self._command_history,
-                                                                 words_completer(self._command_words)))
+            return await answer
+        finally:
+            self._editor = None
+
+    def _cancel_prompt(self) -> bool:
+        """Escape, Ctrl-C or something else taking the terminal: the open prompt ends, nothing is run."""
+        if self._editor is None:
+            return False
+        editor, answer = self._editor
+        if not answer.done():
+            editor.cancel()
+            answer.set_result(None)
+        return True
+
+    async def _command_prompt(self) -> None:
+        assert self.runtime is not None
+        try:
+            line = await self._ask(": ", self._command_history, self._command_words)
         finally:
             self.come_back()
-        if isinstance(line, str) and line.strip():
+        if line is not None and line.strip():
             await self.runtime.run_command(line)
 
     async def _emit_prompt(self) -> None:
-        assert self._loop is not None and self.runtime is not None
-        types = words_completer(lambda _: [t.value for t in EventType])
+        assert self.runtime is not None
+        data = None
         try:
-            kind = await on_thread(self._loop, lambda: read_line("event type: ", self._emit_history, types))
-            data = None
-            if isinstance(kind, str) and kind.strip():
-                data = await on_thread(self._loop, lambda: read_line("data (JSON, Enter for {}): ", self._data_history))
+            kind = await self._ask("event type: ", self._emit_history, lambda _: [t.value for t in EventType])
+            if kind is not None and kind.strip():
+                data = await self._ask("data (JSON, Enter for {}): ", self._data_history)
         finally:
             self.come_back()
-        if isinstance(kind, str) and kind.strip() and data is not None:
-            await self.runtime.run_command(f"emit {kind.strip()} {str(data).strip()}")
+        if kind is not None and kind.strip() and data is not None:
+            await self.runtime.run_command(f"emit {kind.strip()} {data.strip()}")
 
     def _command_words(self, line: str) -> list[str]:
         from devnode.commands import COMMANDS
@@ -488,10 +526,22 @@ class RichConsole:
             return
         try:
             self._loop.add_signal_handler(signal.SIGINT, self._interrupted)
+            if hasattr(signal, "SIGWINCH"):
+                self._loop.add_signal_handler(signal.SIGWINCH, self._resized)
         except (NotImplementedError, RuntimeError):
             pass
 
+    def _resized(self) -> None:
+        """SIGWINCH: redraw the footer for the new width now, not at the next output."""
+        self.footer.resized(self.console.width)
+        if self.footer.shown and not self._modes and not self._closed:
+            self.footer.update(self.footer_renderable())
+            self.footer.draw()
+            self._footer_drawn, self._footer_stale = time.monotonic(), False
+
     def _interrupted(self) -> None:
+        if self._cancel_prompt():
+            return  # Ctrl-C in a prompt cancels it; only Ctrl-C at the console itself quits
         if self._modes and self._modes[-1] == "console" and self._repl is not None:
             # As in any Python console, Ctrl-C stops the code running there, not the node.
             if not self._repl.interrupt():
