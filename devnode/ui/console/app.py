@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+import types
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -220,6 +221,7 @@ class RichConsole:
         bus.add_observer(self._catch_live, first=True)
         bus.add_observer(self._forget_live)
         self._breakpoints.install()
+        runtime.host.leaks.own.release.append(self._release_own_references)
         self._install_sigint()
         self._spawn(self._pump(), "devnode-console")
         self._enter_dashboard()
@@ -510,15 +512,34 @@ class RichConsole:
         self.step_aside("console")
         self._spawn(self._run_console(), "devnode-python-console")
 
-    async def _run_console(self) -> None:
+    def python_console(self) -> NodeConsole:
+        """The Python console on the live node (one per node: what was defined stays defined)."""
         assert self._loop is not None and self.runtime is not None
         if self._repl is None:
             self._repl = NodeConsole(namespace(self.runtime), self._loop)
-        repl = self._repl
+            # What the author keeps in the console is theirs to drop: the leak check names it, not the plugin.
+            self.runtime.host.leaks.own.namespaces.append((self._repl.locals, "the devnode console"))
+        return self._repl
+
+    async def _run_console(self) -> None:
+        assert self._loop is not None and self.runtime is not None
+        repl = self.python_console()
         try:
             await on_thread(self._loop, lambda: interact(repl))
         finally:
             self.come_back()
+
+    def _release_own_references(self) -> None:
+        """Before a leak check: the console's ``_`` and last error keep no retired plugin version alive."""
+        if self._repl is None:
+            return
+        import builtins
+
+        if refers_to_plugin_code(builtins.__dict__.get("_")):
+            builtins._ = None  # type: ignore[attr-defined]
+        for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+            if getattr(sys, name, None) is not None:
+                setattr(sys, name, None)
 
     # -- Ctrl-C -----------------------------------------------------------------------------------
     def _install_sigint(self) -> None:
@@ -580,6 +601,27 @@ class RichConsole:
 
     def _debuggable(self, exc: BaseException) -> bool:
         return self.plugin_dir is not None and bool(errors.plugin_tracebacks(exc.__traceback__, self.plugin_dir))
+
+
+def refers_to_plugin_code(value: object, depth: int = 1) -> bool:
+    """Whether ``value`` is (or, one level down, contains) something from a plugin module."""
+    from devnode.host.naming import PACKAGE
+
+    def from_plugin(v: object) -> bool:
+        module = getattr(v, "__module__", None) if isinstance(v, (type, types.FunctionType, types.MethodType)) \
+            else getattr(type(v), "__module__", None)
+        if isinstance(v, types.ModuleType):
+            module = v.__name__
+        return isinstance(module, str) and (module == PACKAGE or module.startswith(PACKAGE + "."))
+
+    if value is None:
+        return False
+    if from_plugin(value):
+        return True
+    if depth and isinstance(value, (list, tuple, set, frozenset, dict)):
+        items = list(value.values() if isinstance(value, dict) else value)[:100]
+        return any(refers_to_plugin_code(item, depth - 1) for item in items)
+    return False
 
 
 def plugin_count(rows: Sequence[dict[str, Any]]) -> str:

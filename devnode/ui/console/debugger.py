@@ -51,6 +51,12 @@ class ConsolePdb(pdb.Pdb):
         self._home = home  # the module breakpoint() was called from: author code even outside the plugin dir
         self._aside = False
         self._leaving = False
+        self._released = False
+
+    def trace_dispatch(self, frame: FrameType, event: str, arg: Any) -> Any:
+        if self._released:
+            return None  # a frame still pointing at a finished session: leave it alone
+        return super().trace_dispatch(frame, event, arg)
 
     def step_aside(self) -> None:
         if not self._aside:
@@ -73,7 +79,20 @@ class ConsolePdb(pdb.Pdb):
     def _end_session(self) -> None:
         self._leaving = False
         self._aside = False
+        if not self.breaks:
+            self._release()
         self._stage.come_back()
+
+    def _release(self) -> None:
+        """Drop the frames pdb keeps after a session: they hold plugin instances (the leak check would blame them)."""
+        self._released = True
+        if self.botframe is not None and self.botframe.f_trace is not None:
+            self.botframe.f_trace = None  # set_continue leaves the bottom frame's trace: it holds this debugger
+        self.curframe = None
+        self.curframe_locals = {}
+        self.stack = []
+        self.botframe = self.stopframe = self.returnframe = None
+        self.frame_returning = None
 
     def stop_here(self, frame: FrameType) -> bool:
         """Where a step would stop next; once no author frame is left, the session is over."""
