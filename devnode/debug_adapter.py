@@ -150,16 +150,15 @@ class DebugAdapter:
             self.runtime.reporter.emit("debugger.attached" if attached else "debugger.detached",
                                        host=self.host, port=self.port)
 
-    def _watch_stops(self) -> None:
+    def _watch_stops(self) -> bool:
         """Wrap pydevd's wait-while-suspended, the one place every stop (breakpoint, step, pause) goes through."""
-        try:
-            import pydevd  # type: ignore[import-not-found]  # debugpy's vendored copy, there once it started
-        except ImportError:
-            return
-        pydb = pydevd.get_global_debugger()
+        pydevd = sys.modules.get("pydevd")  # debugpy's vendored copy (or PyCharm's), there once a debugger runs
+        pydb = pydevd.get_global_debugger() if pydevd is not None else None
+        if pydb is None:
+            return False
         original = getattr(pydb, "do_wait_suspend", None)
         if original is None:
-            return
+            return False
         self._pydb, self._original_wait = pydb, original
         adapter = self
 
@@ -177,6 +176,7 @@ class DebugAdapter:
                     adapter.runtime.reporter.emit("debugger.resumed", on_loop=ident == adapter._loop_thread, **where)
 
         pydb.do_wait_suspend = do_wait_suspend
+        return True
 
     def _plugin_place(self, frame: FrameType | None) -> dict[str, Any] | None:
         """Plugin, file and line of the innermost plugin frame, or None outside plugin code."""
@@ -210,6 +210,14 @@ class DebugAdapter:
             return None
         assert self._original_hook is not None
         return self._original_hook(*args, **kwargs)
+
+
+def follow_running_debugger(runtime: Runtime) -> DebugAdapter | None:
+    """devnode started under an IDE's debugger (PyCharm's Debug button): account for its stops too."""
+    if "pydevd" not in sys.modules:
+        return None
+    adapter = DebugAdapter(runtime, "", 0)
+    return adapter if adapter._watch_stops() else None
 
 
 async def start_debug_adapter(runtime: Runtime, endpoint: str, wait: bool) -> DebugAdapter:

@@ -123,6 +123,10 @@ class Runtime:
 
                 self.debug_adapter = await start_debug_adapter(self, self.options.debug_adapter,
                                                                self.options.wait_for_client)
+            elif "pydevd" in sys.modules:  # run under an IDE's debugger: its stops are not handler time either
+                from devnode.debug_adapter import follow_running_debugger
+
+                self.debug_adapter = follow_running_debugger(self)
             await self.host.start()
             if self.options.watch:
                 self.reloader = Reloader(

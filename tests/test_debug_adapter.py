@@ -89,6 +89,9 @@ def test_an_editor_attaches_stops_at_a_plugin_line_and_again_after_the_plugin_is
         event = node.wait_for("event", type="data.shared")
         handler = event["handlers"][0]
         assert handler["ok"] and handler.get("debugged") is True
+        resumed = node.wait_for("debugger.resumed")
+        paused_ms = (resumed["ts"] - stop["ts"]) * 1000
+        assert handler["ms"] < paused_ms  # the event line leaves the time at the breakpoint out
 
         mark = node.mark()
         atomic_write(path, source("2.0.0"))  # new code objects, same file

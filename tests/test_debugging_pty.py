@@ -245,3 +245,30 @@ def test_escape_and_ctrl_c_cancel_a_prompt_and_only_ctrl_c_at_the_console_quits(
     term.send("\x03")  # at the console: a clean shutdown
     term.expect(r"node stopped \(interrupted\)")
     assert term.finish() == 0
+
+
+def test_the_console_shows_an_attached_editor_and_a_stop_at_its_breakpoint(console_pty: Any, plugin_dir: Path) -> None:
+    from dap_client import DapClient
+    from test_debug_adapter import BREAK_LINE, attach, source, stopped_at
+
+    path = write_plugin(plugin_dir, "traced_plugin", source("1.0.0"))
+    term = console_pty(plugin_dir, "--debug-adapter", "0", "--timeout", "60")
+    term.expect(r"debug adapter listening on 127\.0\.0\.1:(\d+)")
+    port = int(term.child.match.group(1))
+    term.expect(FOOTER_BACK)
+    client = DapClient("127.0.0.1", port)
+    try:
+        attach(client, path.resolve(), BREAK_LINE)
+        term.expect("editor attached")  # in the history and the footer
+        emit(term, 5)
+        thread, _ = stopped_at(client)
+        term.expect(r"stopped in your editor at plugins/traced_plugin\.py:%d" % BREAK_LINE)  # drawn while the loop waits
+        client.request("continue", threadId=thread)
+        term.expect(EVENT + loose("traced_plugin", "ok") + SEP + r"[\d.]+ ms" + SEP + r"\(debugged\)")
+        term.expect(FOOTER_BACK)
+        client.request("disconnect")
+    finally:
+        client.close()
+    term.expect("editor detached")
+    term.send("q")
+    assert term.finish() == 0
