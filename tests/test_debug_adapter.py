@@ -121,3 +121,14 @@ def test_endpoint_defaults_to_loopback_and_names_a_wrong_value() -> None:
         with pytest.raises(EndpointError, match=re.escape(says)):
             parse_endpoint(bad)
 
+
+
+def test_bad_debug_adapter_flags_are_named(plugin_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from devnode.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["run", str(plugin_dir), "--debug-adapter", "http"])
+    assert stopped.value.code == 2
+    assert "is not [HOST:]PORT" in capsys.readouterr().err
+    assert main(["run", str(plugin_dir), "--ui", "plain", "--wait-for-client"]) == 2
+    assert "--wait-for-client needs --debug-adapter" in capsys.readouterr().err

@@ -70,7 +70,7 @@ class ConsolePdb(pdb.Pdb):
         try:
             with _terminal_for_pdb():
                 super().interaction(frame, traceback)
-            ended = self._leaving or traceback is not None
+            ended = self._leaving or frame is None  # frame None: a post-mortem, over when pdb returns
         finally:
             CLOCK.resumed()
             if self._aside and ended:  # continue, quit, end of a post-mortem, or pdb itself failed
