@@ -6,6 +6,7 @@ import json
 from typing import IO, Any, Callable
 
 from devnode.ui.debugger_lines import DEBUGGER_FORMATTERS
+from devnode.ui.authoring_lines import AUTHORING_FORMATTERS
 from devnode.ui.playback_lines import PLAYBACK_FORMATTERS
 
 PREVIEW = 80
@@ -125,6 +126,7 @@ FORMATTERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "command.result": lambda r: f"ok: {r['command']} {preview(r['result'], 200)}",
     **PLAYBACK_FORMATTERS,  # scenario.*, replay.*, peers
     **DEBUGGER_FORMATTERS,  # debugger.* (--debug-adapter)
+    **AUTHORING_FORMATTERS,  # tests.finished, config.changed, node.restarting
 }
 
 
