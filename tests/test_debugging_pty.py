@@ -262,7 +262,8 @@ def test_the_console_shows_an_attached_editor_and_a_stop_at_its_breakpoint(conso
         term.expect("editor attached")  # in the history and the footer
         emit(term, 5)
         thread, _ = stopped_at(client)
-        term.expect(r"stopped in your editor at plugins/traced_plugin\.py:%d" % BREAK_LINE)  # drawn while the loop waits
+        link = r"(?:\x1b\]8;[^\x1b]*\x1b\\)?"  # the place may be an OSC 8 link to the file
+        term.expect(r"stopped in your editor at %splugins/traced_plugin\.py:%d" % (link, BREAK_LINE))  # drawn while the loop waits
         client.request("continue", threadId=thread)
         term.expect(EVENT + loose("traced_plugin", "ok") + SEP + r"[\d.]+ ms" + SEP + r"\(debugged\)")
         term.expect(FOOTER_BACK)

@@ -200,7 +200,8 @@ class RichConsole:
     def _debugger_notes(self) -> list[tuple[str, str]]:
         stop = self._editor_stop
         if stop is not None:
-            return [(f"stopped in your editor at {stop.get('file')}:{stop.get('line')}", "bold " + style.WARNING)]
+            where = f"{Path(str(stop.get('file'))).name}:{stop.get('line')}"
+            return [(f"stopped in your editor at {where}", "bold " + style.WARNING)]
         if self._editor_attached:
             return [("editor attached", style.HINT)]
         return []
