@@ -379,3 +379,11 @@ def test_command_line_completes_commands_plugins_event_types_and_peers(plugin_di
     assert words["peer "] == ["connect", "disconnect"]
     assert words["peer connect "] == words["share "] == ["peer1"]
     assert words["log-level "] == ["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def test_the_footer_counts_every_row_of_its_table_and_names_those_not_serving() -> None:
+    from devnode.ui.console.app import plugin_count
+
+    rows = [{"plugin": f"p{i}", "state": "active"} for i in range(5)] + [{"plugin": "broken", "state": "failed"}]
+    assert plugin_count(rows) == "6 plugin(s) (1 failed)"
+    assert plugin_count(rows[:2]) == "2 plugin(s)"

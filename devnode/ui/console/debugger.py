@@ -49,6 +49,7 @@ class ConsolePdb(pdb.Pdb):
         self._stage = stage
         self._plugin_dir = plugin_dir
         self._home = home  # the module breakpoint() was called from: author code even outside the plugin dir
+        self._previous_trace = sys.gettrace()  # an attached editor's tracer (debugpy), put back afterwards
         self._aside = False
         self._leaving = False
         self._released = False
@@ -81,6 +82,8 @@ class ConsolePdb(pdb.Pdb):
         self._aside = False
         if not self.breaks:
             self._release()
+            if self._previous_trace is not None and sys.gettrace() is None:
+                sys.settrace(self._previous_trace)  # the editor's breakpoints work again on this thread
         self._stage.come_back()
 
     def _release(self) -> None:
