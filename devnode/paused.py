@@ -34,6 +34,7 @@ class PauseClock:
         self._open: dict[int, Stop] = {}
         self.stops: deque[Stop] = deque(maxlen=KEEP)
         self.resumed_at: dict[int, float] = {}  # thread -> time.monotonic() of its last resume
+        self.last_end = float("-inf")  # perf_counter time the latest stop ended
 
     def stopped(self, thread: int | None = None) -> None:
         ident = threading.get_ident() if thread is None else thread
@@ -49,10 +50,15 @@ class PauseClock:
             stop = self._open.pop(ident, None)
             if stop is not None:
                 stop.end = time.perf_counter()
+                self.last_end = stop.end
                 self.resumed_at[ident] = time.monotonic()
 
     def is_stopped(self, thread: int) -> bool:
         return thread in self._open
+
+    @property
+    def any_open(self) -> bool:
+        return bool(self._open)
 
     def paused_within(self, thread: int, start: float, end: float) -> float:
         """Seconds ``thread`` spent stopped between perf_counter times ``start`` and ``end``."""
@@ -71,6 +77,7 @@ class PauseClock:
             self._open.clear()
             self.stops.clear()
             self.resumed_at.clear()
+            self.last_end = float("-inf")
 
 
 CLOCK = PauseClock()
@@ -86,9 +93,8 @@ def exclude_pauses(event: Any, results: list[Any]) -> None:
     if not stops or not results:
         return
     now = time.perf_counter()
-    earliest = now - sum(r.seconds for r in results)
-    if all(s.end is not None and s.end < earliest for s in stops):
-        return  # every stop was before this dispatch: the common case costs one pass
+    if not CLOCK.any_open and CLOCK.last_end < now - sum(r.seconds for r in results):
+        return  # every stop ended before this dispatch began: the common case
     thread = threading.get_ident()
     end = now
     for result in reversed(results):
