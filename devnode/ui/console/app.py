@@ -377,6 +377,7 @@ class RichConsole:
             return
         self._modes.pop()
         if not self._modes:
+            self._early_keys.clear()  # typed ahead for a prompt that did not come: not keys for the dashboard
             self._enter_dashboard()
 
     def _enter_dashboard(self) -> None:
@@ -402,9 +403,9 @@ class RichConsole:
     # -- keys -----------------------------------------------------------------------------------
     def _on_key(self, key: str) -> None:
         runtime = self.runtime
-        if self._editor is not None:
+        if self._editor is not None and not self._editor[1].done():
             editor, answer = self._editor
-            if editor.feed(key) and not answer.done():
+            if editor.feed(key):
                 answer.set_result(editor.result)
             return
         if self._modes and self._modes[-1] == "prompt":
