@@ -86,7 +86,9 @@ class DebugAdapter:
         import debugpy
 
         self._debugpy = debugpy
-        self.host, self.port = debugpy.listen((self.host, self.port), in_process_debug_adapter=True)
+        endpoint = debugpy.listen((self.host, self.port), in_process_debug_adapter=True)
+        if endpoint is not None:  # older debugpy returned None from an in-process listen
+            self.host, self.port = endpoint
         self._watch_stops()
         self._route_breakpoints()
         reporter = self.runtime.reporter
