@@ -34,6 +34,7 @@ from devnode.host.file_reads import recording_reads
 from devnode.host.importer import PluginImporter
 from devnode.host.imports import ModuleGraph
 from devnode.host.leaks import LeakWatch
+from devnode.host.node_like import NodeLike
 from devnode.host.links import LinkGuard
 from devnode.host.naming import candidate_modules, expected_class_name, module_path
 from devnode.host.run_errors import RunErrors
@@ -119,7 +120,7 @@ class PluginHost:
 
     def __init__(
         self,
-        node: Any,
+        node: NodeLike,
         plugin_dir: Path,
         reporter: Reporter,
         *,

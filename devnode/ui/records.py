@@ -23,6 +23,7 @@ def event_fields(event: Event, results: list[HandlerResult]) -> dict[str, Any]:
                 "ok": r.error is None,
                 "ms": round(r.seconds * 1000, 3),
                 "error": None if r.error is None else safe.exception_text(r.error),
+                **({"debugged": True} if getattr(r, "debugged", False) else {}),
             }
             for r in results
         ],
