@@ -243,18 +243,21 @@ class PluginHost:
     def after_changes(self) -> None:
         """Check for leaked old versions soon, off the reload's path (a full gc is not free)."""
         if self.check_leaks and self.leaks.pending and self._leak_check is None:
-            self._leak_check = asyncio.get_running_loop().call_later(LEAK_CHECK_DELAY, self.report_leaks)
+            self._leak_check = asyncio.get_running_loop().call_later(LEAK_CHECK_DELAY, self._confirm_leaks)
 
-    def report_leaks(self) -> None:
+    def report_leaks(self, confirm: bool = False) -> None:
+        """Report old versions still alive; ``confirm`` (the background check): only what stays alive.
+
+        A direct call reports at once: its caller knows nothing is under way. The
+        background check runs while the loop works, so what it finds alive the
+        first time it looks at again shortly (a result on its way back to the
+        publisher can hold an old version for a moment).
+        """
         self._leak_check = None
         if self.leaks.pending:
-            try:
-                loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-            except RuntimeError:  # called with the loop stopped (tests): nothing can be under way
-                loop = None
-            leftovers = self.leaks.check(in_flight=self.bus.in_flight > 0, running=loop is not None)
-            if self.leaks.pending and loop is not None:  # alive for the first time, or pinned: look again shortly
-                self._leak_check = loop.call_later(LEAK_CHECK_DELAY * 2, self.report_leaks)
+            leftovers = self.leaks.check(in_flight=confirm and self.bus.in_flight > 0, running=confirm)
+            if self.leaks.pending and confirm:
+                self._leak_check = asyncio.get_running_loop().call_later(LEAK_CHECK_DELAY * 2, self._confirm_leaks)
             for leftover in leftovers:
                 self.reporter.emit(
                     "warning",
@@ -264,6 +267,9 @@ class PluginHost:
                     + "; ".join(leftover.holders),
                     holders=leftover.holders,
                 )
+
+    def _confirm_leaks(self) -> None:
+        self.report_leaks(confirm=True)
 
     def status(self) -> list[dict[str, Any]]:
         return [slot.status() for slot in sorted(self.slots.values(), key=lambda s: s.name)]
