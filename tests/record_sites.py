@@ -5,8 +5,9 @@ Producers (the record stream's contract) are found in four shapes:
 - ``<...>reporter.emit(KIND, code=CODE, ...)``: KIND and CODE as literals, ``WarningCode.X``, a conditional
   of literals, an f-string (a pattern, e.g. ``f"{what}.error"`` -> ``*.error``), or a parameter of the
   enclosing function (then every call of that function must pass a literal in its place);
-- ``ParityWarning(CODE, ...)`` (the warnings that reach ``emit`` through ``**warning.to_record()``), with
-  f-strings expanded over an enclosing ``for NAME in ("a", "b")``;
+- ``ParityWarning(CODE, ...)`` and ``<...>notices.note(CODE, ...)``/``<...>parity.note(CODE, ...)`` (warnings
+  that reach ``emit`` through ``**warning.to_record()``), with f-strings expanded over an enclosing
+  ``for NAME in ("a", "b")``;
 - a dict literal holding both ``"kind"`` and ``"code"`` (a warning record built by hand, as ``check`` does);
 - a ``(CODE, message)`` tuple in a statement about ``notices`` (NodeSession.notices(), production's notices).
 
@@ -136,17 +137,38 @@ def _is_reporter_emit(call: ast.Call) -> bool:
         isinstance(receiver, ast.Attribute) and receiver.attr in REPORTER_NAMES)
 
 
+def _is_parity_note(call: ast.Call) -> bool:
+    """``<...>notices.note(CODE, ...)`` or ``<...>parity.note(CODE, ...)``: a parity notice, later a warning."""
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "note"):
+        return False
+    receiver = func.value
+    name = receiver.id if isinstance(receiver, ast.Name) else receiver.attr if isinstance(receiver, ast.Attribute) else ""
+    return name.endswith(("notices", "parity"))
+
+
 def _is_kind_read(node: ast.expr) -> str | None:
-    """``"kind"``/``"code"`` when ``node`` is ``r["kind"]`` or ``r.get("kind")`` (or the same for code)."""
+    """``"kind"``/``"code"`` when ``node`` is ``record["kind"]`` or ``r.get("kind")`` (or the same for code).
+
+    Only on names records go by (``r``, ``record``, ``*_record``): the local chain's transactions
+    have a ``kind`` too (``tx["kind"] == "transfer"``), and that is not a record kind.
+    """
     key: ast.expr | None = None
+    holder: ast.expr | None = None
     if isinstance(node, ast.Subscript):
-        key = node.slice
+        key, holder = node.slice, node.value
     elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
           and node.args):
-        key = node.args[0]
+        key, holder = node.args[0], node.func.value
+    if not (isinstance(holder, ast.Name) and _is_record_name(holder.id)):
+        return None
     if isinstance(key, ast.Constant) and key.value in ("kind", "code"):
         return str(key.value)
     return None
+
+
+def _is_record_name(name: str) -> bool:
+    return name in ("r", "record", "rec") or name.endswith("_record")
 
 
 class _Scanner(ast.NodeVisitor):
@@ -216,6 +238,8 @@ class _Scanner(ast.NodeVisitor):
                     self._resolve("code", keyword.value, node.lineno, producer=True)
                 elif keyword.arg is None:
                     self._forwarded_code(keyword.value)
+        elif _is_parity_note(node) and node.args:
+            self._resolve("code", node.args[0], node.lineno, producer=True)
         elif _called_name(node) == "ParityWarning":
             code = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "code"), None)
             if code is None:
