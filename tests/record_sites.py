@@ -56,6 +56,8 @@ class Unresolved:
 
 @dataclass
 class Found:
+    """What ``scan_package`` found: every use, and what it could not resolve."""
+
     uses: list[Use] = field(default_factory=list)
     unresolved: list[Unresolved] = field(default_factory=list)
 
