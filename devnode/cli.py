@@ -38,6 +38,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _status_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f'"{text}" is not a number of seconds >= 0 (0 turns the status events off)')
+    return value
+
+
 def _peers(text: str) -> list[str]:
     """``--peers 5`` makes peer1..peer5; ``--peers alice,bob`` names them."""
     if text.isdigit():
@@ -60,6 +70,8 @@ def _node_options(parser: argparse.ArgumentParser) -> None:
     node.add_argument("--node-id", metavar="ID", help="this node's id (default: $NODE_ID or node1)")
     node.add_argument("--peers", type=_peers, metavar="N|A,B", help="simulated peers: a count or comma-separated ids (default: $INITIAL_PEERS or peer1,peer2,peer3)")
     node.add_argument("--p2p-port", metavar="PORT", help="reported as config.p2p_port; devnode opens no socket")
+    node.add_argument("--status-interval", type=_status_seconds, metavar="SECONDS",
+                      help="seconds between the periodic health.update/network.stats_update events (production: 10; 0: none)")
     parser.add_argument("--timeout", type=_seconds, default=5.0, metavar="SECONDS",
                         help="limit for an async initialize() or shutdown(), and for plugin code blocking "
                              "the event loop before devnode interrupts it (default: 5)")
@@ -156,11 +168,17 @@ def _headless_output(parser: argparse.ArgumentParser) -> None:
                         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="plugins' log level (default: INFO)")
 
 
+# .env variables this process put into os.environ (production's load_dotenv()); main() takes them back.
+_EXPORTED_ENV: list[str] = []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     finally:
         _forget_closed_stdout()
+        while _EXPORTED_ENV:
+            os.environ.pop(_EXPORTED_ENV.pop(), None)
 
 
 def _forget_closed_stdout() -> None:
@@ -203,8 +221,11 @@ def _config(args: argparse.Namespace) -> NodeConfig:
         "node_id": args.node_id,
         "initial_peers": args.peers,
         "p2p_port": args.p2p_port,
+        "status_interval": args.status_interval,
     }
-    return load_config({k: v for k, v in flags.items() if v is not None}, env_file=args.env_file)
+    config = load_config({k: v for k, v in flags.items() if v is not None}, env_file=args.env_file, export_env=True)
+    _EXPORTED_ENV.extend(config.exported_env)
+    return config
 
 
 def _run(args: argparse.Namespace) -> int:

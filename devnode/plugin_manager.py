@@ -7,6 +7,7 @@ drives the same PluginHost the dev node uses, synchronously, like production.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -56,5 +57,5 @@ class PluginManager:
 
     @staticmethod
     def _print_failures(record: dict[str, Any]) -> None:
-        if record["kind"] == "plugin.failed":  # production prints exactly this line
-            print(f"Failed to load plugin {record['plugin']}: {record['error']}")
+        if record["kind"] == "plugin.failed":  # production logs exactly this (services/plugin_manager.py:23-24)
+            logging.getLogger("services.plugin_manager").error(f"Failed to load plugin {record['plugin']}: {record['error']}")

@@ -177,7 +177,7 @@ class Runtime:
         bus = self.node.event_bus
         return self.reporter.emit(
             "status", plugins=self.host.status(), subscriptions=bus.subscriber_count, events=bus.published,
-            peers=self.node.p2p_network.get_connected_peers(),
+            peers=[pid for pid, peer in self.node.p2p_network.peers.items() if peer.connected],
         )
 
     def set_log_level(self, level: str) -> None:

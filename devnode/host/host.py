@@ -138,6 +138,9 @@ class PluginHost:
         self.links = LinkGuard(self.plugin_dir)  # symlinks out of the plugin dir are reported once
         self._leak_check: asyncio.TimerHandle | None = None
         self._deliveries: set[asyncio.Task[None]] = set()  # held events on their way (the loop keeps tasks weakly)
+        notices = getattr(node, "parity_notices", None)  # the stand-in's "production would do X" notices
+        if notices is not None:
+            notices.add_sink(lambda notice: self.reporter.emit("warning", **notice.to_record()))
 
     # -- production-compatible surface (node.plugin_manager) -------------------
     @property
@@ -366,6 +369,8 @@ class PluginHost:
             with recording_reads(self.plugin_dir):
                 t = time.perf_counter()
                 instance = cls(self.node)
+                for warning in parity.check_instance(slot.name, cls, instance, slot.path):
+                    self._warn(slot, warning)
                 if carried is not MISSING and hasattr(instance, RESTORE_HOOK):
                     getattr(instance, RESTORE_HOOK)(carried)
                 timings["construct"] = _ms(t)
@@ -380,6 +385,8 @@ class PluginHost:
             if isinstance(exc, asyncio.TimeoutError):
                 exc = TimeoutError(f"async initialize() did not finish within {self.timeout:g} s")
             problem = diagnose(exc, phase, slot.name, self.plugin_dir, slot.path)
+            if phase == "initialize":
+                self._warn(slot, parity.initialize_raised(slot.name, problem.file, problem.line))
             await self._sweep(slot.name, ledger, quiet=True)
             slot.ledger = None
             raise _StartFailed(problem) from None
