@@ -27,7 +27,7 @@ from devnode.events import Event, EventBus, EventType
 from devnode.node.authorization import AuthorizationModule, open_auth_db
 from devnode.node.chain import LocalChain, StandInLimit, address_for
 from devnode.node.compliance import ComplianceManager
-from devnode.node.crypto import KEY_FILENAME, DecryptError, key_file_problems, load_or_create_key
+from devnode.node.crypto import KEY_FILENAME, key_file_problems, load_or_create_key
 from devnode.node.data_manager import DataManager
 from devnode.node.keys import KeyManager
 from devnode.node.network import P2PNetwork
@@ -184,7 +184,8 @@ class DevNode(Tracked):
             return self.cipher_suite.decrypt(encrypted_data.encode()).decode()
         except InvalidToken as exc:
             shown = repr(encrypted_data) if len(repr(encrypted_data)) <= 40 else repr(encrypted_data)[:37] + "..."
-            raise DecryptError(
+            # Production raises InvalidToken itself; devnode's carries the explanation.
+            raise InvalidToken(
                 f"cannot decrypt {shown}: it is not a Fernet token made with this node's key "
                 "(it was made with another key, altered, or is not a token from node.encrypt_data)."
             ) from exc

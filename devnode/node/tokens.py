@@ -52,6 +52,12 @@ class TokenManager(Tracked):
     def issue_new_token(self, name: str, symbol: str, initial_supply: int) -> str:
         """Deploy production's ERC20Token held by the node; returns its address."""
         contract = self.blockchain.deploy_contract(ERC20, [name, symbol, initial_supply])
+        self.blockchain.notices.note(
+            "erc20-no-bytecode",
+            f"devnode issued {symbol} as a working ERC-20 token",
+            "contracts/ERC20Token.json ships an empty bytecode ('0x'): the deployed token has no code, so "
+            "get_balance, mint_tokens and transfer_tokens on it fail with web3's BadFunctionCallOutput",
+        )
         self.node_tokens[symbol] = contract.address
         self.add_supported_token(contract.address, contract.abi)
         return contract.address
