@@ -1,0 +1,280 @@
+"""Run every probe against one node in this process and write the observations as JSON.
+
+Started by the contract suite once per side, each in its own process:
+
+    python -c "import contract_runner; contract_runner.main()" SIDE WORKDIR OUT [SOURCE]
+
+- ``production``: production's own ``Node`` from the checkout SOURCE (its package
+  dirs on sys.path, nothing of devnode imported, no compat alias), configured by
+  production's ``main.load_config()`` from WORKDIR/.env, on the chain that .env names.
+  Run from ``-c`` so that python-dotenv looks for .env in the working directory.
+- ``standin``: devnode's default node, built as ``devnode run`` builds it
+  (``load_config`` from WORKDIR/.env, then ``Runtime``), with the watcher off.
+
+WORKDIR holds ``plugins/`` (the probe plugins) and ``.env``; the process runs there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from contract_kit import EventLog, LogCapture, describe, settle, wait_for
+
+from contract_probes import CONFIG_FIELDS  # noqa: E402
+
+ENV_NAMES = [f.upper() for f in CONFIG_FIELDS]
+PERIODIC_WAIT = 13.0  # production's first status update comes 10 s after start
+
+
+class Context:
+    """What a probe gets: the node plugins see, a recorder, and the few things a side must provide."""
+
+    def __init__(self, side: str, node: Any, workdir: Path, peer_url: str) -> None:
+        self.side = side
+        self.node = node
+        self.workdir = workdir
+        self.peer_url = peer_url
+        self.events = EventLog()
+        self.logs = LogCapture()
+        self.state: dict[str, Any] = {}
+        self.startup_logs: list[list[str]] = []
+        self.started_at = time.monotonic()
+        self.warning_records: list[dict[str, Any]] = []
+        self.authorize: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
+        self.defaults: Callable[[], dict[str, Any]] = dict
+
+    def journal(self) -> list[dict[str, Any]]:
+        path = self.workdir / "journal.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def authorized(self) -> contextlib.AbstractContextManager[None]:
+        return self.authorize()
+
+    def default_config(self) -> dict[str, Any]:
+        if "defaults" not in self.state:
+            self.state["defaults"] = self.defaults()
+        return self.state["defaults"]  # type: ignore[no-any-return]
+
+    def periodic_deadline(self) -> float:
+        return PERIODIC_WAIT - (time.monotonic() - self.started_at)
+
+    def warnings_mark(self) -> int:
+        return len(self.warning_records)
+
+    def warnings_since(self, mark: int) -> list[str]:
+        return sorted({str(r.get("code")) for r in self.warning_records[mark:]})
+
+
+def main() -> None:
+    side, workdir, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    os.chdir(workdir)
+    if side == "production":
+        result = run_production(workdir, Path(sys.argv[4]))
+    else:
+        result = run_standin(workdir)
+    out.write_text(json.dumps(result, indent=1, sort_keys=True))
+
+
+# -- shared by both sides --------------------------------------------------------------------------------
+def empty_dir(workdir: Path) -> Path:
+    """A fresh dir outside the work dir (python-dotenv looks for .env in every parent dir)."""
+    return Path(tempfile.mkdtemp(prefix="contract-empty-"))
+
+
+@contextlib.contextmanager
+def bare_environment(cwd: Path) -> Iterator[None]:
+    """No node variable in the environment and ``cwd`` as working dir, for reading defaults."""
+    saved, here = dict(os.environ), os.getcwd()
+    for name in ENV_NAMES:
+        os.environ.pop(name, None)
+    os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(here)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def config_fields(config: Any, cwd: Path) -> dict[str, Any]:
+    return {f: _portable(getattr(config, f, "missing"), cwd) for f in CONFIG_FIELDS}
+
+
+def _portable(value: Any, cwd: Path) -> Any:
+    return value.replace(str(cwd), "<cwd>") if isinstance(value, str) else value
+
+
+async def probe_node(ctx: Context) -> dict[str, Any]:
+    """The probes, after the node announced it started (NODE_STARTED)."""
+    from contract_probes import run_all
+
+    await wait_for(lambda: "system.node_started" in ctx.events.types(), timeout=10)
+    await settle()
+    return await run_all(ctx)
+
+
+def stop_observations(ctx: Context, stop_mark: int, journal_mark: int, log_mark: int) -> dict[str, Any]:
+    """What stopping the node did: events, shutdown calls (journal) and log lines."""
+    journal = ctx.journal()[journal_mark:]
+    shutdowns = [e["plugin"] for e in journal if e["what"] == "shutdown"]
+    raisers = [p for p in shutdowns if p.startswith("stopboom")]
+    return {
+        "stop.events": {"result": [e["type"] for e in ctx.events.since(stop_mark)], "events": [], "logs": [],
+                        "warnings": []},
+        # Every stopboom plugin's shutdown raises; production stops at the first one (UPSTREAM.md).
+        "stop.raising_shutdowns_called": {"result": len(raisers), "events": [], "logs": [], "warnings": []},
+        "stop.well_behaved_shut_down": {
+            "result": sorted(p for p in shutdowns if p in ("contract", "ledger", "dashimport") and p not in raisers),
+            "events": [], "logs": [], "warnings": [],
+        },
+        "stop.logs": {"result": sorted({tuple(line) for line in ctx.logs.since(log_mark)}), "events": [], "logs": [],
+                      "warnings": []},
+    }
+
+
+# -- production ------------------------------------------------------------------------------------------
+def run_production(workdir: Path, source: Path) -> dict[str, Any]:
+    sys.path[:0] = [str(source / "datamgmtnode"), str(source)]
+    capture = LogCapture()
+    capture.install()
+    _loopback_kademlia()
+    import main as production_main  # production's entry module: logging set-up and load_config()
+    from services.node import Node
+
+    config = production_main.load_config()
+    config.validate()
+    node = Node(config, enable_dashboard=False)
+    _no_api_servers(node)
+    ctx = Context("production", node, workdir, peer_url="")
+    ctx.logs = capture
+    ctx.authorize = lambda: _granted(node)
+    ctx.defaults = lambda: _production_defaults(production_main, empty_dir(workdir))
+    node.event_bus.subscribe_all(ctx.events)
+    return asyncio.run(_production_session(ctx, node))
+
+
+async def _production_session(ctx: Context, node: Any) -> dict[str, Any]:
+    from kademlia.network import Server
+
+    peer = Server()  # a second DHT node on loopback, so connect_to_peer has someone to reach
+    await peer.listen(0, interface="127.0.0.1")
+    port = peer.transport.get_extra_info("sockname")[1]
+    ctx.peer_url = f"http://127.0.0.1:{port}"
+    log_mark = ctx.logs.mark()
+    await node.start()
+    ctx.startup_logs = ctx.logs.since(log_mark)
+    try:
+        observations = await probe_node(ctx)
+    finally:
+        stop_mark, journal_mark, log_mark = ctx.events.mark(), len(ctx.journal()), ctx.logs.mark()
+        await node.stop()
+        peer.stop()
+    observations.update(stop_observations(ctx, stop_mark, journal_mark, log_mark))
+    return observations
+
+
+def _loopback_kademlia() -> None:
+    """Production's DHT listens on 0.0.0.0; the suite keeps every socket on loopback."""
+    from kademlia.network import Server
+
+    listen = Server.listen
+
+    async def loopback(self: Any, port: int, interface: str = "127.0.0.1") -> Any:
+        return await listen(self, port, interface="127.0.0.1")
+
+    Server.listen = loopback  # type: ignore[method-assign]
+
+
+def _no_api_servers(node: Any) -> None:
+    """Production's HTTP APIs (fixed ports 8080/8081) are no part of the plugin surface: not started."""
+
+    async def nothing() -> None:
+        return None
+
+    for api in (node.internal_api, node.external_api):
+        api.start = nothing
+        api.stop = nothing
+
+
+@contextlib.contextmanager
+def _granted(node: Any) -> Iterator[None]:
+    """Production's authorize_transfer refuses every share as shipped (UPSTREAM.md); grant it here."""
+    module = node.authorization_module
+    module.authorize_transfer = lambda data_hash, signature, user_id: True
+    try:
+        yield
+    finally:
+        del module.authorize_transfer
+
+
+def _production_defaults(production_main: Any, cwd: Path) -> dict[str, Any]:
+    with bare_environment(cwd):
+        config = production_main.load_config()
+    return config_fields(config, cwd)
+
+
+# -- the stand-in ------------------------------------------------------------------------------------------
+def run_standin(workdir: Path) -> dict[str, Any]:
+    from devnode.config import load_config
+    from devnode.runtime import RunOptions, Runtime
+
+    capture = LogCapture()
+    box: dict[str, Any] = {}
+    records: list[dict[str, Any]] = []
+    config = load_config(cwd=workdir)
+    options = RunOptions(watch=False, read_commands=False, check_leaks=False, log_level="WARNING")
+
+    def ui(record: dict[str, Any]) -> None:
+        records.append(record)
+        ctx = box.get("ctx")
+        if ctx is not None and record.get("kind") == "warning":
+            ctx.warning_records.append(record)
+        if record.get("kind") == "node.ready":
+            box["task"] = asyncio.get_running_loop().create_task(_standin_probes(box))
+
+    def on_start(runtime: Any) -> None:
+        capture.install()
+        ctx = Context("standin", runtime.node, workdir, peer_url="http://127.0.0.1:9")
+        ctx.logs = capture
+        ctx.defaults = lambda: _standin_defaults(empty_dir(workdir))
+        ctx.warning_records.extend(r for r in records if r.get("kind") == "warning")
+        runtime.node.event_bus.subscribe_all(ctx.events)
+        box.update(ctx=ctx, runtime=runtime, log_mark=capture.mark())
+
+    runtime = Runtime(config, options, ui, on_start=on_start)
+    exit_code = asyncio.run(runtime.run())
+    ctx = box["ctx"]
+    observations = box.get("observations") or {"runner": {"result": {"failed": box.get("error")}}}
+    observations.update(stop_observations(ctx, box["stop_mark"], box["journal_mark"], box["stop_log_mark"]))
+    observations["runner.exit_code"] = {"result": describe(exit_code), "events": [], "logs": [], "warnings": []}
+    return observations
+
+
+async def _standin_probes(box: dict[str, Any]) -> None:
+    ctx, runtime = box["ctx"], box["runtime"]
+    ctx.startup_logs = ctx.logs.since(box["log_mark"])
+    try:
+        box["observations"] = await probe_node(ctx)
+    except BaseException as exc:  # noqa: BLE001 - reported as the side's result
+        box["error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        box.update(stop_mark=ctx.events.mark(), journal_mark=len(ctx.journal()), stop_log_mark=ctx.logs.mark())
+        runtime.request_stop("probes done")
+
+
+def _standin_defaults(cwd: Path) -> dict[str, Any]:
+    from devnode.config import load_config
+
+    config = load_config(environ={}, cwd=cwd, require_plugin_dir=False)
+    return config_fields(config, cwd)
