@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
     _playback_commands(sub)
     _new_command(sub)
+    sub.add_parser(
+        "setup-chain", help="install the local chain (anvil) the production-backed node runs on",
+        description="Install anvil (npm package @foundry-rs/anvil) into devnode's cache dir, unless $DEVNODE_ANVIL "
+                    "or an anvil on PATH is already there; print the binary used. See docs/production-node.md.",
+    )
     return parser
 
 
@@ -186,6 +191,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return _headless(args)
         if args.command == "new":
             return _new(args)
+        if args.command == "setup-chain":
+            return _setup_chain()
     except ConfigError as exc:
         print(f"devnode: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -338,6 +345,18 @@ def _results_only(ui: Any) -> Any:
             ui(record)
 
     return sink
+
+
+def _setup_chain() -> int:
+    from devnode.production.anvil import AnvilNotFound, find_anvil, install_anvil
+
+    try:
+        binary = find_anvil()
+    except AnvilNotFound:
+        print("devnode: installing anvil with npm (one time, a few seconds) ...", file=sys.stderr)
+        binary = install_anvil()
+    print(f"anvil: {binary}")
+    return EXIT_OK
 
 
 def _new_command(sub: Any) -> None:
