@@ -47,6 +47,7 @@ class Context:
         self.logs = LogCapture()
         self.state: dict[str, Any] = {}
         self.startup_logs: list[list[str]] = []
+        self.startup_warnings: list[str] = []  # devnode's warnings while the plugins loaded
         self.started_at = time.monotonic()
         self.warning_records: list[dict[str, Any]] = []
         self.authorize: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
@@ -124,23 +125,29 @@ async def probe_node(ctx: Context) -> dict[str, Any]:
     return await run_all(ctx)
 
 
-def stop_observations(ctx: Context, stop_mark: int, journal_mark: int, log_mark: int) -> dict[str, Any]:
-    """What stopping the node did: events, shutdown calls (journal) and log lines."""
-    journal = ctx.journal()[journal_mark:]
-    shutdowns = [e["plugin"] for e in journal if e["what"] == "shutdown"]
-    raisers = [p for p in shutdowns if p.startswith("stopboom")]
-    return {
-        "stop.events": {"result": [e["type"] for e in ctx.events.since(stop_mark)], "events": [], "logs": [],
-                        "warnings": []},
-        # Every stopboom plugin's shutdown raises; production stops at the first one (UPSTREAM.md).
-        "stop.raising_shutdowns_called": {"result": len(raisers), "events": [], "logs": [], "warnings": []},
-        "stop.well_behaved_shut_down": {
-            "result": sorted(p for p in shutdowns if p in ("contract", "ledger", "dashimport") and p not in raisers),
-            "events": [], "logs": [], "warnings": [],
-        },
-        "stop.logs": {"result": sorted({tuple(line) for line in ctx.logs.since(log_mark)}), "events": [], "logs": [],
-                      "warnings": []},
+def stop_observations(ctx: Context, marks: dict[str, int], warnings: list[str]) -> dict[str, Any]:
+    """What stopping the node did: events, shutdown calls (journal), log lines and devnode's warnings."""
+    shutdowns = [e["plugin"] for e in ctx.journal()[marks["journal"]:] if e["what"] == "shutdown"]
+    order: list[str] = ctx.state.get("order", [])
+    raisers = [name for name in order if name.startswith("stopboom")]  # every stopboom shutdown() raises
+    after = order[order.index(raisers[0]) + 1:] if raisers else []
+    called_after = [name for name in after if name in shutdowns]
+    results = {
+        "stop.events": [e["type"] for e in ctx.events.since(marks["events"])],
+        # Production's shutdown_plugins stops at the first raise (UPSTREAM.md): in load order, the
+        # plugins after the first raising one are never shut down, whatever the order is.
+        "stop.raising_shutdowns_called": len([name for name in shutdowns if name in raisers]),
+        "stop.after_first_raiser_shut_down": "none" if not called_after else "all" if called_after == after else "some",
+        "stop.logs": sorted({tuple(line) for line in ctx.logs.since(marks["logs"])}),
     }
+    return {name: {"result": value, "events": [], "logs": [], "warnings": warnings} for name, value in results.items()}
+
+
+def stop_marks(ctx: Context) -> dict[str, int]:
+    """Where stopping starts, in every record; also the plugins' order, which shutdown follows."""
+    ctx.state["order"] = list(ctx.node.plugin_manager.plugins)
+    return {"events": ctx.events.mark(), "journal": len(ctx.journal()), "logs": ctx.logs.mark(),
+            "warnings": ctx.warnings_mark()}
 
 
 # -- production ------------------------------------------------------------------------------------------
@@ -177,10 +184,13 @@ async def _production_session(ctx: Context, node: Any) -> dict[str, Any]:
     try:
         observations = await probe_node(ctx)
     finally:
-        stop_mark, journal_mark, log_mark = ctx.events.mark(), len(ctx.journal()), ctx.logs.mark()
+        marks = stop_marks(ctx)
         await node.stop()
         peer.stop()
-    observations.update(stop_observations(ctx, stop_mark, journal_mark, log_mark))
+    observations.update(stop_observations(ctx, marks, []))
+    # Production ran exactly as shipped: no devnode module and no compat alias in this process.
+    imported = sorted(m for m in sys.modules if m == "devnode" or m.startswith("devnode."))
+    observations["runner.devnode_modules"] = {"result": imported, "events": [], "logs": [], "warnings": []}
     return observations
 
 
@@ -256,7 +266,8 @@ def run_standin(workdir: Path) -> dict[str, Any]:
     exit_code = asyncio.run(runtime.run())
     ctx = box["ctx"]
     observations = box.get("observations") or {"runner": {"result": {"failed": box.get("error")}}}
-    observations.update(stop_observations(ctx, box["stop_mark"], box["journal_mark"], box["stop_log_mark"]))
+    marks = box["marks"]
+    observations.update(stop_observations(ctx, marks, ctx.warnings_since(marks["warnings"])))
     observations["runner.exit_code"] = {"result": describe(exit_code), "events": [], "logs": [], "warnings": []}
     return observations
 
@@ -264,12 +275,13 @@ def run_standin(workdir: Path) -> dict[str, Any]:
 async def _standin_probes(box: dict[str, Any]) -> None:
     ctx, runtime = box["ctx"], box["runtime"]
     ctx.startup_logs = ctx.logs.since(box["log_mark"])
+    ctx.startup_warnings = ctx.warnings_since(0)
     try:
         box["observations"] = await probe_node(ctx)
     except BaseException as exc:  # noqa: BLE001 - reported as the side's result
         box["error"] = f"{type(exc).__name__}: {exc}"
     finally:
-        box.update(stop_mark=ctx.events.mark(), journal_mark=len(ctx.journal()), stop_log_mark=ctx.logs.mark())
+        box["marks"] = stop_marks(ctx)
         runtime.request_stop("probes done")
 
 

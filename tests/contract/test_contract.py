@@ -18,7 +18,7 @@ REASON = unavailable()
 if REASON:
     pytest.skip(REASON, allow_module_level=True)
 
-STOP_PROBES = ["stop.events", "stop.raising_shutdowns_called", "stop.well_behaved_shut_down", "stop.logs"]
+STOP_PROBES = ["stop.events", "stop.raising_shutdowns_called", "stop.after_first_raiser_shut_down", "stop.logs"]
 NAMES = [name for name, _ in PROBES] + STOP_PROBES
 
 
@@ -64,6 +64,10 @@ def test_warning_codes_are_emitted_by_the_stand_in(contract_run: ContractRun) ->
         if row.warning not in emitted:
             wrong.append(f"line {row.line}: {row.probe} says `{row.warning}`, the stand-in emitted {emitted or 'none'}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_production_ran_without_devnode(contract_run: ContractRun) -> None:
+    assert contract_run.production["runner.devnode_modules"]["result"] == []
 
 
 def test_stand_in_side_ran_cleanly(contract_run: ContractRun) -> None:
