@@ -24,6 +24,7 @@ _FORMATS = [
     ("address", re.compile(r"0x[0-9a-fA-F]{40}")),
     ("0x-hex64", re.compile(r"0x[0-9a-fA-F]{64}")),
     ("hex64", re.compile(r"[0-9a-f]{64}")),
+    ("digits", re.compile(r"[0-9]+")),
     ("0x-hex", re.compile(r"0x[0-9a-fA-F]*")),
     ("url", re.compile(r"[a-z]+://\S+")),
 ]

@@ -428,7 +428,7 @@ async def node_native(ctx: Any) -> Any:
 
 @probe("node.share_data_as_shipped")
 async def node_share_shipped(ctx: Any) -> Any:
-    return await outcome(ctx.node.share_data, {"probe": "shipped"}, RECEIVER)
+    return await outcome(ctx.node.share_data, "shipped payload", RECEIVER)
 
 
 @probe("node.share_data_authorized")
@@ -450,6 +450,13 @@ async def node_share_payment(ctx: Any) -> Any:
     """Production's share_data makes the recipient pay the node: an unfunded recipient cannot."""
     with ctx.authorized():
         return await outcome(ctx.node.share_data, {"probe": "paid"}, UNFUNDED, native(ctx), 5)
+
+
+@probe("node.share_data_paid")
+async def node_share_paid(ctx: Any) -> Any:
+    """A paid share that can succeed in production: the node is the recipient, so it pays itself."""
+    with ctx.authorized():
+        return await outcome(ctx.node.share_data, "paid payload", own(ctx), native(ctx), 5)
 
 
 @probe("node.get_shared_data_known")
