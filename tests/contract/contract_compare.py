@@ -10,6 +10,7 @@ from typing import Any
 
 ASPECTS = ("result", "events", "logs")
 TABLE_HEADING = "## Remaining differences"
+BACKED_HEADING = "## The production-backed node"
 _ROW = re.compile(r"^\|\s*`(?P<probe>[^`]+)`\s*\|\s*(?P<aspect>\w+)\s*\|(?P<rest>.*)\|\s*$")
 
 
@@ -85,13 +86,13 @@ def differences(production: dict[str, Any], other: dict[str, Any]) -> list[Diffe
     return found
 
 
-def read_table(path: Path) -> list[TableRow]:
-    """The rows of the table under TABLE_HEADING in docs/parity.md."""
+def read_table(path: Path, heading: str = TABLE_HEADING) -> list[TableRow]:
+    """The rows of the table under ``heading`` in docs/parity.md."""
     rows: list[TableRow] = []
     inside = False
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if line.startswith("## "):
-            inside = line.strip() == TABLE_HEADING
+            inside = line.strip() == heading
             continue
         match = _ROW.match(line) if inside else None
         if match:
@@ -105,32 +106,33 @@ TABLE_HEADER = [
     "|---|---|---|---|---|---|",
 ]
 PENDING = "stand-in bug (issue 11)"
+BACKED_PENDING = "production-backed node bug (issue 10)"
 
 
 def _cell(value: Any, limit: int = 70) -> str:
     return _short(value, limit).replace("|", "\\|")
 
 
-def table_lines(found: list[Difference], rows: list[TableRow]) -> list[str]:
+def table_lines(found: list[Difference], rows: list[TableRow], pending: str = PENDING) -> list[str]:
     """The table for ``found``: existing rows keep their why and warning; new ones are marked pending."""
     kept = {row.key: row for row in rows}
     lines = list(TABLE_HEADER)
     for diff in found:
         row = kept.get(diff.key)
-        why, warning = (row.cells[-2], row.cells[-1]) if row and len(row.cells) >= 2 else (PENDING, "none")
+        why, warning = (row.cells[-2], row.cells[-1]) if row and len(row.cells) >= 2 else (pending, "none")
         lines.append(f"| `{diff.probe}` | {diff.aspect} | `{_cell(diff.production)}` | `{_cell(diff.other)}` "
                      f"| {why} | {warning} |")
     return lines
 
 
-def write_table(path: Path, found: list[Difference]) -> None:
-    """Rewrite the table under TABLE_HEADING to list exactly ``found`` (the text around it stays)."""
-    rows = read_table(path)
+def write_table(path: Path, found: list[Difference], heading: str = TABLE_HEADING, pending: str = PENDING) -> None:
+    """Rewrite the table under ``heading`` to list exactly ``found`` (the text around it stays)."""
+    rows = read_table(path, heading)
     text = path.read_text().splitlines()
-    start = text.index(TABLE_HEADING)
+    start = text.index(heading)
     end = next((i for i in range(start + 1, len(text)) if text[i].startswith("## ")), len(text))
     body = text[start + 1:end]
     first = next((i for i, line in enumerate(body) if line.startswith("|")), len(body))
     last = max((i for i, line in enumerate(body) if line.startswith("|")), default=first - 1)
-    new_body = body[:first] + table_lines(found, rows) + body[last + 1:]
+    new_body = body[:first] + table_lines(found, rows, pending) + body[last + 1:]
     path.write_text("\n".join(text[:start + 1] + new_body + text[end:]) + "\n")

@@ -76,8 +76,18 @@ def builtin_base(exc: BaseException) -> str:
     return "BaseException"
 
 
+# Values that differ between sides by design (each side's own account and receiver), replaced in messages.
+REDACT: dict[str, str] = {}
+
+
+def redact(text: str) -> str:
+    for value, name in REDACT.items():
+        text = text.replace(value, name)
+    return text
+
+
 def describe_exc(exc: BaseException) -> dict[str, Any]:
-    return {"type": builtin_base(exc), "message": str(exc)[:300]}
+    return {"type": builtin_base(exc), "message": redact(str(exc))[:300]}
 
 
 async def outcome(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:

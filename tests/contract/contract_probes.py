@@ -21,7 +21,6 @@ PROBES: list[tuple[str, Probe]] = []
 
 # A checksummed address nobody funds (web3 refuses addresses that are not checksummed).
 UNFUNDED = "0xBEbeBeBEbeBebeBeBEBEbebEBeBeBebeBeBebebe"
-RECEIVER = "0xc0FfEeC0FFeEC0fFEEc0fFEEc0FFeec0FFeEc0Ff"
 ZERO = "0x" + "0" * 40
 
 # Production's surface (../shared/UPSTREAM.md, checked against the source): attributes and methods.
@@ -428,21 +427,21 @@ async def node_native(ctx: Any) -> Any:
 
 @probe("node.share_data_as_shipped")
 async def node_share_shipped(ctx: Any) -> Any:
-    return await outcome(ctx.node.share_data, "shipped payload", RECEIVER)
+    return await outcome(ctx.node.share_data, "shipped payload", ctx.receiver)
 
 
 @probe("node.share_data_authorized")
 async def node_share_authorized(ctx: Any) -> Any:
     """The same share with authorization granted (as devnode's production-backed node grants it)."""
     with ctx.authorized():
-        return await outcome(ctx.node.share_data, "authorized payload", RECEIVER)
+        return await outcome(ctx.node.share_data, "authorized payload", ctx.receiver)
 
 
 @probe("node.share_data_dict")
 async def node_share_dict(ctx: Any) -> Any:
     """Data that is not str or bytes (production stores it in LevelDB as it is)."""
     with ctx.authorized():
-        return await outcome(ctx.node.share_data, {"probe": "dict"}, RECEIVER)
+        return await outcome(ctx.node.share_data, {"probe": "dict"}, ctx.receiver)
 
 
 @probe("node.share_data_payment_insufficient")
@@ -553,15 +552,15 @@ async def chain_balance_bad(ctx: Any) -> Any:
 @probe("chain.send_transaction")
 async def chain_send(ctx: Any) -> Any:
     chain = ctx.node.blockchain_interface
-    before = chain.get_balance(RECEIVER)
-    sent = await outcome(chain.send_transaction, {"from": own(ctx), "to": RECEIVER, "value": 7})
-    return {"send": sent, "moved": chain.get_balance(RECEIVER) - before}
+    before = chain.get_balance(ctx.receiver)
+    sent = await outcome(chain.send_transaction, {"from": own(ctx), "to": ctx.receiver, "value": 7})
+    return {"send": sent, "moved": chain.get_balance(ctx.receiver) - before}
 
 
 @probe("chain.wait_for_receipt")
 async def chain_receipt(ctx: Any) -> Any:
     chain = ctx.node.blockchain_interface
-    tx_hash = chain.send_transaction({"from": own(ctx), "to": RECEIVER, "value": 1})
+    tx_hash = chain.send_transaction({"from": own(ctx), "to": ctx.receiver, "value": 1})
     receipt = chain.wait_for_receipt(tx_hash)
     return {"status": describe(receipt["status"]), "status_ok": receipt["status"] == 1,
             "has": sorted(k for k in ("blockNumber", "transactionHash", "gasUsed", "from", "to") if k in receipt)}
@@ -580,12 +579,12 @@ async def chain_deploy_unknown(ctx: Any) -> Any:
 
 @probe("chain.call_contract_function_unknown")
 async def chain_call_unknown(ctx: Any) -> Any:
-    return await outcome(ctx.node.blockchain_interface.call_contract_function, RECEIVER, "balanceOf", [own(ctx)])
+    return await outcome(ctx.node.blockchain_interface.call_contract_function, ctx.receiver, "balanceOf", [own(ctx)])
 
 
 @probe("chain.get_contract_abi_unknown")
 async def chain_abi_unknown(ctx: Any) -> Any:
-    return await outcome(ctx.node.blockchain_interface.get_contract_abi, RECEIVER)
+    return await outcome(ctx.node.blockchain_interface.get_contract_abi, ctx.receiver)
 
 
 # -- token_manager ---------------------------------------------------------------------------------------
@@ -599,7 +598,7 @@ async def tokens_initial(ctx: Any) -> Any:
 @probe("tokens.is_supported")
 async def tokens_is_supported(ctx: Any) -> Any:
     tm = ctx.node.token_manager
-    return {"native": tm.is_supported_token(native(ctx)), "other": tm.is_supported_token(RECEIVER)}
+    return {"native": tm.is_supported_token(native(ctx)), "other": tm.is_supported_token(ctx.receiver)}
 
 
 @probe("tokens.get_balance_native")
@@ -609,34 +608,34 @@ async def tokens_balance(ctx: Any) -> Any:
 
 @probe("tokens.get_balance_unsupported")
 async def tokens_balance_unsupported(ctx: Any) -> Any:
-    return await outcome(ctx.node.token_manager.get_balance, own(ctx), RECEIVER)
+    return await outcome(ctx.node.token_manager.get_balance, own(ctx), ctx.receiver)
 
 
 @probe("tokens.transfer_native")
 async def tokens_transfer(ctx: Any) -> Any:
     tm = ctx.node.token_manager
-    before = tm.get_balance(RECEIVER, native(ctx))
-    sent = await outcome(tm.transfer_tokens, native(ctx), own(ctx), RECEIVER, 3)
+    before = tm.get_balance(ctx.receiver, native(ctx))
+    sent = await outcome(tm.transfer_tokens, native(ctx), own(ctx), ctx.receiver, 3)
     await settle()
-    return {"transfer": sent, "moved": tm.get_balance(RECEIVER, native(ctx)) - before}
+    return {"transfer": sent, "moved": tm.get_balance(ctx.receiver, native(ctx)) - before}
 
 
 @probe("tokens.transfer_keywords")
 async def tokens_transfer_keywords(ctx: Any) -> Any:
     tm = ctx.node.token_manager
     return await outcome(tm.transfer_tokens, token_address=native(ctx), from_address=own(ctx),
-                         to_address=RECEIVER, amount=1)
+                         to_address=ctx.receiver, amount=1)
 
 
 @probe("tokens.transfer_old_devnode_order")
 async def tokens_transfer_old(ctx: Any) -> Any:
     """transfer_tokens(from, to, amount, token): devnode's old order, wrong in production."""
-    return await outcome(ctx.node.token_manager.transfer_tokens, own(ctx), RECEIVER, 1, native(ctx))
+    return await outcome(ctx.node.token_manager.transfer_tokens, own(ctx), ctx.receiver, 1, native(ctx))
 
 
 @probe("tokens.transfer_unsupported")
 async def tokens_transfer_unsupported(ctx: Any) -> Any:
-    return await outcome(ctx.node.token_manager.transfer_tokens, RECEIVER, own(ctx), RECEIVER, 1)
+    return await outcome(ctx.node.token_manager.transfer_tokens, ctx.receiver, own(ctx), ctx.receiver, 1)
 
 
 @probe("tokens.issue_new_token")
@@ -658,12 +657,12 @@ async def tokens_issued_balance(ctx: Any) -> Any:
 
 @probe("tokens.mint")
 async def tokens_mint(ctx: Any) -> Any:
-    return await outcome(ctx.node.token_manager.mint_tokens, ctx.state.get("issued"), RECEIVER, 5)
+    return await outcome(ctx.node.token_manager.mint_tokens, ctx.state.get("issued"), ctx.receiver, 5)
 
 
 @probe("tokens.mint_not_issued")
 async def tokens_mint_native(ctx: Any) -> Any:
-    return await outcome(ctx.node.token_manager.mint_tokens, native(ctx), RECEIVER, 5)
+    return await outcome(ctx.node.token_manager.mint_tokens, native(ctx), ctx.receiver, 5)
 
 
 @probe("tokens.add_supported_token")
@@ -678,10 +677,10 @@ async def tokens_add(ctx: Any) -> Any:
 @probe("payments.process_payment")
 async def payments_ok(ctx: Any) -> Any:
     tm = ctx.node.token_manager
-    before = tm.get_balance(RECEIVER, native(ctx))
-    paid = await outcome(ctx.node.payment_processor.process_payment, own(ctx), RECEIVER, 2, native(ctx))
+    before = tm.get_balance(ctx.receiver, native(ctx))
+    paid = await outcome(ctx.node.payment_processor.process_payment, own(ctx), ctx.receiver, 2, native(ctx))
     await settle()
-    return {"pay": paid, "to_received": tm.get_balance(RECEIVER, native(ctx)) - before}
+    return {"pay": paid, "to_received": tm.get_balance(ctx.receiver, native(ctx)) - before}
 
 
 @probe("payments.insufficient_balance")
@@ -691,7 +690,7 @@ async def payments_insufficient(ctx: Any) -> Any:
 
 @probe("payments.unsupported_token")
 async def payments_unsupported(ctx: Any) -> Any:
-    return await outcome(ctx.node.payment_processor.process_payment, own(ctx), RECEIVER, 1, RECEIVER)
+    return await outcome(ctx.node.payment_processor.process_payment, own(ctx), ctx.receiver, 1, ctx.receiver)
 
 
 @probe("payments.transaction_history")

@@ -43,6 +43,7 @@ class Context:
         self.node = node
         self.workdir = workdir
         self.peer_url = peer_url
+        self.receiver = os.environ["CONTRACT_RECEIVER"]  # per side: two sides may share one chain
         self.events = EventLog()
         self.logs = LogCapture()
         self.state: dict[str, Any] = {}
@@ -82,8 +83,10 @@ def main() -> None:
     os.chdir(workdir)
     if side == "production":
         result = run_production(workdir, Path(sys.argv[4]))
+    elif side == "production-backed":
+        result = run_devnode(workdir, "production", Path(sys.argv[4]))
     else:
-        result = run_standin(workdir)
+        result = run_devnode(workdir, "standin", None)
     out.write_text(json.dumps(result, indent=1, sort_keys=True))
 
 
@@ -120,6 +123,11 @@ async def probe_node(ctx: Context) -> dict[str, Any]:
     """The probes, after the node announced it started (NODE_STARTED)."""
     from contract_probes import run_all
 
+    import contract_kit
+
+    own = str(ctx.node.blockchain_interface.account.address)
+    contract_kit.REDACT.update({ctx.receiver: "<receiver>", ctx.receiver.lower(): "<receiver>", own: "<own>",
+                                own.lower(): "<own>"})
     await wait_for(lambda: "system.node_started" in ctx.events.types(), timeout=10)
     await settle()
     return await run_all(ctx)
@@ -171,13 +179,18 @@ def run_production(workdir: Path, source: Path) -> dict[str, Any]:
     return asyncio.run(_production_session(ctx, node))
 
 
-async def _production_session(ctx: Context, node: Any) -> dict[str, Any]:
+async def dht_peer(ctx: Context) -> Any:
+    """A second DHT node on loopback, so production's connect_to_peer has someone to reach."""
     from kademlia.network import Server
 
-    peer = Server()  # a second DHT node on loopback, so connect_to_peer has someone to reach
+    peer = Server()
     await peer.listen(0, interface="127.0.0.1")
-    port = peer.transport.get_extra_info("sockname")[1]
-    ctx.peer_url = f"http://127.0.0.1:{port}"
+    ctx.peer_url = f"http://127.0.0.1:{peer.transport.get_extra_info('sockname')[1]}"
+    return peer
+
+
+async def _production_session(ctx: Context, node: Any) -> dict[str, Any]:
+    peer = await dht_peer(ctx)
     log_mark = ctx.logs.mark()
     await node.start()
     ctx.startup_logs = ctx.logs.since(log_mark)
@@ -234,16 +247,20 @@ def _production_defaults(production_main: Any, cwd: Path) -> dict[str, Any]:
     return config_fields(config, cwd)
 
 
-# -- the stand-in ------------------------------------------------------------------------------------------
-def run_standin(workdir: Path) -> dict[str, Any]:
+# -- devnode: the stand-in, or the production-backed node ----------------------------------------------------
+def run_devnode(workdir: Path, kind: str, source: Path | None) -> dict[str, Any]:
+    """A node built as ``devnode run [--node production --node-src SOURCE]`` builds it, watcher off."""
     from devnode.config import load_config
+    from devnode.production.node import ProductionOptions
     from devnode.runtime import RunOptions, Runtime
+    from devnode.session import NodeChoice
 
     capture = LogCapture()
     box: dict[str, Any] = {}
     records: list[dict[str, Any]] = []
     config = load_config(cwd=workdir)
-    options = RunOptions(watch=False, read_commands=False, check_leaks=False, log_level="WARNING")
+    choice = NodeChoice(kind="production", production=ProductionOptions(node_src=str(source))) if source else NodeChoice()
+    options = RunOptions(watch=False, read_commands=False, check_leaks=False, log_level="WARNING", node=choice)
 
     def ui(record: dict[str, Any]) -> None:
         records.append(record)
@@ -251,11 +268,11 @@ def run_standin(workdir: Path) -> dict[str, Any]:
         if ctx is not None and record.get("kind") == "warning":
             ctx.warning_records.append(record)
         if record.get("kind") == "node.ready":
-            box["task"] = asyncio.get_running_loop().create_task(_standin_probes(box))
+            box["task"] = asyncio.get_running_loop().create_task(_devnode_probes(box))
 
     def on_start(runtime: Any) -> None:
         capture.install()
-        ctx = Context("standin", runtime.node, workdir, peer_url="http://127.0.0.1:9")
+        ctx = Context(kind, runtime.node, workdir, peer_url="http://127.0.0.1:9")
         ctx.logs = capture
         ctx.defaults = lambda: _standin_defaults(empty_dir(workdir))
         ctx.warning_records.extend(r for r in records if r.get("kind") == "warning")
@@ -272,10 +289,11 @@ def run_standin(workdir: Path) -> dict[str, Any]:
     return observations
 
 
-async def _standin_probes(box: dict[str, Any]) -> None:
+async def _devnode_probes(box: dict[str, Any]) -> None:
     ctx, runtime = box["ctx"], box["runtime"]
     ctx.startup_logs = ctx.logs.since(box["log_mark"])
     ctx.startup_warnings = ctx.warnings_since(0)
+    peer = await dht_peer(ctx) if ctx.side == "production" else None
     try:
         box["observations"] = await probe_node(ctx)
     except BaseException as exc:  # noqa: BLE001 - reported as the side's result
@@ -283,6 +301,8 @@ async def _standin_probes(box: dict[str, Any]) -> None:
     finally:
         box["marks"] = stop_marks(ctx)
         runtime.request_stop("probes done")
+        if peer is not None:
+            peer.stop()
 
 
 def _standin_defaults(cwd: Path) -> dict[str, Any]:

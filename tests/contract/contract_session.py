@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contract_compare import Difference, TableRow, differences, read_table
+from contract_compare import BACKED_HEADING, Difference, TableRow, differences, read_table
 
 HERE = Path(__file__).resolve().parent
 PROBE_PLUGINS = HERE / "probe_plugins"
@@ -23,18 +23,35 @@ CHECKOUT = ROOT.parent / "shared" / "upstream" / "datamgmtnode"
 PARITY = ROOT / "docs" / "parity.md"
 
 
+RECEIVERS = {  # each side pays its own receiver: two sides share one chain
+    "production": "0xc0FfEeC0FFeEC0fFEEc0fFEEc0FFeec0FFeEc0Ff",
+    "standin": "0xc0FfEeC0FFeEC0fFEEc0fFEEc0FFeec0FFeEc0Ff",
+    "production-backed": "0xca11ab1EcA11aB1Eca11Ab1Eca11AB1ECa11AB1e",
+}
+SIDES: tuple[str, ...] = ("production", "standin")  # + "production-backed" once prod's node builds here
+ACCOUNT = {"production": 0, "standin": 1, "production-backed": 2}  # and signs with its own account (nonces)
+# The production-backed node reads its settings as the stand-in does (compared there), so defaults are not compared.
+BACKED_NOT_COMPARED = ("config.default.",)
+
+
 @dataclass
 class ContractRun:
-    """Both sides' observations, their differences and the documented table."""
+    """The sides' observations, their differences and the documented tables."""
 
     production: dict[str, Any]
     standin: dict[str, Any]
+    backed: dict[str, Any]
     table: list[TableRow]
+    backed_table: list[TableRow]
     chain: str
     differences: list[Difference] = field(default_factory=list)
+    backed_differences: list[Difference] = field(default_factory=list)
 
     def documented(self) -> set[tuple[str, str]]:
         return {row.key for row in self.table}
+
+    def backed_documented(self) -> set[tuple[str, str]]:
+        return {row.key for row in self.backed_table}
 
 
 RUNS: list[ContractRun] = []  # the session's run, for the terminal summary
@@ -66,16 +83,20 @@ def run_both(base: Path) -> ContractRun:
 
     chain = start_chain(base / "chain", os.environ.get("BLOCKCHAIN_URL"))
     try:
-        key = chain.accounts[0].private_key
         runs = []
-        for side, source in (("production", CHECKOUT), ("standin", None)):
-            prepare(base / side, chain.url, key, source)
+        for side in SIDES:
+            source = None if side == "standin" else CHECKOUT
+            key = chain.accounts[ACCOUNT[side]].private_key
+            prepare(base / side, chain.url, key, source if side == "production" else None)
             runs.append(start(side, base / side, source))
-        production, standin = (run.wait() for run in runs)
+        production, standin, *rest = (run.wait() for run in runs)
+        backed = rest[0] if rest else {}
     finally:
         chain.stop()
-    run = ContractRun(production, standin, read_table(PARITY), chain.describe())
+    run = ContractRun(production, standin, backed, read_table(PARITY), read_table(PARITY, BACKED_HEADING),
+                      chain.describe())
     run.differences = differences(production, standin)
+    run.backed_differences = [d for d in differences(production, backed) if not d.probe.startswith(BACKED_NOT_COMPARED)]
     return run
 
 
@@ -139,6 +160,7 @@ def start(side: str, workdir: Path, source: Path | None) -> SideRun:
         PYTHONPATH=os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
         CONTRACT_JOURNAL=str(workdir / "journal.jsonl"),
         PROBE_OVERRIDDEN="from-environment",
+        CONTRACT_RECEIVER=RECEIVERS[side],
     )
     argv = [sys.executable, "-c", "import contract_runner; contract_runner.main()", side, str(workdir), str(out)]
     if source is not None:
