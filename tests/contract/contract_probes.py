@@ -802,9 +802,6 @@ async def run_all(ctx: Any) -> dict[str, Any]:
         except Exception as exc:  # the probe itself broke: that is an observation too
             result = {"probe_failed": f"{type(exc).__name__}: {exc}"[:300]}
         await settle()
-        emitted = ctx.warnings_since(warnings)
-        if name.startswith("loader."):  # what the loader observed happened while the plugins loaded
-            emitted = sorted(set(emitted) | set(ctx.startup_warnings))
         observations[name] = {"result": result, "events": ctx.events.since(events), "logs": ctx.logs.since(logs),
-                              "warnings": emitted}
+                              "warnings": ctx.warnings_since(warnings)}
     return observations

@@ -286,6 +286,8 @@ def run_devnode(workdir: Path, kind: str, source: Path | None) -> dict[str, Any]
     marks = box["marks"]
     observations.update(stop_observations(ctx, marks, ctx.warnings_since(marks["warnings"])))
     observations["runner.exit_code"] = {"result": describe(exit_code), "events": [], "logs": [], "warnings": []}
+    # Said once while the node started and loaded its plugins (e.g. a helper module, granted authorization).
+    observations["runner.startup_warnings"] = {"result": ctx.startup_warnings, "events": [], "logs": [], "warnings": []}
     return observations
 
 
