@@ -51,6 +51,8 @@ class LedgerPlugin:
 
         balance = node.token_manager.get_balance(own, native)
         report["balance"] = kind(balance)
+        report["chain_balance_matches"] = node.blockchain_interface.get_balance(own) == balance
+        report["found_by_manager"] = node.plugin_manager.get_plugin("ledger") is self
         ok, tx_hash = node.payment_processor.process_payment(own, FEE_RECEIVER, self.fee, native)
         report["paid"] = [ok, kind(tx_hash)]
         report["nonce"] = kind(node.payment_processor.get_transaction_history(own))
