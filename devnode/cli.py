@@ -59,7 +59,18 @@ def _node_options(parser: argparse.ArgumentParser) -> None:
     node.add_argument("--data-dir", metavar="DIR", help="where the node keeps its SQLite data and key (default: $DATA_DIR or ./data)")
     node.add_argument("--node-id", metavar="ID", help="this node's id (default: $NODE_ID or node1)")
     node.add_argument("--peers", type=_peers, metavar="N|A,B", help="simulated peers: a count or comma-separated ids (default: $INITIAL_PEERS or peer1,peer2,peer3)")
-    node.add_argument("--p2p-port", metavar="PORT", help="reported as config.p2p_port; devnode opens no socket")
+    node.add_argument("--p2p-port", metavar="PORT", help="reported as config.p2p_port; devnode opens no socket "
+                                                         "(--node production: its DHT's port, on 127.0.0.1 only)")
+    kind = parser.add_argument_group("which node (docs/production-node.md)")
+    kind.add_argument("--node", choices=["standin", "production"], default="standin",
+                      help="standin: devnode's own services (default); production: production's own Node and "
+                           "services from your DataMgmt Node checkout, on a local chain")
+    kind.add_argument("--node-src", metavar="PATH",
+                      help="with --node production: your datamgmtnode checkout (default: $DATAMGMTNODE_SRC, else "
+                           "one found in or above the plugin dir's parent)")
+    kind.add_argument("--authorize", choices=["devnode", "production"],
+                      help="with --node production: devnode grants share_data authorization (default; production "
+                           "as shipped refuses every share) or production's own check decides")
     parser.add_argument("--timeout", type=_seconds, default=5.0, metavar="SECONDS",
                         help="limit for an async initialize() or shutdown(), and for plugin code blocking "
                              "the event loop before devnode interrupts it (default: 5)")
@@ -223,7 +234,7 @@ def _run(args: argparse.Namespace) -> int:
     options = RunOptions(
         watch=not args.no_watch, debounce_ms=args.debounce, step_ms=args.step, force_polling=args.force_polling,
         timeout=args.timeout, log_level=args.log_level,
-        scenario=args.scenario, loop_scenario=args.loop_scenario, record=args.record,
+        scenario=args.scenario, loop_scenario=args.loop_scenario, record=args.record, node=_node_choice(args),
     )
     if args.loop_scenario and not args.scenario:
         raise ConfigError("--loop-scenario needs --scenario FILE to know what to play")
@@ -279,7 +290,7 @@ def _check(args: argparse.Namespace) -> int:
     from devnode.ui.plain import format_record
 
     config = _config(args)
-    report = asyncio.run(check_plugins(config, timeout=args.timeout))
+    report = asyncio.run(check_plugins(config, timeout=args.timeout, node=_node_choice(args)))
     clean = report.clean(args.strict)
     if args.format == "json":
         print(json.dumps({**report.to_dict(), "clean": clean, "strict": args.strict}, default=str, indent=2))
@@ -291,6 +302,19 @@ def _check(args: argparse.Namespace) -> int:
         verdict = "clean" if clean else "problems found"
         print(f"{len(report.failures)} failure(s), {len(report.warnings)} parity warning(s): {verdict}")
     return EXIT_OK if clean else EXIT_PROBLEMS
+
+
+def _node_choice(args: argparse.Namespace) -> Any:
+    """``--node``, ``--node-src`` and ``--authorize`` as a session's NodeChoice."""
+    from devnode.production.node import ProductionOptions
+    from devnode.session import NodeChoice
+
+    if args.node != "production":
+        for flag, value in (("--node-src", args.node_src), ("--authorize", args.authorize)):
+            if value is not None:
+                raise ConfigError(f"{flag} only applies to the production-backed node; add --node production")
+        return NodeChoice()
+    return NodeChoice("production", ProductionOptions(node_src=args.node_src, authorize=args.authorize or "devnode"))
 
 
 def _input_problem(kind: str, path: str) -> str | None:
@@ -330,7 +354,7 @@ def _headless(args: argparse.Namespace) -> int:
             watch=False, read_commands=False, timeout=args.timeout, log_level=args.log_level, headless=True,
             scenario=args.file if args.command == "scenario" else None,
             replay=args.file if args.command == "replay" else None,
-            fast=getattr(args, "fast", False),
+            fast=getattr(args, "fast", False), node=_node_choice(args),
         )
         ui: Any = JsonUI(sys.stdout) if args.ui == "json" else PlainUI(sys.stdout)
         sink = _results_only(ui) if args.quiet else ui

@@ -19,13 +19,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from devnode import compat
 from devnode.config import NodeConfig
 from devnode.errors import DevnodeError
-from devnode.events import EventBus
 from devnode.host.host import PluginHost
+from devnode.host.node_like import NodeLike
 from devnode.ownership import TrackedThread, install_task_factory
 from devnode.production.node import Authorize, ProductionBackend, ProductionOptions
 from devnode.reporting import Reporter
@@ -34,6 +34,8 @@ NodeKind = Literal["standin", "production"]
 NODE_KINDS: tuple[NodeKind, ...] = ("standin", "production")
 AUTHORIZE_CHOICES: tuple[Authorize, ...] = ("devnode", "production")
 STANDIN_CHAIN = "devnode's simulated chain (in the data dir's SQLite file)"
+__all__ = ["AUTHORIZE_CHOICES", "NODE_KINDS", "GlobalHooks", "NodeChoice", "NodeKind", "NodeLike", "NodeSession",
+           "install_loop_hooks"]
 
 
 @dataclass
@@ -42,14 +44,6 @@ class NodeChoice:
 
     kind: NodeKind = "standin"
     production: ProductionOptions = field(default_factory=ProductionOptions)
-
-
-class NodeLike(Protocol):
-    """What the plugin host needs of a node (production's attribute names)."""
-
-    config: Any
-    event_bus: EventBus
-    plugin_manager: Any
 
 
 class GlobalHooks:

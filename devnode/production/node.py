@@ -21,6 +21,7 @@ import importlib
 import logging
 import sys
 import types
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,7 +215,11 @@ def _import_production() -> types.ModuleType:
     guard = logging.NullHandler()
     root.addHandler(guard)
     try:
-        return importlib.import_module("services.node")
+        with warnings.catch_warnings():
+            # web3 imports websockets.legacy, which warns at import: the library's affair, not the author's
+            # (and an error under a test suite's filterwarnings=error).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return importlib.import_module("services.node")
     except ImportError as exc:
         raise ProductionNodeError(f"production's services.node failed to import: {type(exc).__name__}: {exc}; "
                                   "install its dependencies with: pip install 'devnode[production]'") from exc
@@ -227,12 +232,17 @@ def _forget_production_modules(checkout: Checkout | None) -> None:
     if checkout is None:
         return
     package = str(checkout.package)
+    doomed = []
     for name, module in list(sys.modules.items()):
         if name.split(".")[0] not in PRODUCTION_PACKAGES:
             continue
-        origin = getattr(module, "__file__", None) or ""
-        if origin.startswith(package):
-            del sys.modules[name]
+        # Most of production's folders have no __init__.py: namespace packages, known by their __path__ only
+        # (reading it looks the parent up in sys.modules, hence deleting only once all are known).
+        places = [getattr(module, "__file__", None) or "", *list(getattr(module, "__path__", None) or [])]
+        if any(str(place).startswith(package) for place in places):
+            doomed.append(name)
+    for name in doomed:
+        del sys.modules[name]
 
 
 def _loopback_server() -> type:
@@ -260,5 +270,6 @@ class _ProductionTracked(Tracked):
 def _track(obj: Any, name: str) -> None:
     """Make ``obj`` (a production service) record plugins' attribute patches; its class name stays."""
     cls = type(obj)
-    obj.__class__ = type(cls.__name__, (_ProductionTracked, cls),
+    # The mixin second: production's classes define no __setattr__, and an ABC-based layout allows only this order.
+    obj.__class__ = type(cls.__name__, (cls, _ProductionTracked),
                          {"tracked_name": name, "__module__": cls.__module__, "__qualname__": cls.__qualname__})
