@@ -28,7 +28,7 @@ RECEIVERS = {  # each side pays its own receiver: two sides share one chain
     "standin": "0xc0FfEeC0FFeEC0fFEEc0fFEEc0FFeec0FFeEc0Ff",
     "production-backed": "0xca11ab1EcA11aB1Eca11Ab1Eca11AB1ECa11AB1e",
 }
-SIDES: tuple[str, ...] = ("production", "standin")  # + "production-backed" once prod's node builds here
+SIDES: tuple[str, ...] = ("production", "standin", "production-backed")
 ACCOUNT = {"production": 0, "standin": 1, "production-backed": 2}  # and signs with its own account (nonces)
 # The production-backed node reads its settings as the stand-in does (compared there), so defaults are not compared.
 BACKED_NOT_COMPARED = ("config.default.",)
