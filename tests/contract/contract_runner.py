@@ -32,7 +32,7 @@ from contract_kit import EventLog, LogCapture, describe, settle, wait_for
 from contract_probes import CONFIG_FIELDS  # noqa: E402
 
 ENV_NAMES = [f.upper() for f in CONFIG_FIELDS]
-PERIODIC_WAIT = 13.0  # production's first status update comes 10 s after start
+PERIODIC_WAIT = 14.0  # seconds after NODE_STARTED; production's first status update comes 10 s after start
 
 
 class Context:
@@ -129,6 +129,7 @@ async def probe_node(ctx: Context) -> dict[str, Any]:
     contract_kit.REDACT.update({ctx.receiver: "<receiver>", ctx.receiver.lower(): "<receiver>", own: "<own>",
                                 own.lower(): "<own>"})
     await wait_for(lambda: "system.node_started" in ctx.events.types(), timeout=10)
+    ctx.started_at = time.monotonic()
     await settle()
     return await run_all(ctx)
 
