@@ -125,6 +125,12 @@ def test_devnode_run_hosts_the_bundled_plugins_in_production_and_reloads_on_save
         shared = proc.wait_for("event", after=mark, type="data.shared")
         assert {h["plugin"] for h in shared["handlers"]} >= {"audit_plugin", "example_plugin", "metrics_plugin"}
 
+        # The stand-in's simulated-peer commands say why they do not apply, and the node carries on.
+        mark = proc.mark()
+        proc.send('receive peer1 {"reading": 1}')
+        refused = proc.wait_for("command.error", after=mark)
+        assert "stand-in's simulated peers" in refused["error"] and "production-node.md" in refused["error"]
+
         # Editing a plugin reloads it through the real watcher, inside production's node.
         example = plugins / "example_plugin.py"
         mark = proc.mark()
