@@ -785,10 +785,11 @@ async def node_periodic(ctx: Any) -> Any:
     wanted = {"health.update", "network.stats_update"}
     seen = await wait_for(lambda: wanted <= set(ctx.events.types()), timeout=max(0.0, ctx.periodic_deadline()))
     found = [e for e in ctx.events.events if getattr(e.type, "value", "") in wanted]
-    first = {}
+    first: dict[str, Any] = {}
     for e in found:
         first.setdefault(e.type.value, describe(e.data))
-    return {"seen": seen, "first": first}
+    health = next((e.data for e in found if e.type.value == "health.update"), None)
+    return {"seen": seen, "first": first, "health": health}  # plugins compare these strings ("healthy", ...)
 
 
 async def run_all(ctx: Any) -> dict[str, Any]:

@@ -252,16 +252,18 @@ def _production_defaults(production_main: Any, cwd: Path) -> dict[str, Any]:
 def run_devnode(workdir: Path, kind: str, source: Path | None) -> dict[str, Any]:
     """A node built as ``devnode run [--node production --node-src SOURCE]`` builds it, watcher off."""
     from devnode.config import load_config
-    from devnode.production.node import ProductionOptions
     from devnode.runtime import RunOptions, Runtime
-    from devnode.session import NodeChoice
 
     capture = LogCapture()
     box: dict[str, Any] = {}
     records: list[dict[str, Any]] = []
     config = load_config(cwd=workdir)
-    choice = NodeChoice(kind="production", production=ProductionOptions(node_src=str(source))) if source else NodeChoice()
-    options = RunOptions(watch=False, read_commands=False, check_leaks=False, log_level="WARNING", node=choice)
+    options = RunOptions(watch=False, read_commands=False, check_leaks=False, log_level="WARNING")
+    if source is not None:  # as --node production --node-src SOURCE
+        from devnode.production.node import ProductionOptions
+        from devnode.session import NodeChoice
+
+        options.node = NodeChoice(kind="production", production=ProductionOptions(node_src=str(source)))
 
     def ui(record: dict[str, Any]) -> None:
         records.append(record)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import contract_session
+import pytest
 from contract_compare import PENDING, Difference, differences, read_table, same, write_table
 from contract_kit import describe, string_format
 from contract_session import PROBE_PLUGINS
@@ -73,3 +75,9 @@ def test_the_probe_plugins_are_written_from_production_alone() -> None:
             else:
                 continue
             assert not any(n.split(".")[0] == "devnode" for n in names), f"{path.name} imports {names}"
+
+
+def test_without_the_checkout_the_suite_says_why_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(contract_session, "CHECKOUT", tmp_path / "datamgmtnode")
+    reason = contract_session.unavailable()
+    assert reason is not None and "\n" not in reason and str(tmp_path / "datamgmtnode") in reason
