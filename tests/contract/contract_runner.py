@@ -250,22 +250,20 @@ def _production_defaults(production_main: Any, cwd: Path) -> dict[str, Any]:
 
 # -- devnode: the stand-in, or the production-backed node ----------------------------------------------------
 def run_devnode(workdir: Path, kind: str, source: Path | None) -> dict[str, Any]:
-    """A node built as ``devnode run [--node production --node-src SOURCE]`` builds it, watcher off."""
-    from devnode.config import load_config
-    from devnode.runtime import RunOptions, Runtime
+    """``devnode run plugins --ui json --no-watch [--node production --node-src SOURCE]``, through devnode's CLI.
+
+    The CLI builds everything as for an author (config from .env and the environment,
+    the node, its host, the UI); the runner only adds a records sink and its probe
+    task to the Runtime the CLI creates.
+    """
+    from devnode import cli
+    from devnode.runtime import Runtime
 
     capture = LogCapture()
     box: dict[str, Any] = {}
     records: list[dict[str, Any]] = []
-    config = load_config(cwd=workdir)
-    options = RunOptions(watch=False, read_commands=False, check_leaks=False, log_level="WARNING")
-    if source is not None:  # as --node production --node-src SOURCE
-        from devnode.production.node import ProductionOptions
-        from devnode.session import NodeChoice
 
-        options.node = NodeChoice(kind="production", production=ProductionOptions(node_src=str(source)))
-
-    def ui(record: dict[str, Any]) -> None:
+    def sink(record: dict[str, Any]) -> None:
         records.append(record)
         ctx = box.get("ctx")
         if ctx is not None and record.get("kind") == "warning":
@@ -282,13 +280,30 @@ def run_devnode(workdir: Path, kind: str, source: Path | None) -> dict[str, Any]
         runtime.node.event_bus.subscribe_all(ctx.events)
         box.update(ctx=ctx, runtime=runtime, log_mark=capture.mark())
 
-    runtime = Runtime(config, options, ui, on_start=on_start)
-    exit_code = asyncio.run(runtime.run())
+    built = Runtime.__init__
+
+    def observed(self: Any, *args: Any, **kwargs: Any) -> None:
+        built(self, *args, **kwargs)
+        self.reporter.add_sink(sink)
+        previous = self.on_start
+
+        def started(runtime: Any) -> None:
+            if previous is not None:
+                previous(runtime)
+            on_start(runtime)
+
+        self.on_start = started
+
+    Runtime.__init__ = observed  # type: ignore[method-assign]
+    argv = ["run", "plugins", "--ui", "json", "--no-watch", "--log-level", "WARNING"]
+    if source is not None:
+        argv += ["--node", "production", "--node-src", str(source)]
+    exit_code = cli.main(argv)
     ctx = box["ctx"]
     observations = box.get("observations") or {"runner": {"result": {"failed": box.get("error")}}}
     marks = box["marks"]
     observations.update(stop_observations(ctx, marks, ctx.warnings_since(marks["warnings"])))
-    observations["runner.exit_code"] = {"result": describe(exit_code), "events": [], "logs": [], "warnings": []}
+    observations["runner.exit_code"] = {"result": exit_code, "events": [], "logs": [], "warnings": []}
     # Said once while the node started and loaded its plugins (e.g. a helper module, granted authorization).
     observations["runner.startup_warnings"] = {"result": ctx.startup_warnings, "events": [], "logs": [], "warnings": []}
     return observations
