@@ -69,7 +69,18 @@ def _node_options(parser: argparse.ArgumentParser) -> None:
     node.add_argument("--data-dir", metavar="DIR", help="where the node keeps its SQLite data and key (default: $DATA_DIR or ./data)")
     node.add_argument("--node-id", metavar="ID", help="this node's id (default: $NODE_ID or node1)")
     node.add_argument("--peers", type=_peers, metavar="N|A,B", help="simulated peers: a count or comma-separated ids (default: $INITIAL_PEERS or peer1,peer2,peer3)")
-    node.add_argument("--p2p-port", metavar="PORT", help="reported as config.p2p_port; devnode opens no socket")
+    node.add_argument("--p2p-port", metavar="PORT", help="reported as config.p2p_port; devnode opens no socket "
+                                                         "(--node production: its DHT's port, on 127.0.0.1 only)")
+    kind = parser.add_argument_group("which node (docs/production-node.md)")
+    kind.add_argument("--node", choices=["standin", "production"], default="standin",
+                      help="standin: devnode's own services (default); production: production's own Node and "
+                           "services from your DataMgmt Node checkout, on a local chain")
+    kind.add_argument("--node-src", metavar="PATH",
+                      help="with --node production: your datamgmtnode checkout (default: $DATAMGMTNODE_SRC, else "
+                           "one found in or above the plugin dir's parent)")
+    kind.add_argument("--authorize", choices=["devnode", "production"],
+                      help="with --node production: devnode grants share_data authorization (default; production "
+                           "as shipped refuses every share) or production's own check decides")
     node.add_argument("--status-interval", type=_status_seconds, metavar="SECONDS",
                       help="seconds between the periodic health.update/network.stats_update events (production: 10; 0: none)")
     parser.add_argument("--timeout", type=_seconds, default=5.0, metavar="SECONDS",
@@ -126,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
     _playback_commands(sub)
     _new_command(sub)
+    sub.add_parser(
+        "setup-chain", help="install the local chain (anvil) the production-backed node runs on",
+        description="Install anvil (npm package @foundry-rs/anvil) into devnode's cache dir, unless $DEVNODE_ANVIL "
+                    "or an anvil on PATH is already there; print the binary used. See docs/production-node.md.",
+    )
     return parser
 
 
@@ -204,6 +220,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return _headless(args)
         if args.command == "new":
             return _new(args)
+        if args.command == "setup-chain":
+            return _setup_chain()
     except ConfigError as exc:
         print(f"devnode: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -237,7 +255,7 @@ def _run(args: argparse.Namespace) -> int:
     options = RunOptions(
         watch=not args.no_watch, debounce_ms=args.debounce, step_ms=args.step, force_polling=args.force_polling,
         timeout=args.timeout, log_level=args.log_level,
-        scenario=args.scenario, loop_scenario=args.loop_scenario, record=args.record,
+        scenario=args.scenario, loop_scenario=args.loop_scenario, record=args.record, node=_node_choice(args),
     )
     if args.loop_scenario and not args.scenario:
         raise ConfigError("--loop-scenario needs --scenario FILE to know what to play")
@@ -293,7 +311,7 @@ def _check(args: argparse.Namespace) -> int:
     from devnode.ui.plain import format_record
 
     config = _config(args)
-    report = asyncio.run(check_plugins(config, timeout=args.timeout))
+    report = asyncio.run(check_plugins(config, timeout=args.timeout, node=_node_choice(args)))
     clean = report.clean(args.strict)
     if args.format == "json":
         print(json.dumps({**report.to_dict(), "clean": clean, "strict": args.strict}, default=str, indent=2))
@@ -305,6 +323,19 @@ def _check(args: argparse.Namespace) -> int:
         verdict = "clean" if clean else "problems found"
         print(f"{len(report.failures)} failure(s), {len(report.warnings)} parity warning(s): {verdict}")
     return EXIT_OK if clean else EXIT_PROBLEMS
+
+
+def _node_choice(args: argparse.Namespace) -> Any:
+    """``--node``, ``--node-src`` and ``--authorize`` as a session's NodeChoice."""
+    from devnode.production.node import ProductionOptions
+    from devnode.session import NodeChoice
+
+    if args.node != "production":
+        for flag, value in (("--node-src", args.node_src), ("--authorize", args.authorize)):
+            if value is not None:
+                raise ConfigError(f"{flag} only applies to the production-backed node; add --node production")
+        return NodeChoice()
+    return NodeChoice("production", ProductionOptions(node_src=args.node_src, authorize=args.authorize or "devnode"))
 
 
 def _input_problem(kind: str, path: str) -> str | None:
@@ -344,7 +375,7 @@ def _headless(args: argparse.Namespace) -> int:
             watch=False, read_commands=False, timeout=args.timeout, log_level=args.log_level, headless=True,
             scenario=args.file if args.command == "scenario" else None,
             replay=args.file if args.command == "replay" else None,
-            fast=getattr(args, "fast", False),
+            fast=getattr(args, "fast", False), node=_node_choice(args),
         )
         ui: Any = JsonUI(sys.stdout) if args.ui == "json" else PlainUI(sys.stdout)
         sink = _results_only(ui) if args.quiet else ui
@@ -359,6 +390,18 @@ def _results_only(ui: Any) -> Any:
             ui(record)
 
     return sink
+
+
+def _setup_chain() -> int:
+    from devnode.production.anvil import AnvilNotFound, find_anvil, install_anvil
+
+    try:
+        binary = find_anvil()
+    except AnvilNotFound:
+        print("devnode: installing anvil with npm (one time, a few seconds) ...", file=sys.stderr)
+        binary = install_anvil()
+    print(f"anvil: {binary}")
+    return EXIT_OK
 
 
 def _new_command(sub: Any) -> None:

@@ -23,6 +23,10 @@ class ConfigError(DevnodeError):
     """A configuration value that cannot be used; the message names it and its source."""
 
 
+class ConfigurationError(Exception):
+    """What production's NodeConfig.validate() raises (services/node.py:24)."""
+
+
 @dataclass
 class NodeConfig:
     """The production ``node.config`` surface, with devnode's values."""
@@ -49,6 +53,18 @@ class NodeConfig:
 
     def source_of(self, name: str) -> str:
         return self.sources.get(name, "default")
+
+    def validate(self) -> bool:
+        """Production's NodeConfig.validate() (services/node.py:50-105): True, or ConfigurationError listing
+        every value production refuses. devnode itself only warns about them (it simulates them anyway)."""
+        errors = [problem for _, problem in production_rule_problems(self)]
+        if not isinstance(self.p2p_port, int) or not 1 <= self.p2p_port <= 65535:
+            errors.append(f"p2p_port must be an integer between 1 and 65535, got: {self.p2p_port}")
+        if not self.node_id or not isinstance(self.node_id, str):
+            errors.append("node_id is required and must be a string")
+        if errors:
+            raise ConfigurationError("Configuration validation failed:\n  - " + "\n  - ".join(errors))
+        return True
 
 
 # env variable -> config field; production names

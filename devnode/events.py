@@ -30,6 +30,10 @@ from devnode.node.notices import Notices, traceback_site
 from devnode.ownership import Ledger, current_ledger, reset_current, set_current
 
 logger = logging.getLogger("devnode.events")
+# Production's bus logs each failing callback here (dashboard/event_bus.py:179-180); devnode mirrors the line,
+# marked so devnode's own UI (which shows a richer plugin.error) skips it.
+production_logger = logging.getLogger("dashboard.event_bus")
+MIRROR = {"devnode_mirror": True}
 
 MAX_PUBLISH_DEPTH = 32
 JSON_CHECKS_IN_FULL = 100  # events of each type whose data is checked for JSON before sampling starts
@@ -472,6 +476,8 @@ class EventBus:
                         ledger.errors += 1
                     if not isinstance(exc, Exception):
                         self._note_exit(exc, ledger)
+                    elif not isinstance(exc, UnawaitedHandlerError):  # production drops those silently
+                        production_logger.error(f"Event callback error: {exc}", extra=MIRROR)
                 end = clock()
                 if ledger is not None:
                     ledger.events_handled += 1
@@ -501,6 +507,8 @@ class EventBus:
             logger.debug("handler %r failed on %s", sub.callback, event.type.value, exc_info=exc)
             if not isinstance(exc, Exception):
                 self._note_exit(exc, ledger)
+            elif not isinstance(exc, UnawaitedHandlerError):  # production drops those silently
+                production_logger.error(f"Event callback error: {exc}", extra=MIRROR)
         finally:
             reset_current(token)
         elapsed = time.perf_counter() - start

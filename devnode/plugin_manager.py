@@ -7,13 +7,13 @@ drives the same PluginHost the dev node uses, synchronously, like production.
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Any
 
 from devnode.errors import DevnodeError
 from devnode.host.host import PluginHost
 from devnode.reporting import Reporter
+from devnode.session import install_loop_hooks
 
 
 class PluginManager:
@@ -22,7 +22,6 @@ class PluginManager:
     def __init__(self, node: Any, plugin_dir: str | Path) -> None:
         self.node = node
         self.reporter = Reporter()
-        self.reporter.add_sink(self._print_failures)
         self.host = PluginHost(node, Path(plugin_dir), self.reporter)
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -53,9 +52,8 @@ class PluginManager:
                                "in devnode's console use `await node.plugin_manager.load(name)` instead")
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
+            # Tasks and threads the plugins start are theirs, as under devnode run (the node is the caller's).
+            install_loop_hooks(self._loop)
         self._loop.run_until_complete(coro)
 
-    @staticmethod
-    def _print_failures(record: dict[str, Any]) -> None:
-        if record["kind"] == "plugin.failed":  # production logs exactly this (services/plugin_manager.py:23-24)
-            logging.getLogger("services.plugin_manager").error(f"Failed to load plugin {record['plugin']}: {record['error']}")
+    # "Failed to load plugin <name>: <error>" is logged on services.plugin_manager by the host, as production does.

@@ -9,21 +9,19 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from devnode import compat
 from devnode.commands import execute
 from devnode.config import NodeConfig
 from devnode.events import Event, EventType, HandlerResult
 from devnode.host.host import PluginHost
-from devnode.node.node import DevNode
-from devnode.ownership import TrackedThread, install_task_factory
 from devnode.playback import run_requested
 from devnode.recording import Recorder
 from devnode.reload.reloader import Reloader
 from devnode.reporting import Record, Reporter
+from devnode.session import NodeChoice, NodeSession
 from devnode.ui.records import PluginLogBridge, event_fields
 from devnode.watchdog import Watchdog
 
@@ -50,6 +48,7 @@ class RunOptions:
     replay: str | None = None
     fast: bool = False
     headless: bool = False  # stop once the scenario/replay is done; run() returns 0/1 on its outcome
+    node: NodeChoice = field(default_factory=NodeChoice)  # stand-in or production-backed (--node)
 
 
 class Runtime:
@@ -74,7 +73,9 @@ class Runtime:
         self.reporter.on_output_closed = lambda: self.request_stop("output closed")
         self.stop_event = asyncio.Event()
         self.stop_reason = "quit"
-        self.node: DevNode
+        self.session = NodeSession(config, self.reporter, kind=options.node.kind, production=options.node.production,
+                                   timeout=options.timeout, check_leaks=options.check_leaks)
+        self.node: Any  # a DevNode or production's Node
         self.host: PluginHost
         self.reloader: Reloader | None = None
         self._log_bridge = PluginLogBridge(self.reporter)
@@ -88,9 +89,6 @@ class Runtime:
     # -- the whole life of the node --------------------------------------------------
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
-        install_task_factory(loop)
-        TrackedThread.install()
-        compat.install()
         self._install_signals(loop)
         self._install_logging()
         watchdog = Watchdog(self.reporter, Path(self.config.plugin_dir), warn_after=self.options.stall_warn,
@@ -99,21 +97,17 @@ class Runtime:
         try:
             if self.options.record:
                 self.recorder = Recorder(self.options.record, self.config.node_id)
-            self.node = DevNode(self.config)
-            for message in self.node.startup_warnings:
-                self.reporter.emit("warning", code="key-permissions", plugin=None, message=message)
-            self.host = PluginHost(
-                self.node, Path(self.config.plugin_dir), self.reporter,
-                timeout=self.options.timeout, check_leaks=self.options.check_leaks,
-            )
-            self.node.plugin_manager = self.host
+            await self.session.open()
+            assert self.session.host is not None
+            self.node, self.host = self.session.node, self.session.host
+            for code, message in self.session.notices():
+                self.reporter.emit("warning", code=code, plugin=None, message=message)
             self.node.event_bus.add_observer(self._on_event)
             if self.on_start is not None:
                 self.on_start(self)
             if self.recorder is not None:
                 self.recorder.attach(self.node)
-            await self.node.start()
-            await self.host.start()
+            await self.session.start()
             if self.options.watch:
                 self.reloader = Reloader(
                     self.host, debounce_ms=self.options.debounce_ms, step_ms=self.options.step_ms,
@@ -124,6 +118,7 @@ class Runtime:
             self.reporter.emit(
                 "node.ready", node_id=self.config.node_id, plugin_dir=self.config.plugin_dir,
                 data_dir=self.config.data_dir, plugins=sorted(self.host.plugins), watching=self.options.watch,
+                **self.session.ready_fields(),
             )
             await self.node.event_bus.publish(Event(EventType.NODE_STARTED, {"node_id": self.config.node_id}))
             if self.commands_in is not None and self.options.read_commands:
@@ -133,13 +128,13 @@ class Runtime:
             await self.stop_event.wait()
             await self._shutdown()
         finally:
-            if hasattr(self, "node") and not self._stopped:
+            if not self._stopped:
                 await self._abandon()
             watchdog.stop()
             if self.recorder is not None:
                 self.recorder.close()
             self._uninstall_logging()
-            compat.uninstall()
+            await self.session.close()  # removes the global hooks
         return self.exit_code
 
     async def _shutdown(self) -> None:
@@ -147,8 +142,7 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.host.stop()
-        await self.node.stop()
+        await self.session.stop()
         self._stopped = True
         self.reporter.emit("node.stopped", reason=self.stop_reason)
 
@@ -157,9 +151,7 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if hasattr(self, "host"):
-            await self.host.stop()
-        await self.node.stop()
+        await self.session.stop()
         self._stopped = True
 
     def request_stop(self, reason: str = "quit") -> None:
@@ -177,8 +169,16 @@ class Runtime:
         bus = self.node.event_bus
         return self.reporter.emit(
             "status", plugins=self.host.status(), subscriptions=bus.subscriber_count, events=bus.published,
-            peers=[pid for pid, peer in self.node.p2p_network.peers.items() if peer.connected],
+            peers=self.peer_names(connected_only=True),
         )
+
+    def peer_names(self, connected_only: bool = False) -> list[str]:
+        """The stand-in's simulated peer ids; for production's P2PNetwork, host:port of its known peers."""
+        network = self.node.p2p_network
+        simulated = getattr(network, "peers", None)
+        if isinstance(simulated, dict):
+            return [pid for pid, peer in simulated.items() if peer.connected or not connected_only]
+        return [f"{p['host']}:{p['port']}" for p in network.get_connected_peers()]
 
     def set_log_level(self, level: str) -> None:
         self.options.log_level = level

@@ -15,7 +15,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from devnode.events import Event, EventBus, EventType
-from devnode.node.chain import InsufficientFunds, LocalChain, StandInLimit, address_for
+from devnode.node.chain import InsufficientFunds, InvalidAddress, LocalChain, StandInLimit, address_for
+from devnode.node.checksum import keccak256, to_checksum_address
 from devnode.node.compliance import ComplianceManager, event_hash
 from devnode.node.crypto import (
     KEY_FILENAME,
@@ -260,12 +261,24 @@ def test_sending_from_another_account_is_noted_once(store: Store) -> None:
     assert notice.file == __file__
 
 
-def test_names_are_not_addresses(store: Store) -> None:
+def test_addresses_are_refused_as_web3_refuses_them(store: Store) -> None:
     chain = LocalChain(store, NODE)
-    expected = r'must be 0x followed by 40 hex digits; for a name use address_for\("peer1"\)'
-    with pytest.raises(ValueError, match=expected):
+    with pytest.raises(InvalidAddress, match=r"^ENS name: 'peer1' is invalid\. \(devnode: .*find_peer\(\"peer1\"\)"):
         chain.get_balance("peer1")
+    with pytest.raises(InvalidAddress, match="only accepts checksum addresses"):
+        chain.get_balance(ALICE.lower())
+    wrong = ALICE[:2] + ALICE[2:].swapcase()
+    with pytest.raises(InvalidAddress, match="invalid EIP-55 checksum"):
+        chain.get_balance(wrong)
+    assert not isinstance(InvalidAddress("x"), ValueError)  # web3's is not a ValueError either
     assert address_for("peer1") == address_for("peer1") != address_for("peer2")
+    assert chain.account.address == NODE == to_checksum_address(NODE.lower())
+
+
+def test_keccak_and_checksums_match_ethereums() -> None:
+    assert keccak256(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    assert to_checksum_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed") == "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+    assert to_checksum_address("0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266") == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 
 
 def test_w3_is_refused_with_the_way_to_get_a_real_one(store: Store) -> None:
@@ -334,7 +347,9 @@ def test_issue_mint_and_transfer_a_node_token(store: Store) -> None:
 
 def test_add_supported_token_makes_it_supported_without_any_event(store: Store) -> None:
     chain, tm = tokens_on(store)
-    token = "0x" + "ab" * 20
+    token = to_checksum_address("0x" + "ab" * 20)
+    with pytest.raises(InvalidAddress, match="only accepts checksum addresses"):
+        tm.add_supported_token(token.lower(), [])  # web3 refuses it, so production does
     tm.add_supported_token(token, [{"name": "balanceOf"}])
     assert tm.is_supported_token(token)
     assert tm.supported_tokens[token]["abi"] == [{"name": "balanceOf"}]

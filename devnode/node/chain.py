@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from devnode.errors import DevnodeError
+from devnode.node.checksum import is_checksum_address, to_checksum_address
 from devnode.node.notices import Notices
 from devnode.node.storage import Store, canonical_json
 from devnode.node.tracked import Tracked
@@ -31,20 +32,29 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 # The ERC-20 interface of production's token contract, written out by hand (names and types only).
 ERC20_ABI: list[dict[str, Any]] = [
-    {"type": "constructor", "inputs": [{"name": "name", "type": "string"}, {"name": "symbol", "type": "string"},
-                                       {"name": "initialSupply", "type": "uint256"}]},
+    {"type": "constructor", "stateMutability": "nonpayable",
+     "inputs": [{"name": "name", "type": "string"}, {"name": "symbol", "type": "string"},
+                {"name": "initialSupply", "type": "uint256"}]},
     *({"type": "function", "name": n, "inputs": [{"name": a, "type": t} for a, t in ins],
        "outputs": [{"name": "", "type": o} for o in outs], "stateMutability": m}
       for n, ins, outs, m in [
           ("balanceOf", [("account", "address")], ["uint256"], "view"),
           ("transfer", [("to", "address"), ("amount", "uint256")], ["bool"], "nonpayable"),
           ("mint", [("to", "address"), ("amount", "uint256")], [], "nonpayable"),
+          ("allowance", [("owner", "address"), ("spender", "address")], ["uint256"], "view"),
+          ("approve", [("spender", "address"), ("amount", "uint256")], ["bool"], "nonpayable"),
+          ("transferFrom", [("from", "address"), ("to", "address"), ("amount", "uint256")], ["bool"], "nonpayable"),
           ("name", [], ["string"], "view"),
           ("symbol", [], ["string"], "view"),
           ("decimals", [], ["uint8"], "view"),
           ("totalSupply", [], ["uint256"], "view"),
       ]),
 ]
+
+
+def _spelled(address: object) -> object:
+    """A stored (lower-case) address as web3 returns it: checksummed."""
+    return to_checksum_address(address) if is_address(address) else address
 
 
 class InsufficientFunds(ValueError):
@@ -55,21 +65,40 @@ class StandInLimit(DevnodeError, AttributeError):
     """Something production offers that the stand-in node cannot honestly provide."""
 
 
+class InvalidAddress(DevnodeError):
+    """What web3 raises for an address it refuses (web3.exceptions.InvalidAddress, not a ValueError)."""
+
+
+# web3 7's own wording, which production's plugins see (web3/_utils/validation.py).
+_NOT_CHECKSUM = ("web3.py only accepts checksum addresses. The software that gave you this non-checksum address "
+                 "should be considered unsafe, please file it as a bug on their platform. Try using an ENS name "
+                 "instead. Or, if you must accept lower safety, use Web3.to_checksum_address(lower_case_address).")
+_BAD_CHECKSUM = ("Address has an invalid EIP-55 checksum. After looking up the address from the original source, "
+                 "try again.")
+
+
 def address_for(name: str) -> str:
-    """The deterministic local address of a name (node id, peer id, token)."""
-    return "0x" + hashlib.sha256(name.encode()).hexdigest()[:40]
+    """The deterministic local address of a name (node id, peer id, token), checksummed."""
+    return to_checksum_address("0x" + hashlib.sha256(name.encode()).hexdigest()[:40])
 
 
 def is_address(value: object) -> bool:
     return isinstance(value, str) and _ADDRESS.fullmatch(value) is not None
 
 
-def check_address(value: object, role: str = "address") -> str:
-    """``value`` in lower case, or a ValueError saying what an address looks like."""
+def check_address(value: object, role: str = "address", strict: bool = True) -> str:
+    """``value`` in lower case (the Store's key), refused as web3 refuses it unless ``strict`` is False.
+
+    web3 takes only EIP-55 checksummed addresses (``to_checksum_address`` makes one).
+    """
     if not is_address(value):
-        hint = f'; for a name use address_for("{value}")' if isinstance(value, str) else ""
-        raise ValueError(f"{role} {value!r} must be 0x followed by 40 hex digits{hint}")
-    return str(value).lower()
+        hint = (f" (devnode: {role} must be 0x followed by 40 hex digits; a simulated peer's address is "
+                f'node.p2p_network.find_peer("{value}").address)') if isinstance(value, str) else ""
+        raise InvalidAddress(f"ENS name: {value!r} is invalid.{hint}")
+    text = str(value)
+    if strict and not is_checksum_address(text):
+        raise InvalidAddress(_NOT_CHECKSUM if text == text.lower() else _BAD_CHECKSUM, text)
+    return text.lower()
 
 
 def check_amount(value: object, role: str = "amount") -> int:
@@ -156,13 +185,14 @@ class LocalChain(Tracked):
         self.network_url = network_url
         self.private_key = private_key
         self.contracts_dir = "./contracts"
-        self.account = LocalAccount(check_address(node_address, "node address"))
+        self.account = LocalAccount(to_checksum_address(check_address(node_address, "node address", strict=False)))
         self.notices = notices or Notices()
         self._state = {"connected": False}
         self._contract_abis: dict[str, Any] = {}
         with store.atomic():
-            if not store.has_account(self.account.address, NATIVE):
-                self._mint(NATIVE, self.account.address, check_amount(initial_balance, "initial_balance"))
+            key = self.account.address.lower()
+            if not store.has_account(key, NATIVE):
+                self._mint(NATIVE, key, check_amount(initial_balance, "initial_balance"))
 
     @property
     def w3(self) -> Any:
@@ -190,7 +220,7 @@ class LocalChain(Tracked):
 
     def fund(self, address: str, amount: int) -> str:
         """devnode addition (tests, scenarios): create ``amount`` of native currency at ``address``."""
-        return self._mint(NATIVE, check_address(address), check_amount(amount))
+        return self._mint(NATIVE, check_address(address, strict=False), check_amount(amount))
 
     def send_transaction(self, transaction: dict[str, Any]) -> str:
         """Move ``value`` from ``from`` (default: the node) to ``to``; returns the transaction hash."""
@@ -213,8 +243,11 @@ class LocalChain(Tracked):
         tx = self.get_transaction(tx_hash)
         if tx is None:
             raise ValueError(f"Transaction {tx_hash!r} is not in the chain (the stand-in mines every transaction at once)")
+        gas = 21_000 if tx.get("kind") == "transfer" and not tx.get("data") else 50_000
         return {"transactionHash": tx["hash"], "blockNumber": tx["blockNumber"], "status": tx["status"],
-                "from": tx.get("from"), "to": tx.get("to"), "contractAddress": tx.get("contractAddress")}
+                "from": _spelled(tx.get("from")), "to": _spelled(tx.get("to")),
+                "contractAddress": _spelled(tx.get("contractAddress")),
+                "gasUsed": gas, "cumulativeGasUsed": gas, "logs": []}
 
     def block_number(self) -> int:
         return self.store.block_number()
@@ -254,12 +287,12 @@ class LocalChain(Tracked):
         self, symbol: str, name: str, supply: int, owner: str, decimals: int = 18, address: str | None = None
     ) -> str:
         """Create an ERC-20-like contract holding ``supply`` at ``owner``; returns its address."""
-        owner = check_address(owner, "owner")
+        owner = check_address(owner, "owner", strict=False)
         supply = check_amount(supply, "supply")
         with self.store.atomic():
             contracts = self.store.contracts()
-            addr = check_address(address, "contract address") if address else (
-                address_for(f"contract:{len(contracts)}:{symbol}")
+            addr = check_address(address, "contract address", strict=False) if address else (
+                address_for(f"contract:{len(contracts)}:{symbol}").lower()
             )
             if addr in contracts:
                 raise ValueError(f"a contract already exists at {addr} ({contracts[addr]['symbol']})")
@@ -268,7 +301,7 @@ class LocalChain(Tracked):
             self._record({"from": owner, "to": None, "contractAddress": addr, "kind": "deploy"})
             if supply:
                 self._mint(addr, owner, supply)
-        return addr
+        return to_checksum_address(addr)
 
     def tokens(self) -> dict[str, dict[str, Any]]:
         """Deployed token contracts: address -> {symbol, name, decimals, totalSupply}."""
@@ -282,7 +315,7 @@ class LocalChain(Tracked):
 
     def mint_token(self, token: str, to: str, amount: int) -> str:
         """Create ``amount`` of ``token`` at ``to``."""
-        return self._mint(self._contract(token)[0], check_address(to, "to"), check_amount(amount))
+        return self._mint(self._contract(token)[0], check_address(to, "to", strict=False), check_amount(amount))
 
     def transfer_token(self, token: str, sender: str, to: str, amount: int) -> str:
         """Move ``amount`` of ``token`` from ``sender`` to ``to``; returns the hash."""
@@ -307,11 +340,15 @@ class LocalChain(Tracked):
             return self.token_balance(addr, self.account.address) >= check_amount(amount)
         if function_name == "mint":
             return None
+        if function_name == "allowance":
+            return 0  # the stand-in keeps no approvals
+        if function_name in ("approve", "transferFrom"):
+            return function_name == "approve"
         raise ContractFunctionNotFound(f"The function '{function_name}' was not found in this contract's abi")
 
     # -- internals -----------------------------------------------------------
     def _signed_by_node(self, sender: str) -> None:
-        if sender != self.account.address:
+        if sender.lower() != self.account.address.lower():
             self.notices.note(
                 "signed-by-node",
                 f"devnode moved value from {sender}, which is not the node's account",
@@ -332,7 +369,7 @@ class LocalChain(Tracked):
         balance = self.store.balance(sender, asset)
         if balance < amount:
             symbol = "native" if asset == NATIVE else self.store.contracts()[asset]["symbol"]
-            raise InsufficientFunds(f"insufficient {symbol} balance: {sender} has {balance}, needs {amount}")
+            raise InsufficientFunds(f"insufficient {symbol} balance: {_spelled(sender)} has {balance}, needs {amount}")
         self.store.set_balance(sender, asset, balance - amount)
         # Read after the debit so a self-transfer nets to zero.
         self.store.set_balance(to, asset, self.store.balance(to, asset) + amount)

@@ -220,7 +220,7 @@ class P2PNetwork(Tracked):
             return self.peers[name]
         wanted = str(name).strip()
         for peer in self.peers.values():
-            if wanted in (peer.url, peer.node_id, f"{peer.host}:{peer.port}") or wanted.lower() == peer.address:
+            if wanted in (peer.url, peer.node_id, f"{peer.host}:{peer.port}") or wanted.lower() == peer.address.lower():
                 return peer
         return self.peers.get(peer_id_from(wanted))
 

@@ -30,7 +30,7 @@ class TokenManager(Tracked):
 
     def add_supported_token(self, token_address: str, token_abi: Any) -> None:
         """Support the token at ``token_address``; a contract new to the local chain starts with no supply."""
-        key = check_address(token_address, "token address")
+        key = check_address(token_address, "token address")  # web3's contract() refuses other spellings too
         if not self.blockchain.is_contract(key):
             self.blockchain.deploy_token("TOKEN", f"token {key}", 0, self.blockchain.account.address, address=key)
         self.supported_tokens[token_address] = {
@@ -42,7 +42,17 @@ class TokenManager(Tracked):
     def is_supported_token(self, token_address: str) -> bool:
         return token_address in self.supported_tokens or token_address == self.native_token_address
 
+    def _issued_token_used(self, token_address: str) -> None:
+        if token_address in self.node_tokens.values():
+            self.blockchain.notices.note(
+                "erc20-no-bytecode",
+                "devnode's token issued with issue_new_token answers like an ERC-20 contract",
+                "contracts/ERC20Token.json ships an empty bytecode ('0x'): the token issue_new_token deploys has "
+                "no code, so get_balance, mint_tokens and transfer_tokens on it fail with web3's BadFunctionCallOutput",
+            )
+
     def get_balance(self, address: str, token_address: str) -> int:
+        self._issued_token_used(token_address)
         if token_address == self.native_token_address:
             return self.blockchain.get_balance(address)
         if token_address in self.supported_tokens:
@@ -52,12 +62,6 @@ class TokenManager(Tracked):
     def issue_new_token(self, name: str, symbol: str, initial_supply: int) -> str:
         """Deploy production's ERC20Token held by the node; returns its address."""
         contract = self.blockchain.deploy_contract(ERC20, [name, symbol, initial_supply])
-        self.blockchain.notices.note(
-            "erc20-no-bytecode",
-            f"devnode issued {symbol} as a working ERC-20 token",
-            "contracts/ERC20Token.json ships an empty bytecode ('0x'): the deployed token has no code, so "
-            "get_balance, mint_tokens and transfer_tokens on it fail with web3's BadFunctionCallOutput",
-        )
         self.node_tokens[symbol] = contract.address
         self.add_supported_token(contract.address, contract.abi)
         return contract.address
@@ -65,10 +69,13 @@ class TokenManager(Tracked):
     def mint_tokens(self, token_address: str, recipient: str, amount: int) -> str:
         if token_address not in self.node_tokens.values():
             raise ValueError("Can only mint tokens issued by this node")
+        self._issued_token_used(token_address)
+        check_address(recipient, "recipient")
         return self.blockchain.mint_token(token_address, recipient, amount)
 
     def transfer_tokens(self, token_address: str, from_address: str, to_address: str, amount: int) -> str:
         """Move ``amount`` of ``token_address`` from ``from_address`` to ``to_address``; returns the tx hash."""
+        self._issued_token_used(token_address)
         if token_address == self.native_token_address:
             return self.blockchain.send_transaction({"from": from_address, "to": to_address, "value": amount})
         if token_address in self.supported_tokens:

@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from devnode.node.node import DevNode
     from devnode.testing.kit import DevNodeKit
     from devnode.testing.recorder import EventRecorder
 
 KIT = "devnode"
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox.ini", ".git")
 MARKER_HELP = (
-    "devnode(plugin_dir=None, node_id='node1', peers=None, timeout=5.0, strict=False): configure the devnode "
-    "fixture's node; strict=True also fails the test on production-parity warnings"
+    "devnode(plugin_dir=None, node_id='node1', peers=None, timeout=5.0, strict=False, node='standin', "
+    "node_src=None, authorize='devnode'): configure the devnode fixture's node; strict=True also fails the test "
+    "on production-parity warnings; node='production' hosts the plugins in production's own Node "
+    "(docs/production-node.md)"
 )
 
 
@@ -63,8 +64,8 @@ def devnode(request: pytest.FixtureRequest, tmp_path: Path, devnode_plugin_dir: 
 
 
 @pytest.fixture
-def devnode_node(devnode: DevNodeKit) -> DevNode:
-    """The node object plugins receive (config, event_bus and every service)."""
+def devnode_node(devnode: DevNodeKit) -> Any:
+    """The node object plugins receive (config, event_bus and every service): a DevNode, or production's Node."""
     return devnode.node
 
 

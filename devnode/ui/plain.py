@@ -37,7 +37,10 @@ def format_record(r: dict[str, Any]) -> str:
 
 def _ready(r: dict[str, Any]) -> str:
     names = ", ".join(r["plugins"]) or "no plugins"
-    return f"devnode: node {r['node_id']} ready; {len(r['plugins'])} plugin(s) from {r['plugin_dir']}: {names}"
+    line = f"devnode: node {r['node_id']} ready; {len(r['plugins'])} plugin(s) from {r['plugin_dir']}: {names}"
+    if r.get("node") == "production":  # the stand-in's line stays as it was
+        line += f"\n  production's Node from {r.get('checkout')}, on {r.get('chain')}"
+    return line
 
 
 def _loaded(r: dict[str, Any]) -> str:
