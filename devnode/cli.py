@@ -46,6 +46,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _status_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f'"{text}" is not a number of seconds >= 0 (0 turns the status events off)')
+    return value
+
+
 def _debug_endpoint(text: str) -> str:
     from devnode.debug_adapter import EndpointError, parse_endpoint
 
@@ -89,6 +99,8 @@ def _node_options(parser: argparse.ArgumentParser) -> None:
     kind.add_argument("--authorize", choices=["devnode", "production"],
                       help="with --node production: devnode grants share_data authorization (default; production "
                            "as shipped refuses every share) or production's own check decides")
+    node.add_argument("--status-interval", type=_status_seconds, metavar="SECONDS",
+                      help="seconds between the periodic health.update/network.stats_update events (production: 10; 0: none)")
     parser.add_argument("--timeout", type=_seconds, default=5.0, metavar="SECONDS",
                         help="limit for an async initialize(), shutdown() or state hook, for one async event "
                              "handler (cancelled past it), and for plugin code blocking the event loop before "
@@ -217,6 +229,10 @@ def _headless_output(parser: argparse.ArgumentParser) -> None:
                         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="plugins' log level (default: INFO)")
 
 
+# .env variables this process put into os.environ (production's load_dotenv()); main() takes them back.
+_EXPORTED_ENV: list[str] = []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from devnode.restart import remember_environment
 
@@ -225,6 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
     finally:
         _forget_closed_stdout()
+        while _EXPORTED_ENV:
+            os.environ.pop(_EXPORTED_ENV.pop(), None)
 
 
 def _forget_closed_stdout() -> None:
@@ -271,12 +289,23 @@ def _config(args: argparse.Namespace) -> NodeConfig:
         "node_id": args.node_id,
         "initial_peers": args.peers,
         "p2p_port": args.p2p_port,
+        "status_interval": args.status_interval,
     }
     from devnode.project import project_table_for
 
     table = project_table_for(args.plugin_dir, Path.cwd())
-    return load_config({k: v for k, v in flags.items() if v is not None}, env_file=args.env_file,
-                       project=table.node_settings())
+    # What an earlier read exported is the .env's, not the real environment: read the .env afresh.
+    earlier = {key: os.environ.pop(key) for key in _EXPORTED_ENV if key in os.environ}
+    _EXPORTED_ENV.clear()
+    try:
+        config = load_config({k: v for k, v in flags.items() if v is not None}, env_file=args.env_file,
+                             project=table.node_settings(), export_env=True)
+    except Exception:
+        os.environ.update(earlier)  # a .env that cannot be used changes nothing
+        _EXPORTED_ENV.extend(earlier)
+        raise
+    _EXPORTED_ENV.extend(config.exported_env)
+    return config
 
 
 def _authoring(args: argparse.Namespace, options: Any) -> None:

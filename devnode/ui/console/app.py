@@ -513,13 +513,12 @@ class RichConsole:
             return [t.value for t in EventType]
         if head in ("load", "unload", "reload"):
             return self.runtime.host.plugin_names() + (["all"] if head == "reload" else [])
-        # Production's P2PNetwork has no simulated peers to offer (--node production).
-        peers = list(getattr(self.runtime.node.p2p_network, "known_peers", []))
+        # Runtime.peer_names copes with production's P2PNetwork (--node production) too.
         if head in ("share", "receive", "balance", "transfer"):
-            return peers
+            return self.runtime.peer_names()
         if head == "peer":
             return ["connect", "disconnect"] if len(words) == 1 or (len(words) == 2 and not line.endswith(" ")) \
-                else peers
+                else self.runtime.peer_names()
         if head == "log-level":
             return LOG_LEVELS
         return []

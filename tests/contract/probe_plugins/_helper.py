@@ -1,0 +1,5 @@
+"""A helper module with no plugin class: production still tries to load it."""
+
+
+def double(x):
+    return 2 * x
