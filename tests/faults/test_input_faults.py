@@ -25,7 +25,7 @@ def test_a_flood_of_commands_starves_nothing_and_loses_no_audit_line(
 ) -> None:
     shutil.copy(BUNDLED_PLUGINS / "audit_plugin.py", plugin_dir / "audit_plugin.py")
     proc = start(devnode_process, plugin_dir, "--timeout", "2")
-    lines = "".join(f'emit data.received {{"data_hash": "flood-{i}"}}\n' for i in range(FLOOD))
+    lines = "".join(f'emit data.shared {{"data_hash": "flood-{i}"}}\n' for i in range(FLOOD))
     writer = threading.Thread(target=_write_all, args=(proc, lines + "status\nquit\n"), daemon=True)
     writer.start()
     audit = tmp_path / "data" / "audit.log"
