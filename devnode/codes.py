@@ -100,6 +100,16 @@ class WarningCode(StrEnum):
     DATA_RECEIVED_NEVER_PUBLISHED = "data-received-never-published"
     COMPLIANCE_HISTORY_WEB3 = "compliance-history-web3"
     ERC20_NO_BYTECODE = "erc20-no-bytecode"
+    # a plugin hostile to devnode's boundaries (process_ownership.py, process_state.py, reload/, runtime.py, cli.py)
+    ABANDONED = "abandoned"
+    MODULE_REPLACED = "module-replaced"
+    PROCESS_CHANGE_REFUSED = "process-change-refused"
+    PROCESS_CHANGE_LEFT = "process-change-left"
+    RESTORE_STATE_FAILED = "restore-state-failed"
+    PLUGIN_DIR_GONE = "plugin-dir-gone"
+    PLUGIN_DIR_BACK = "plugin-dir-back"
+    WATCHER_ERROR = "watcher-error"
+    DATA_DIR_REPLACED = "data-dir-replaced"
 
 
 class NoteCode(StrEnum):

@@ -133,9 +133,9 @@ class Runtime:
             self.node, self.host = self.session.node, self.session.host
             for code, message in self.session.notices():
                 self.reporter.emit("warning", code=code, plugin=None, message=message)
-            if hasattr(self.node, "on_warning"):  # devnode's own node reports a vanished data dir this way
-                self.node.on_warning = lambda code, message: self.reporter.emit("warning", code=code, plugin=None,
-                                                                                message=message)
+            if hasattr(self.node, "on_data_dir_replaced"):  # devnode's own node reports a vanished data dir
+                self.node.on_data_dir_replaced = lambda message: self.reporter.emit(
+                    "warning", code="data-dir-replaced", plugin=None, message=message)
             self.node.event_bus.add_observer(self._on_event)
             self.node.event_bus.add_observer(exclude_pauses, first=True)  # before any handler time is reported
             if self.on_start is not None:

@@ -87,8 +87,8 @@ class DevNode(Tracked):
         # production node's database, which devnode must never write to (plugins still see the value).
         self.store = Store(data_dir)  # the database is data_dir/devnode.sqlite3
         self.store.on_reopened = self._store_reopened
-        # Called with (code, message) for problems found while running (the runtime reports them).
-        self.on_warning: Any = None
+        # Called with a message when the data dir vanished under the node (the runtime reports it).
+        self.on_data_dir_replaced: Any = None
         self.blockchain_interface = LocalChain(
             self.store, address_for(config.node_id), network_url=config.blockchain_url,
             private_key=config.private_key, notices=self.parity_notices,
@@ -120,8 +120,8 @@ class DevNode(Tracked):
                     f.write(self._key)
             except OSError:
                 pass
-        if self.on_warning is not None:
-            self.on_warning("data-dir-replaced", message)
+        if self.on_data_dir_replaced is not None:
+            self.on_data_dir_replaced(message)
 
     @property
     def address(self) -> str:
