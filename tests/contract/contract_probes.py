@@ -301,6 +301,35 @@ async def bus_history(ctx: Any) -> Any:
     }
 
 
+@probe("bus.recent_events_zero")
+async def bus_recent_zero(ctx: Any) -> Any:
+    """``get_recent_events(0)``: production slices ``[-0:]``, the whole history."""
+    bus = ctx.node.event_bus
+    return {"zero": len(bus.get_recent_events(0)) == bus.history_size, "negative": describe(bus.get_recent_events(-1))}
+
+
+@probe("bus.subscribe_with_a_string")
+async def bus_subscribe_string(ctx: Any) -> Any:
+    """Subscribing with the type's value instead of the EventType member, and unsubscribing what never was."""
+    bus = ctx.node.event_bus
+    heard: list[str] = []
+
+    def cb(event: Any) -> None:
+        heard.append("heard")
+
+    subscribed = await outcome(bus.subscribe, "data.verified", cb)
+    await bus.publish(_event(ctx, "DATA_VERIFIED", {"probe": "string"}))
+    unsubscribed = await outcome(bus.unsubscribe, "data.verified", cb)
+    never = await outcome(bus.unsubscribe, _event_module(ctx).EventType.ERROR, cb)
+    return {"subscribe": subscribed, "heard": bool(heard), "unsubscribe": unsubscribed, "never_subscribed": never}
+
+
+@probe("bus.publish_event_with_a_string_type")
+async def bus_publish_string_type(ctx: Any) -> Any:
+    module = _event_module(ctx)
+    return await outcome(ctx.node.event_bus.publish, module.Event(type="data.verified", data={"probe": "str"}))
+
+
 @probe("bus.clear_history")
 async def bus_clear_history(ctx: Any) -> Any:
     bus = ctx.node.event_bus
