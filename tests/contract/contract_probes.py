@@ -247,6 +247,30 @@ async def bus_callback_error(ctx: Any) -> Any:
     return {"publish": result, "others_called": called}
 
 
+@probe("bus.async_callback_error")
+async def bus_async_callback_error(ctx: Any) -> Any:
+    bus = ctx.node.event_bus
+    called: list[str] = []
+
+    async def boom(event: Any) -> None:
+        raise LookupError("probe async callback failed")
+
+    async def after(event: Any) -> None:
+        called.append("after")
+
+    bus.subscribe(_event_module(ctx).EventType.DATA_VERIFIED, boom)
+    bus.subscribe_all(after)
+    try:
+        await bus.publish(_event(ctx, "DATA_VERIFIED", {"probe": "async error"}))
+        raised = "nothing"
+    except Exception as exc:
+        raised = type(exc).__name__
+    finally:
+        bus.unsubscribe(_event_module(ctx).EventType.DATA_VERIFIED, boom)
+        bus.unsubscribe_all(after)
+    return {"publish_raised": raised, "others_called": called}
+
+
 @probe("bus.system_exit_propagates")
 async def bus_system_exit(ctx: Any) -> Any:
     bus = ctx.node.event_bus
