@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+from collections.abc import Callable
 from typing import Any
 
 from contract_kit import Probe, attribute, describe, outcome, settle, signature, wait_for
@@ -77,7 +78,9 @@ SURFACE: dict[str, dict[str, list[str]]] = {
 NOT_IN_PRODUCTION = {"p2p_network": ["known_peers"], "blockchain_interface": ["call_contract"]}
 
 
-def probe(name: str) -> Any:
+def probe(name: str) -> Callable[[Probe], Probe]:
+    """Register the decorated probe under ``name`` (probes run in the order they are defined)."""
+
     def register(fn: Probe) -> Probe:
         PROBES.append((name, fn))
         return fn
