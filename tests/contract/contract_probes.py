@@ -332,7 +332,9 @@ async def bus_history(ctx: Any) -> Any:
 async def bus_recent_zero(ctx: Any) -> Any:
     """``get_recent_events(0)``: production slices ``[-0:]``, the whole history."""
     bus = ctx.node.event_bus
-    return {"zero": len(bus.get_recent_events(0)) == bus.history_size, "negative": describe(bus.get_recent_events(-1))}
+    size = bus.history_size
+    return {"zero_is_all": len(bus.get_recent_events(0)) == size,
+            "minus_one_drops_the_first": len(bus.get_recent_events(-1)) == max(size - 1, 0)}
 
 
 @probe("bus.subscribe_with_a_string")
