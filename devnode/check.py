@@ -10,6 +10,8 @@ from typing import Any
 
 from devnode.config import NodeConfig
 from devnode.host import dependencies
+from devnode.host.api_calls import old_api_calls
+from devnode.host.naming import candidate_modules, module_path
 from devnode.reporting import Record, Reporter
 from devnode.session import NodeChoice, NodeSession
 from devnode.watchdog import Watchdog
@@ -45,7 +47,7 @@ async def check_plugins(config: NodeConfig, timeout: float = 5.0, node: NodeChoi
     forward = await _lifecycle(config, reverse=False, timeout=timeout, node=node)
     backward = await _lifecycle(config, reverse=True, timeout=timeout, node=node)
     report.plugins = forward["loaded"]
-    report.failures = forward["failures"]
+    report.failures = forward["failures"] + _old_api_failures(Path(config.plugin_dir))
     # Helpers' imports count too: production needs them installed just the same.
     tree = [{"kind": "warning", **found.to_record()} for found in dependencies.check_tree(Path(config.plugin_dir))]
     seen: set[tuple[Any, ...]] = set()
@@ -63,6 +65,20 @@ async def check_plugins(config: NodeConfig, timeout: float = 5.0, node: NodeChoi
                         "whatever order the filesystem lists them, so do not rely on another plugin being loaded first"}
         )
     return report
+
+
+def _old_api_failures(plugin_dir: Path) -> list[Record]:
+    """Calls to signatures production does not have, in every module of the plugin dir (run or not)."""
+    failures: list[Record] = []
+    for name in candidate_modules(plugin_dir):
+        path = module_path(plugin_dir, name)
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # the load itself reports an unreadable file
+        for problem in old_api_calls(name, source, path):
+            failures.append({"kind": "plugin.failed", "running": "none", **problem.to_record()})
+    return failures
 
 
 async def _lifecycle(config: NodeConfig, reverse: bool, timeout: float, node: NodeChoice) -> dict[str, Any]:

@@ -38,6 +38,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _status_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f'"{text}" is not a number of seconds >= 0 (0 turns the status events off)')
+    return value
+
+
 def _peers(text: str) -> list[str]:
     """``--peers 5`` makes peer1..peer5; ``--peers alice,bob`` names them."""
     if text.isdigit():
@@ -71,6 +81,8 @@ def _node_options(parser: argparse.ArgumentParser) -> None:
     kind.add_argument("--authorize", choices=["devnode", "production"],
                       help="with --node production: devnode grants share_data authorization (default; production "
                            "as shipped refuses every share) or production's own check decides")
+    node.add_argument("--status-interval", type=_status_seconds, metavar="SECONDS",
+                      help="seconds between the periodic health.update/network.stats_update events (production: 10; 0: none)")
     parser.add_argument("--timeout", type=_seconds, default=5.0, metavar="SECONDS",
                         help="limit for an async initialize() or shutdown(), and for plugin code blocking "
                              "the event loop before devnode interrupts it (default: 5)")
@@ -172,11 +184,17 @@ def _headless_output(parser: argparse.ArgumentParser) -> None:
                         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="plugins' log level (default: INFO)")
 
 
+# .env variables this process put into os.environ (production's load_dotenv()); main() takes them back.
+_EXPORTED_ENV: list[str] = []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     finally:
         _forget_closed_stdout()
+        while _EXPORTED_ENV:
+            os.environ.pop(_EXPORTED_ENV.pop(), None)
 
 
 def _forget_closed_stdout() -> None:
@@ -221,8 +239,11 @@ def _config(args: argparse.Namespace) -> NodeConfig:
         "node_id": args.node_id,
         "initial_peers": args.peers,
         "p2p_port": args.p2p_port,
+        "status_interval": args.status_interval,
     }
-    return load_config({k: v for k, v in flags.items() if v is not None}, env_file=args.env_file)
+    config = load_config({k: v for k, v in flags.items() if v is not None}, env_file=args.env_file, export_env=True)
+    _EXPORTED_ENV.extend(config.exported_env)
+    return config
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from devnode.errors import DevnodeError
 from devnode.events import Event, EventType
 from devnode.node.lookup import address_of, token_of  # shared with scenarios
-from devnode.node.tokens import TransferError
 from devnode.playback import guarded, play_scenario_file, replay_file
 from devnode.recording import load_recording
 from devnode.scenarios import load_scenario
@@ -132,9 +131,9 @@ async def _share(runtime: Runtime, rest: str) -> None:
     recipient, payload = split_first(rest, "share RECIPIENT JSON")
     if not payload:
         raise CommandError('usage: share RECIPIENT JSON, e.g. share peer1 {"report": 42}')
-    data = parse_json(payload, "the data")
+    parse_json(payload, "the data")  # checked, then shared as the text typed: LevelDB stores str or bytes
     try:
-        tx = await runtime.node.share_data(data, recipient)
+        tx = await runtime.node.share_data(payload, recipient)
     except DevnodeError:
         raise
     except Exception as exc:  # a plugin wrapping share_data refused it (e.g. the validation plugin)
@@ -240,7 +239,7 @@ def _link_settings(text: str) -> tuple[float | None, float | None]:
     return latency, drop
 
 
-@command("transfer", "transfer TOKEN TO AMOUNT", "transfer tokens from this node's account")
+@command("transfer", "transfer TOKEN TO AMOUNT", "transfer_tokens from this node's account (publishes no event, as production)")
 async def _transfer(runtime: Runtime, rest: str) -> None:
     usage = "transfer TOKEN TO AMOUNT"
     parts = rest.split()
@@ -253,11 +252,9 @@ async def _transfer(runtime: Runtime, rest: str) -> None:
         raise CommandError(f'AMOUNT "{amount_text}" is not a whole number; usage: {usage}') from None
     node = runtime.node
     try:
-        tx = node.token_manager.transfer_tokens(node.address, address_of(node, to), amount, token_of(node, token))
-    except TransferError as exc:
-        await node.event_bus.drain()  # TRANSFER_FAILED is shown before the error it explains
+        tx = node.token_manager.transfer_tokens(token_of(node, token), node.address, address_of(node, to), amount)
+    except ValueError as exc:
         raise CommandError(f"transfer failed: {exc}") from None
-    await node.event_bus.drain()  # TRANSFER_COMPLETED and the balance updates are shown before the result
     runtime.reporter.emit("command.result", command="transfer", result={"tx_hash": tx})
 
 

@@ -1,7 +1,8 @@
 """Makes the production node's import names resolve to devnode inside a devnode process.
 
 Plugins written for the node import ``from dashboard.event_bus import EventType``
-and ``from datamgmtnode.services.plugin_manager import PluginManager``. devnode
+(or ``from dashboard import EventType, Event, EventBus``, which production's
+``dashboard/__init__.py`` re-exports) and ``from datamgmtnode.services.plugin_manager import PluginManager``. devnode
 installs no top-level ``dashboard`` or ``datamgmtnode`` package (that would shadow
 a real installation of the node); instead a meta path finder, active only while
 devnode runs, answers for exactly those two modules, and provides their parent
@@ -22,18 +23,26 @@ ALIASES = {
     "datamgmtnode.services.plugin_manager": "devnode.plugin_manager",
 }
 PARENTS = {"dashboard", "datamgmtnode", "datamgmtnode.services"}
+# What a stand-in parent package re-exports, as production's dashboard/__init__.py does.
+PARENT_EXPORTS = {"dashboard": ("devnode.events", ("EventBus", "Event", "EventType"))}
 
 
 class _AliasLoader(importlib.abc.Loader):
-    def __init__(self, target: str | None) -> None:
+    def __init__(self, target: str | None, exports: tuple[str, tuple[str, ...]] | None = None) -> None:
         self.target = target
+        self.exports = exports
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
         # The alias IS devnode's module, so EventType is the same class either way.
         return importlib.import_module(self.target) if self.target else None
 
     def exec_module(self, module: types.ModuleType) -> None:
-        pass
+        if self.exports is not None:
+            source, names = self.exports
+            target = importlib.import_module(source)
+            for name in names:
+                setattr(module, name, getattr(target, name))
+            setattr(module, "__all__", list(names))
 
 
 class NodeAliasFinder(importlib.abc.MetaPathFinder):
@@ -45,7 +54,7 @@ class NodeAliasFinder(importlib.abc.MetaPathFinder):
         if fullname in ALIASES:
             return importlib.machinery.ModuleSpec(fullname, _AliasLoader(ALIASES[fullname]))
         if fullname in PARENTS and not self._real_parent_exists(fullname, path):
-            spec = importlib.machinery.ModuleSpec(fullname, _AliasLoader(None), is_package=True)
+            spec = importlib.machinery.ModuleSpec(fullname, _AliasLoader(None, PARENT_EXPORTS.get(fullname)), is_package=True)
             spec.submodule_search_locations = []
             return spec
         return None

@@ -8,7 +8,8 @@ Every value remembers where it came from, so an error can say so.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,27 +23,48 @@ class ConfigError(DevnodeError):
     """A configuration value that cannot be used; the message names it and its source."""
 
 
+class ConfigurationError(Exception):
+    """What production's NodeConfig.validate() raises (services/node.py:24)."""
+
+
 @dataclass
 class NodeConfig:
     """The production ``node.config`` surface, with devnode's values."""
 
-    blockchain_type: str = "local"
-    blockchain_url: str = "devnode://local-chain"
+    # Production's defaults (main.py load_config).
+    blockchain_type: str = "evm"
+    blockchain_url: str = "https://mainnet.infura.io/v3/YOUR-PROJECT-ID"
     private_key: str = ""
-    native_token_address: str = "0x" + "0" * 39 + "1"
+    native_token_address: str = "0x" + "0" * 40
     db_path: str = ""
     sqlite_db_path: str = ""
-    p2p_port: int = 8765
+    p2p_port: int = 8000
     plugin_dir: str = "./plugins"
     node_id: str = "node1"
-    node_signature: str = "devnode-signature"
+    node_signature: str = ""
     initial_peers: list[str] = field(default_factory=list)
     data_dir: str = "./data"
+    # devnode's: seconds between the HEALTH_UPDATE/NETWORK_STATS_UPDATE rounds (production: 10; 0: none).
+    status_interval: float = field(default=10.0, repr=False, compare=False)
+    # .env variables load_config(export_env=True) put into the environment (whoever asked takes them back).
+    exported_env: list[str] = field(default_factory=list, repr=False, compare=False)
     # Where each value came from, e.g. {"plugin_dir": "--plugin-dir", "p2p_port": ".env (/x/.env)"}
     sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def source_of(self, name: str) -> str:
         return self.sources.get(name, "default")
+
+    def validate(self) -> bool:
+        """Production's NodeConfig.validate() (services/node.py:50-105): True, or ConfigurationError listing
+        every value production refuses. devnode itself only warns about them (it simulates them anyway)."""
+        errors = [problem for _, problem in production_rule_problems(self)]
+        if not isinstance(self.p2p_port, int) or not 1 <= self.p2p_port <= 65535:
+            errors.append(f"p2p_port must be an integer between 1 and 65535, got: {self.p2p_port}")
+        if not self.node_id or not isinstance(self.node_id, str):
+            errors.append("node_id is required and must be a string")
+        if errors:
+            raise ConfigurationError("Configuration validation failed:\n  - " + "\n  - ".join(errors))
+        return True
 
 
 # env variable -> config field; production names
@@ -61,6 +83,7 @@ ENV_FIELDS: dict[str, str] = {
     "DATA_DIR": "data_dir",
 }
 FIELD_ENV = {v: k for k, v in ENV_FIELDS.items()}
+_ETH_ADDRESS = re.compile(r"0x[a-fA-F0-9]{40}")
 
 
 def load_config(
@@ -69,11 +92,14 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     require_plugin_dir: bool = True,
+    export_env: bool = False,
 ) -> NodeConfig:
     """Merge the sources in precedence order and validate the result.
 
     ``env_file`` None means "./.env if it exists"; a given path must exist.
     ``flags`` holds config field names to values already chosen on the command line.
+    ``export_env`` also puts every ``.env`` variable into ``environ`` (the real process
+    environment for the CLI), as production's ``load_dotenv()`` does.
     """
     cwd = cwd or Path.cwd()
     environ = os.environ if environ is None else environ
@@ -101,11 +127,56 @@ def load_config(
     config.plugin_dir = str(_absolute(config.plugin_dir, cwd if _typed_here(config, "plugin_dir") else base))
     config.data_dir = str(_absolute(config.data_dir, cwd if _typed_here(config, "data_dir") else base))
     data_dir = Path(config.data_dir)
-    config.sqlite_db_path = config.sqlite_db_path or str(data_dir / "devnode.sqlite3")
-    config.db_path = config.db_path or str(data_dir / "devnode.sqlite3")
+    # Production's defaults (./data/sqlite.db, ./data/nodedb) follow the data dir; devnode writes to neither.
+    config.sqlite_db_path = config.sqlite_db_path or str(data_dir / "sqlite.db")
+    config.db_path = config.db_path or str(data_dir / "nodedb")
     if require_plugin_dir:
         _check_plugin_dir(config)
+    if export_env and dotenv_path is not None:  # only once every value is valid: a refused config exports nothing
+        config.exported_env = export_dotenv(dotenv_path, environ)
     return config
+
+
+def export_dotenv(dotenv_path: Path, environ: Mapping[str, str]) -> list[str]:
+    """Put every ``.env`` variable into ``environ`` unless already set, as production's ``load_dotenv()`` does.
+
+    Plugins read their own settings (``os.environ["WEBHOOK_URL"]``) this way.
+    Returns the names it set; a read-only mapping is left alone.
+    """
+    if not isinstance(environ, MutableMapping):
+        return []
+    added = []
+    for key, value in dotenv_values(dotenv_path).items():
+        if value is not None and key not in environ:
+            environ[key] = value
+            added.append(key)
+    return added
+
+
+def production_rule_problems(config: NodeConfig) -> list[tuple[str, str]]:
+    """(variable, problem) for each value production's ``NodeConfig.validate()`` would refuse.
+
+    The stand-in simulates these values anyway; the author learns production would not start.
+    """
+    problems = []
+
+    def bad(env: str, value: object, rule: str) -> None:
+        source = config.source_of(ENV_FIELDS[env]) if env in ENV_FIELDS else "default"
+        problems.append((env, f"{env}={value!r} (from {source}) is accepted by devnode, but production refuses {rule}"))
+
+    if config.blockchain_type != "evm":
+        bad("BLOCKCHAIN_TYPE", config.blockchain_type, "every blockchain type but 'evm'")
+    if not config.blockchain_url.startswith(("http://", "https://", "ws://", "wss://")):
+        bad("BLOCKCHAIN_URL", config.blockchain_url, "a URL not starting with http://, https://, ws:// or wss://")
+    if config.native_token_address and not _ETH_ADDRESS.fullmatch(config.native_token_address):
+        bad("NATIVE_TOKEN_ADDRESS", config.native_token_address, "anything but 0x followed by 40 hex digits")
+    if len(config.node_id) > 100:
+        bad("NODE_ID", config.node_id, "ids longer than 100 characters")
+    if not config.source_of("initial_peers").startswith("--"):  # --peers names simulated peers
+        for peer in config.initial_peers:
+            if not peer.startswith(("http://", "https://")):
+                bad("INITIAL_PEERS", peer, "a peer URL not starting with http:// or https://")
+    return problems
 
 
 def _resolve_env_file(env_file: str | Path | None, cwd: Path) -> Path | None:
@@ -130,6 +201,8 @@ def _convert(name: str, value: Any, source: str) -> Any:
         if not 0 < port < 65536:
             raise ConfigError(f"{FIELD_ENV[name]}={port} (from {source}) is out of range; use an integer 1-65535")
         return port
+    if name == "status_interval":
+        return float(value)
     if name == "initial_peers":
         items = value if isinstance(value, list) else str(value).split(",")
         return [p.strip() for p in items if p.strip()]

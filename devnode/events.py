@@ -26,11 +26,17 @@ from enum import Enum
 from inspect import iscoroutinefunction, isawaitable
 from typing import Any, Union
 
+from devnode.node.notices import Notices, traceback_site
 from devnode.ownership import Ledger, current_ledger, reset_current, set_current
 
 logger = logging.getLogger("devnode.events")
+# Production's bus logs each failing callback here (dashboard/event_bus.py:179-180); devnode mirrors the line,
+# marked so devnode's own UI (which shows a richer plugin.error) skips it.
+production_logger = logging.getLogger("dashboard.event_bus")
+MIRROR = {"devnode_mirror": True}
 
 MAX_PUBLISH_DEPTH = 32
+JSON_CHECKS_IN_FULL = 100  # events of each type whose data is checked for JSON before sampling starts
 
 
 class EventType(Enum):
@@ -77,8 +83,16 @@ class Event:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Event:
-        return cls(type=EventType(d["type"]), data=d.get("data", {}), timestamp=d.get("timestamp", time.time()))
+        # As production: KeyError without "data".
+        return cls(type=EventType(d["type"]), data=d["data"], timestamp=d.get("timestamp", time.time()))
 
+
+# Types production defines but never publishes itself (UPSTREAM.md "Published by nobody").
+NEVER_PUBLISHED = frozenset({
+    EventType.BALANCE_UPDATE, EventType.TOKEN_ADDED, EventType.DATA_VERIFIED, EventType.COMPLIANCE_EVENT,
+    EventType.PEER_CONNECTED, EventType.PEER_DISCONNECTED, EventType.PEER_HEALTH_UPDATE,
+    EventType.COMPONENT_STATUS_CHANGE, EventType.ERROR,
+})
 
 Callback = Callable[[Event], Union[Awaitable[Any], Any]]
 Observer = Callable[[Event, "list[HandlerResult]"], None]
@@ -150,23 +164,28 @@ def publish_depth() -> int:
 
 
 class EventBus:
-    def __init__(self, history_size: int = 100) -> None:
+    def __init__(self, max_history: int = 100) -> None:
         self._by_type: dict[EventType, dict[Callback, Subscription]] = {}
         self._all: dict[Callback, Subscription] = {}
         self._snapshots: dict[EventType, tuple[Subscription, ...]] = {}
-        self._history: deque[Event] = deque(maxlen=history_size)
+        self._history: deque[Event] = deque(maxlen=max_history)
         self._observers: list[Observer] = []
         self._soon: set[asyncio.Task[list[HandlerResult]]] = set()
         # Plugin name -> events held while that plugin is swapped, whether or not a subscription
         # of it is in the dispatch: its old handlers may be gone and its new ones not there yet.
         self._holding: dict[str, list[Event]] = {}
         self.published = 0
+        self.parity: Notices | None = None  # the node's parity notices (devnode.node.notices), when it has some
+        self._json_checked: dict[EventType, int] = {}
 
     # -- production API ------------------------------------------------------
     def subscribe(self, event_type: EventType, callback: Callback) -> None:
         if not isinstance(event_type, EventType):
             raise TypeError(f"subscribe() needs an EventType member, got {event_type!r}")
-        self._add(self._by_type.setdefault(event_type, {}), event_type, callback)
+        table = self._by_type.setdefault(event_type, {})
+        if self.parity is not None and callback not in table:
+            self._note_subscription(event_type, table)
+        self._add(table, event_type, callback)
 
     def subscribe_all(self, callback: Callback) -> None:
         self._add(self._all, None, callback)
@@ -177,7 +196,12 @@ class EventBus:
     def unsubscribe_all(self, callback: Callback) -> None:
         self._remove(self._all, callback)
 
-    async def publish(self, event: Event) -> list[HandlerResult]:
+    async def publish(self, event: Event) -> None:
+        """Production's publish: returns None (``dispatch`` returns how each handler fared)."""
+        await self.dispatch(event)
+
+    async def dispatch(self, event: Event) -> list[HandlerResult]:
+        """Publish ``event``; returns one HandlerResult per handler called."""
         depth = _depth.get()
         if depth >= MAX_PUBLISH_DEPTH:
             raise PublishLoopError(
@@ -226,7 +250,7 @@ class EventBus:
         # this way counts as nested (the recursion guard and the recorder see it as a reaction).
         context = contextvars.Context()
         context.run(_depth.set, _depth.get())
-        task = loop.create_task(self.publish(event), context=context)
+        task = loop.create_task(self.dispatch(event), context=context)
         self._soon.add(task)
         task.add_done_callback(self._soon.discard)
         return task
@@ -274,6 +298,64 @@ class EventBus:
         results = [await self._call(s, event) for s in subs]
         self._notify(event, results)
         return results
+
+    # -- parity notices (what production would do differently) ----------------
+    def _note_subscription(self, event_type: EventType, table: dict[Callback, Subscription]) -> None:
+        assert self.parity is not None
+        ledger = current_ledger()
+        if ledger is None:
+            return  # devnode's own subscribers (UI, recorder) rely on nothing
+        if event_type in NEVER_PUBLISHED:
+            self.parity.note(
+                f"never-published-{event_type.name.lower()}",
+                f"subscribed to {event_type.value}, which no production component publishes (only plugins, "
+                "or devnode's emit command and scenarios)",
+                f"nothing publishes {event_type.name} (dashboard/event_bus.py:19-49 defines it; services/node.py and "
+                "network/p2p_network.py never publish it): the handler never runs",
+            )
+        elif event_type is EventType.DATA_RECEIVED:
+            self.parity.note(
+                "data-received-never-published",
+                "subscribed to data.received; devnode publishes it when a simulated peer sends data",
+                "as shipped, nothing calls P2PNetwork._handle_incoming_data (network/p2p_network.py:536), so "
+                "Node.on_data_received (services/node.py:378) never runs and DATA_RECEIVED is never published",
+            )
+        if any(sub.ledger is not None and sub.ledger.owner == ledger.owner for sub in table.values()):
+            self.parity.note(
+                "dispatch-order",
+                f"a second handler for {event_type.value} from the same plugin; devnode calls handlers in "
+                "subscription order",
+                "subscribers are kept in a set (dashboard/event_bus.py:94-110), so the order is arbitrary: "
+                "do not rely on one handler running before the other",
+            )
+
+    def _note_exit(self, exc: BaseException, ledger: Ledger | None) -> None:
+        if self.parity is None:
+            return
+        self.parity.note(
+            "handler-exit",
+            f"a handler raised {type(exc).__name__}; devnode reported it and kept the node running",
+            f"the bus catches only Exception (dashboard/event_bus.py:174-180): {type(exc).__name__} propagates "
+            "out of publish() and stops the caller (e.g. the node)",
+            site=traceback_site(exc), plugin=ledger.owner if ledger is not None else None,
+        )
+
+    def _check_json(self, event: Event) -> None:
+        """Sample event data for what production's dashboard WebSocket cannot send (every event early, then 1 in 64)."""
+        seen = self._json_checked.get(event.type, 0)
+        self._json_checked[event.type] = seen + 1
+        if seen >= JSON_CHECKS_IN_FULL and seen % 64:
+            return
+        try:
+            json.dumps(event.data)
+        except (TypeError, ValueError) as exc:
+            assert self.parity is not None
+            self.parity.note(
+                f"event-not-json-{event.type.name.lower()}",
+                f"published {event.type.value} with data JSON cannot hold ({exc})",
+                "the dashboard WebSocket (api/websocket_handler.py) sends every event with event.to_json() "
+                "(dashboard/event_bus.py:68-70) and logs an error for this one",
+            )
 
     # -- internals -----------------------------------------------------------
     def _notify(self, event: Event, results: list[HandlerResult]) -> None:
@@ -339,6 +421,8 @@ class EventBus:
         """
         self._history.append(event)
         self.published += 1
+        if self.parity is not None:
+            self._check_json(event)
         # Plugins whose share of this event is settled without calling their handlers here:
         # held for them (whoever releases the hold delivers it) or forwarded to their current version.
         routed: set[str] | None = None
@@ -390,6 +474,10 @@ class EventBus:
                     logger.debug("handler %r failed on %s", sub.callback, event.type.value, exc_info=exc)
                     if ledger is not None:
                         ledger.errors += 1
+                    if not isinstance(exc, Exception):
+                        self._note_exit(exc, ledger)
+                    elif not isinstance(exc, UnawaitedHandlerError):  # production drops those silently
+                        production_logger.error(f"Event callback error: {exc}", extra=MIRROR)
                 end = clock()
                 if ledger is not None:
                     ledger.events_handled += 1
@@ -417,6 +505,10 @@ class EventBus:
             # SystemExit/KeyboardInterrupt from plugin code must not stop the node.
             error = exc
             logger.debug("handler %r failed on %s", sub.callback, event.type.value, exc_info=exc)
+            if not isinstance(exc, Exception):
+                self._note_exit(exc, ledger)
+            elif not isinstance(exc, UnawaitedHandlerError):  # production drops those silently
+                production_logger.error(f"Event callback error: {exc}", extra=MIRROR)
         finally:
             reset_current(token)
         elapsed = time.perf_counter() - start

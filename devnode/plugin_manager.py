@@ -22,7 +22,6 @@ class PluginManager:
     def __init__(self, node: Any, plugin_dir: str | Path) -> None:
         self.node = node
         self.reporter = Reporter()
-        self.reporter.add_sink(self._print_failures)
         self.host = PluginHost(node, Path(plugin_dir), self.reporter)
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -57,7 +56,4 @@ class PluginManager:
             install_loop_hooks(self._loop)
         self._loop.run_until_complete(coro)
 
-    @staticmethod
-    def _print_failures(record: dict[str, Any]) -> None:
-        if record["kind"] == "plugin.failed":  # production prints exactly this line
-            print(f"Failed to load plugin {record['plugin']}: {record['error']}")
+    # "Failed to load plugin <name>: <error>" is logged on services.plugin_manager by the host, as production does.

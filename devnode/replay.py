@@ -83,7 +83,7 @@ async def replay(node: Any, recording: Recording, reporter: Reporter, fast: bool
                 await asyncio.sleep(delay)
         for data_hash, value in rec.stored.items():
             node.data_manager.store_data(data_hash, copy.deepcopy(value))
-        results = await bus.publish(Event(rec.event.type, copy.deepcopy(rec.event.data)))
+        results = await bus.dispatch(Event(rec.event.type, copy.deepcopy(rec.event.data)))
         await bus.drain()
         result.replayed.append(rec)
         result.outcomes.append([outcome(r) for r in results])

@@ -169,8 +169,16 @@ class Runtime:
         bus = self.node.event_bus
         return self.reporter.emit(
             "status", plugins=self.host.status(), subscriptions=bus.subscriber_count, events=bus.published,
-            peers=self.node.p2p_network.get_connected_peers(),
+            peers=self.peer_names(connected_only=True),
         )
+
+    def peer_names(self, connected_only: bool = False) -> list[str]:
+        """The stand-in's simulated peer ids; for production's P2PNetwork, host:port of its known peers."""
+        network = self.node.p2p_network
+        simulated = getattr(network, "peers", None)
+        if isinstance(simulated, dict):
+            return [pid for pid, peer in simulated.items() if peer.connected or not connected_only]
+        return [f"{p['host']}:{p['port']}" for p in network.get_connected_peers()]
 
     def set_log_level(self, level: str) -> None:
         self.options.log_level = level

@@ -102,6 +102,7 @@ class NodeSession:
         self.node: Any = None  # what plugins receive: a DevNode or production's Node
         self.host: PluginHost | None = None
         self.backend = ProductionBackend(config, production or ProductionOptions()) if kind == "production" else None
+        self.authorize = (production or ProductionOptions()).authorize  # the stand-in honours --authorize too
         self.hooks = GlobalHooks()
         self._hooks_installed = False
         self._node_started = False
@@ -197,6 +198,8 @@ class NodeSession:
             return await self.backend.build()
         from devnode.node.node import DevNode
 
-        return DevNode(self.config)
+        node = DevNode(self.config)
+        node.authorize = self.authorize
+        return node
 
 

@@ -1,4 +1,4 @@
-"""Audit trail: every data and transfer event as one JSON line in <data_dir>/audit.log."""
+"""Audit trail: every share and payment event as one JSON line in <data_dir>/audit.log."""
 
 import json
 import logging
@@ -9,9 +9,9 @@ from dashboard.event_bus import EventType
 
 logger = logging.getLogger(__name__)
 
+# What production's share_data publishes (services/node.py:275-334).
 AUDITED = (
     EventType.DATA_SHARED,
-    EventType.DATA_RECEIVED,
     EventType.TRANSFER_COMPLETED,
     EventType.TRANSFER_FAILED,
 )

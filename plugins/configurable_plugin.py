@@ -8,7 +8,7 @@ from dashboard.event_bus import EventType
 
 logger = logging.getLogger(__name__)
 
-DEFAULTS = {"enabled": True, "watch": ["data.received"], "greeting": "hello"}
+DEFAULTS = {"enabled": True, "watch": ["data.shared"], "greeting": "hello"}
 
 
 class Configurable_pluginPlugin:

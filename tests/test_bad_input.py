@@ -18,6 +18,7 @@ from conftest import BUNDLED_PLUGINS, DevnodeProcess, clean_env
 
 from devnode.cli import main
 from devnode.node.crypto import KEY_FILENAME
+from devnode.node.data_manager import DataManager
 from devnode.node.storage import DB_FILENAME, Store
 from faults.privileges import drop_file_privileges, needs_permission_bits
 
@@ -105,7 +106,7 @@ COMMANDS = {
     'emit data.received {"oops": }': "the event data is not valid JSON",
     "emit data.recieved {}": 'unknown event type "data.recieved"',
     "emit data.received [1, 2]": "must be a JSON object",
-    'share mallory {"secret": 1}': 'cannot share with "mallory": the peer is unknown',
+    'share peer1 {"note": "password: x"}': "blocked pattern",
     "share peer1 not-json": "the data is not valid JSON",
     'receive mallory {"x": 1}': 'unknown peer "mallory"',
     "transfer native peer1 lots": 'AMOUNT "lots" is not a whole number',
@@ -138,11 +139,10 @@ def test_bad_console_commands_are_explained_and_the_node_keeps_its_data(
     assert proc.stop() == 0
     store = Store(tmp_path / "data")
     try:
-        assert store.get_data(stored) == "{'keep': 'me'}"  # peers send str(data), as in production
+        assert DataManager(store).get_data(stored) == "{'keep': 'me'}"  # peers send str(data), as in production
     finally:
         store.close()
-    audit = (tmp_path / "data" / "audit.log").read_text().splitlines()
-    assert [json.loads(line)["event"] for line in audit] == ["data.received"]  # the refused share left no trace
+    assert not (tmp_path / "data" / "audit.log").exists()  # the refused share left no trace
 
 
 # -- the data dir ---------------------------------------------------------------------------------------
@@ -285,11 +285,13 @@ def test_disk_filling_up_while_running_is_reported_and_nothing_stored_is_lost(
         proc.stop()
     store = Store(data)
     try:
-        assert store.get_data(kept) == "{'before': 'full'}" and store.get_data(after) == "{'after': 'full'}"
+        dm = DataManager(store)
+        assert dm.get_data(kept) == "{'before': 'full'}" and dm.get_data(after) == "{'after': 'full'}"
         assert store._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         store.close()
-    for line in (data / "audit.log").read_text().splitlines():
+    audit = data / "audit.log"
+    for line in (audit.read_text().splitlines() if audit.exists() else []):
         json.loads(line)  # no torn line
 
 

@@ -158,7 +158,8 @@ class Audit_pluginPlugin:
 
 
 def test_check_plugin_loading_snippet_works(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     project = tmp_path / "project"
     plugins = project / "plugins"
@@ -184,8 +185,10 @@ def test_check_plugin_loading_snippet_works(
         assert list(pm.plugins) == ["audit_plugin"]
         assert type(pm.get_plugin("audit_plugin")).__name__ == "Audit_pluginPlugin"
         assert "'audit_plugin': <plugins.audit_plugin.Audit_pluginPlugin object" in out
-        # production prints exactly this for a plugin that fails to load
-        assert "Failed to load plugin broken_plugin: broken_plugin.py has no class Broken_pluginPlugin" in out
+        # production logs exactly this for a plugin that fails to load (services/plugin_manager.py:23-24)
+        [failed] = [r for r in caplog.records if r.name == "services.plugin_manager"]
+        assert failed.levelname == "ERROR"
+        assert failed.getMessage() == "Failed to load plugin broken_plugin: broken_plugin.py has no class Broken_pluginPlugin"
         assert node.event_bus.subscriber_count == 1
         pm.shutdown_plugins()
         assert pm.plugins == {} and node.event_bus.subscriber_count == 0
@@ -216,3 +219,16 @@ def test_plugin_manager_refuses_to_block_a_running_loop(tmp_path: Path) -> None:
             asyncio.run(inside())
     finally:
         node.store.close()
+
+
+def test_dashboard_package_reexports_the_bus_like_production() -> None:
+    compat.install()
+    try:
+        namespace: dict[str, Any] = {}
+        exec("from dashboard import EventType, Event, EventBus\nbus = EventBus(max_history=2)", namespace)
+        from devnode import events
+
+        assert namespace["EventType"] is events.EventType and namespace["Event"] is events.Event
+        assert namespace["EventBus"] is events.EventBus and namespace["bus"]._history.maxlen == 2
+    finally:
+        compat.uninstall()

@@ -57,7 +57,10 @@ def test_defaults_when_nothing_is_configured(project: Path) -> None:
     assert config.plugin_dir == str(project / "plugins")
     assert config.data_dir == str(project / "data")
     assert config.initial_peers == []
-    assert config.p2p_port == 8765
+    # production's defaults (main.py load_config)
+    assert config.p2p_port == 8000 and config.blockchain_type == "evm"
+    assert config.native_token_address == "0x" + "0" * 40
+    assert config.sqlite_db_path == str(project / "data" / "sqlite.db")
     assert config.source_of("node_id") == "default"
 
 

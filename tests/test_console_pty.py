@@ -195,8 +195,8 @@ def test_python_console_awaits_on_the_live_node_and_saves_still_reload(console_p
     term = console_pty(plugin_dir, "--console")  # opens the console once the node is ready
     term.expect("node node1 ready")
     term.expect(">>> ")
-    term.send('await node.share_data({"x": 1}, "peer1")\r')
-    term.expect(r"'0x[0-9a-f]{64}'")
+    term.send('await node.share_data("report", "peer1")\r')
+    term.expect(r"'[0-9a-f]{64}'")
     atomic_write(alpha, alpha.read_text().replace('"1.0.0"', '"2.0.0"'))
     term.expect(loose("reloaded", "alpha_plugin", "2.0.0"), timeout=WATCH_DEADLINE)
     term.send("plugins['alpha_plugin'].version\r")

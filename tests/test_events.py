@@ -96,7 +96,7 @@ def test_sync_and_async_callbacks_both_receive_the_event() -> None:
     bus.subscribe(EventType.DATA_SHARED, sync_handler)
     bus.subscribe(EventType.DATA_SHARED, async_handler)
     event = shared(data_hash="h")
-    results = run(bus.publish(event))
+    results = run(bus.dispatch(event))
     assert sorted(kind for kind, _ in got) == ["async", "sync"]
     assert all(e is event for _, e in got)
     assert [r.ok for r in results] == [True, True]
@@ -115,7 +115,7 @@ def test_callbacks_run_one_after_another_not_concurrently() -> None:
 
     bus.subscribe(EventType.DATA_SHARED, make("a"))
     bus.subscribe(EventType.DATA_SHARED, make("b"))
-    run(bus.publish(shared()))
+    run(bus.dispatch(shared()))
     assert trace == ["a start", "a end", "b start", "b end"]
 
 
@@ -128,7 +128,7 @@ def test_per_type_subscribers_run_before_subscribe_all_ones() -> None:
     bus.subscribe(EventType.DATA_SHARED, lambda e: order.append("type-1"))
     bus.subscribe(EventType.DATA_SHARED, lambda e: order.append("type-2"))
     bus.subscribe(EventType.DATA_RECEIVED, lambda e: order.append("other-type"))
-    run(bus.publish(shared()))
+    run(bus.dispatch(shared()))
     assert order[:2] == ["type-1", "type-2"] and sorted(order[2:]) == ["all-1", "all-2"]
 
 
@@ -147,7 +147,7 @@ def test_a_raising_callback_does_not_stop_the_others_and_its_error_is_in_the_res
     bus.subscribe(EventType.DATA_SHARED, bad_async)
     bus.subscribe(EventType.DATA_SHARED, lambda e: reached.append("type"))
     bus.subscribe_all(lambda e: reached.append("all"))
-    results = run(bus.publish(shared()))
+    results = run(bus.dispatch(shared()))
     assert reached == ["type", "all"]
     by_handler = {r.subscription.callback: r for r in results}
     assert by_handler[bad].error is boom and not by_handler[bad].ok
@@ -164,7 +164,7 @@ def test_sys_exit_in_a_callback_is_contained_like_any_error() -> None:
 
     bus.subscribe(EventType.ERROR, exits)
     bus.subscribe(EventType.ERROR, lambda e: reached.append("after"))
-    results = run(bus.publish(Event(EventType.ERROR, {})))
+    results = run(bus.dispatch(Event(EventType.ERROR, {})))
     assert reached == ["after"] and isinstance(results[0].error, SystemExit)
 
 
@@ -175,7 +175,7 @@ def test_results_time_every_handler() -> None:
         await asyncio.sleep(0.02)
 
     bus.subscribe(EventType.DATA_SHARED, slow)
-    [result] = run(bus.publish(shared()))
+    [result] = run(bus.dispatch(shared()))
     assert isinstance(result, HandlerResult)
     assert result.seconds >= 0.015
     assert result.handler_name.endswith("slow")
@@ -190,7 +190,7 @@ def test_subscribing_the_same_function_twice_keeps_one() -> None:
     bus.subscribe_all(calls.append)
     bus.subscribe_all(calls.append)
     assert bus.subscriber_count == 2  # one per-type, one subscribe_all: separate sets, as in production
-    run(bus.publish(shared()))
+    run(bus.dispatch(shared()))
     assert len(calls) == 2
 
 
@@ -208,11 +208,11 @@ def test_same_bound_method_twice_keeps_one_and_unsubscribes_with_a_fresh_bound_m
     bus.subscribe(EventType.DATA_SHARED, plugin.on_event)
     bus.subscribe(EventType.DATA_SHARED, plugin.on_event)
     assert bus.subscriber_count == 1
-    run(bus.publish(shared()))
+    run(bus.dispatch(shared()))
     assert plugin.seen == 1
     bus.unsubscribe(EventType.DATA_SHARED, plugin.on_event)
     assert bus.subscriber_count == 0
-    run(bus.publish(shared()))
+    run(bus.dispatch(shared()))
     assert plugin.seen == 1
 
 
@@ -249,7 +249,7 @@ def test_history_keeps_the_last_100_events() -> None:
     async def publish_all() -> None:
         for i in range(130):
             kind = EventType.DATA_SHARED if i % 2 == 0 else EventType.DATA_RECEIVED
-            await bus.publish(Event(kind, {"i": i}))
+            await bus.dispatch(Event(kind, {"i": i}))
 
     run(publish_all())
     assert bus.history_size == 100
@@ -266,7 +266,7 @@ def test_history_keeps_the_last_100_events() -> None:
 
 def test_events_with_no_subscribers_still_enter_history() -> None:
     bus = EventBus()
-    assert run(bus.publish(Event(EventType.HEALTH_UPDATE, {"ok": True}))) == []
+    assert run(bus.dispatch(Event(EventType.HEALTH_UPDATE, {"ok": True}))) == []
     assert bus.history_size == 1
 
 
@@ -298,8 +298,8 @@ def test_handler_unsubscribing_itself_during_dispatch_gets_later_events_no_more(
     bus.subscribe(EventType.DATA_SHARED, lambda e: got.append("other"))
 
     async def twice() -> None:
-        await bus.publish(shared())
-        await bus.publish(shared())
+        await bus.dispatch(shared())
+        await bus.dispatch(shared())
 
     run(twice())
     assert got == ["once", "other", "other"]
@@ -321,10 +321,10 @@ def test_handler_unsubscribing_a_later_one_does_not_break_the_current_dispatch()
 
     bus.subscribe(EventType.DATA_SHARED, remover)
     bus.subscribe(EventType.DATA_SHARED, victim)
-    run(bus.publish(shared()))
+    run(bus.dispatch(shared()))
     assert got == ["remover", "victim"]
     got.clear()
-    run(bus.publish(shared()))
+    run(bus.dispatch(shared()))
     assert sorted(got) == ["newcomer", "remover"]
 
 
@@ -336,12 +336,12 @@ def test_a_handler_that_republishes_its_own_event_is_stopped_with_an_explanation
 
     async def loops(event: Event) -> None:
         calls.append(1)
-        results = await bus.publish(Event(EventType.DATA_SHARED, {}))
+        results = await bus.dispatch(Event(EventType.DATA_SHARED, {}))
         if results and results[0].error is not None and not innermost:
             innermost.append(results[0])
 
     bus.subscribe(EventType.DATA_SHARED, loops)
-    results = asyncio.run(asyncio.wait_for(bus.publish(shared()), 10))
+    results = asyncio.run(asyncio.wait_for(bus.dispatch(shared()), 10))
     # the outermost publish returns normally: the loop is cut, the node goes on
     assert results[0].ok
     assert len(calls) == MAX_PUBLISH_DEPTH
@@ -357,11 +357,11 @@ def test_publishing_from_a_handler_within_the_limit_works() -> None:
     got: list[str] = []
 
     async def relay(event: Event) -> None:
-        await bus.publish(Event(EventType.DATA_VERIFIED, {"from": event.type.value}))
+        await bus.dispatch(Event(EventType.DATA_VERIFIED, {"from": event.type.value}))
 
     bus.subscribe(EventType.DATA_RECEIVED, relay)
     bus.subscribe(EventType.DATA_VERIFIED, lambda e: got.append(e.data["from"]))
-    results = run(bus.publish(Event(EventType.DATA_RECEIVED, {})))
+    results = run(bus.dispatch(Event(EventType.DATA_RECEIVED, {})))
     assert got == ["data.received"] and results[0].ok
 
 
@@ -372,7 +372,7 @@ def test_observers_see_each_event_with_its_results() -> None:
     bus.add_observer(lambda e, r: seen.append((e, r)))
     bus.subscribe(EventType.DATA_SHARED, lambda e: None)
     event = shared()
-    results = run(bus.publish(event))
+    results = run(bus.dispatch(event))
     assert seen == [(event, results)]
 
 
@@ -394,7 +394,7 @@ def test_subscription_made_under_a_ledger_belongs_to_it_and_its_handler_runs_und
         reset_current(token)
     [sub] = bus.subscriptions()
     assert sub.ledger is ledger and ledger.subscriptions == [sub]
-    [result] = run(bus.publish(shared()))
+    [result] = run(bus.dispatch(shared()))
     assert result.plugin == "p" and running_under == [ledger]
     assert ledger.events_handled == 1
     bus.unsubscribe(EventType.DATA_SHARED, handler)
@@ -464,7 +464,7 @@ def test_subscriptions_from_initialize_handler_and_task_all_belong_to_the_plugin
     plugin = h.host.get_plugin("owner_plugin")
     h.run(asyncio.wait_for(plugin.task, 5))
     # the bystander's subscribe_all handler runs first for nothing here; the owner's handler subscribes more
-    h.run(h.bus.publish(shared()))
+    h.run(h.bus.dispatch(shared()))
 
     owned = {(s.event_type, s.callback.__name__) for s in h.bus.subscriptions() if s.ledger is owner}
     assert owned == {
@@ -492,7 +492,7 @@ def test_events_published_by_node_code_belong_to_no_plugin(harness: Callable[...
     h.bus.add_observer(lambda e, r: seen.append(r))
     [sub] = [s for s in h.bus.subscriptions() if s.callback is handler]
     assert sub.ledger is None
-    h.run(h.bus.publish(Event(EventType.TRANSFER_COMPLETED, {})))
+    h.run(h.bus.dispatch(Event(EventType.TRANSFER_COMPLETED, {})))
     assert seen[-1][0].plugin is None
 
 
@@ -520,7 +520,7 @@ def test_each_handler_runs_under_its_own_owner_and_the_publisher_gets_its_own_ba
     async def publish_as_plugin() -> str | None:
         token = set_current(publisher)
         try:
-            await bus.publish(shared())
+            await bus.dispatch(shared())
             after = current_ledger()
             return after.owner if after else None
         finally:
@@ -542,7 +542,7 @@ def test_each_handler_is_timed_on_its_own() -> None:
 
     bus.subscribe(EventType.DATA_SHARED, slow)
     bus.subscribe(EventType.DATA_SHARED, quick)
-    slow_result, quick_result = run(bus.publish(shared()))
+    slow_result, quick_result = run(bus.dispatch(shared()))
     assert slow_result.seconds >= 0.025 and quick_result.seconds < 0.01
 
 
@@ -566,7 +566,7 @@ def test_a_cancelled_dispatch_gives_the_publisher_its_owner_back() -> None:
     async def publisher_task() -> str | None:
         set_current(publisher)
         try:
-            await bus.publish(shared())
+            await bus.dispatch(shared())
         except asyncio.CancelledError:
             owner = current_ledger()
             return owner.owner if owner else None
@@ -591,7 +591,7 @@ def test_a_sync_callback_returning_a_coroutine_fails_as_it_would_silently_in_pro
 
     bus = EventBus()
     bus.subscribe(EventType.DATA_SHARED, lambda event: handler(event))
-    (result,) = run(bus.publish(Event(EventType.DATA_SHARED, {})))
+    (result,) = run(bus.dispatch(Event(EventType.DATA_SHARED, {})))
     assert not ran  # production never awaits it either
     assert isinstance(result.error, UnawaitedHandlerError)
     assert "Subscribe the async def method itself" in str(result.error)
@@ -600,7 +600,7 @@ def test_a_sync_callback_returning_a_coroutine_fails_as_it_would_silently_in_pro
 def test_history_queries_slice_like_production() -> None:
     bus = EventBus()
     for n in range(3):
-        run(bus.publish(Event(EventType.DATA_SHARED, {"n": n})))
+        run(bus.dispatch(Event(EventType.DATA_SHARED, {"n": n})))
     assert len(bus.get_recent_events(0)) == 3  # production's list[-0:] is the whole list
     assert len(bus.get_events_by_type(EventType.DATA_SHARED, 0)) == 3
 
@@ -634,9 +634,9 @@ def test_an_event_held_for_a_swapping_plugin_is_held_once_while_other_events_ove
         held: list[Event] = []
         swapping.gate = held
         bus.hold("swapping", held)
-        first = asyncio.ensure_future(bus.publish(shared(n=1)))
+        first = asyncio.ensure_future(bus.dispatch(shared(n=1)))
         await asyncio.sleep(0)  # event 1 is held, then waits in the slow handler
-        await bus.publish(shared(n=2))  # and is overtaken by event 2
+        await bus.dispatch(shared(n=2))  # and is overtaken by event 2
         go.set()
         await first
         return [e.data["n"] for e in held]
@@ -659,7 +659,7 @@ def test_an_event_held_before_a_swap_ended_is_not_also_forwarded_to_the_new_vers
         held: list[Event] = []
         old.gate = held
         bus.hold("p", held)
-        dispatch = asyncio.ensure_future(bus.publish(shared(n=1)))
+        dispatch = asyncio.ensure_future(bus.dispatch(shared(n=1)))
         await asyncio.sleep(0)  # event 1 is held for p, then waits in the slow handler
         # The swap ends as the host ends it: old swept, new subscribed, hold released, held events delivered.
         for sub in list(old.subscriptions):
@@ -688,7 +688,7 @@ def test_a_plugin_ledger_is_freed_once_its_tasks_that_published_events_have_ende
         plugin = Ledger("plugin")
 
         async def publishing_task() -> None:
-            await bus.publish(shared())  # runs the handler under its owner, then back under the plugin
+            await bus.dispatch(shared())  # runs the handler under its owner, then back under the plugin
 
         token = set_current(plugin)
         try:
@@ -712,7 +712,7 @@ def test_a_failing_observer_is_switched_off_and_never_fails_the_publisher(caplog
 
     bus.add_observer(broken)
     bus.add_observer(lambda event, results: seen.append(event.type.value))
-    run(bus.publish(Event(EventType.DATA_SHARED, {})))
-    run(bus.publish(Event(EventType.DATA_SHARED, {})))
+    run(bus.dispatch(Event(EventType.DATA_SHARED, {})))
+    run(bus.dispatch(Event(EventType.DATA_SHARED, {})))
     assert seen == ["data.shared", "data.shared"]
     assert [r.message for r in caplog.records if "switched off" in r.message] and len(caplog.records) == 1

@@ -261,7 +261,7 @@ def test_guide_audit_plugin_writes_audit_lines(harness: Harness, plugin_dir: Pat
     assert "audit_plugin" in h.host.plugins and h.kinds("plugin.failed") == []
     audit_log = tmp_path / "data" / "audit.log"
 
-    tx = h.run(h.node.share_data({"report": 1}, "peer1"))
+    tx = h.run(h.node.share_data('{"report": 1}', "peer1"))
     h.run(h.node.receive("peer2", {"reading": 7}))
     h.run(h.bus.publish(Event(EventType.TRANSFER_FAILED, {"reason": "test"})))
     h.run(h.bus.publish(Event(EventType.HEALTH_UPDATE, {})))  # not audited
@@ -283,13 +283,13 @@ def test_guide_validation_plugin_blocks_secrets_and_lets_clean_data_through(
     h.bus.subscribe(EventType.DATA_SHARED, shared.append)
 
     with pytest.raises(ValueError, match="Data contains blocked pattern"):
-        h.run(h.node.share_data({"ssn": "123-45-6789"}, "peer1"))
+        h.run(h.node.share_data('{"ssn": "123-45-6789"}', "peer1"))
     with pytest.raises(ValueError, match="blocked pattern"):
         h.run(h.node.share_data("password: hunter2", "peer1"))
     assert shared == [] and h.node.data_manager.keys() == []
     assert h.node.compliance_manager.get_compliance_history() == []
 
-    tx = h.run(h.node.share_data({"report": "all clear"}, "peer1"))
+    tx = h.run(h.node.share_data('{"report": "all clear"}', "peer1"))
     assert [e.data["compliance_tx_hash"] for e in shared] == [tx]
     # the guide's shutdown puts share_data back itself: nothing for devnode to clean up
     h.run(h.host.unload("validation_plugin"))
@@ -455,7 +455,7 @@ def test_exception_traceback_is_trimmed_to_the_plugins_own_frames(
         h.run(h.host.unload("trace_plugin"))
     record = failure(h, "trace_plugin")
     assert record["phase"] == phase
-    assert record["error"] == "TypeError: data key must be str or bytes, got int 5"
+    assert record["error"] == "TypeError: Argument 'key' has incorrect type (expected bytes, got int)"
     # the error is raised inside devnode's data manager; the report points at the plugin's line
     assert record["file"] == "plugins/trace_plugin.py"
     assert record["line"] == line_of(path, "node.data_manager.store_data(5")
@@ -464,7 +464,7 @@ def test_exception_traceback_is_trimmed_to_the_plugins_own_frames(
     assert "trace_plugin.py" in trace and "in helper" in trace
     assert "devnode" not in trace.replace("trace_plugin", "")
     assert "host.py" not in trace and "data_manager.py" not in trace
-    assert trace.rstrip().endswith("TypeError: data key must be str or bytes, got int 5")
+    assert trace.rstrip().endswith("TypeError: Argument 'key' has incorrect type (expected bytes, got int)")
 
 
 def test_constructor_with_wrong_signature_gets_the_cls_node_hint(harness: Harness, plugin_dir: Path) -> None:

@@ -15,7 +15,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from devnode.events import Event, EventBus, EventType
-from devnode.node.chain import InsufficientFunds, LocalChain, address_for
+from devnode.node.chain import InsufficientFunds, InvalidAddress, LocalChain, StandInLimit, address_for
+from devnode.node.checksum import keccak256, to_checksum_address
 from devnode.node.compliance import ComplianceManager, event_hash
 from devnode.node.crypto import (
     KEY_FILENAME,
@@ -27,9 +28,10 @@ from devnode.node.crypto import (
 )
 from devnode.node.data_manager import DataManager
 from devnode.node.network import DEFAULT_PEERS, P2PNetwork, PeerError
+from devnode.node.notices import Notice, Notices
 from devnode.node.payments import PaymentProcessor
 from devnode.node.storage import DB_FILENAME, Store, StoreError
-from devnode.node.tokens import DEV_TOKEN_SUPPLY, TokenManager, TransferError
+from devnode.node.tokens import TokenManager
 
 NODE = address_for("node1")
 NATIVE = "0x" + "e" * 40
@@ -73,40 +75,62 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def tokens_on(store: Store, bus: EventBus | None = None) -> tuple[LocalChain, TokenManager]:
+def tokens_on(store: Store) -> tuple[LocalChain, TokenManager]:
     chain = LocalChain(store, NODE)
-    return chain, TokenManager(chain, bus or EventBus(), NATIVE)
+    return chain, TokenManager(chain, NATIVE)
 
 
-def network_on(
-    store: Store, peers: list[str] | None = None, seed: int = 0, bus: EventBus | None = None
-) -> P2PNetwork:
-    return P2PNetwork(store, bus or EventBus(), LocalChain(store, NODE), "node1", peers or [], 8765, seed=seed)
+def network_on(store: Store, peers: list[str] | None = None, seed: int = 0) -> P2PNetwork:
+    return P2PNetwork(store, "node1", peers or [], 8000, seed=seed)
 
 
-# -- storage -----------------------------------------------------------------
-def test_data_values_keep_their_type_across_reopening(tmp_path: Path) -> None:
-    values = {"s": "123", "d": {"a": [1, 2.5, None, True]}, "l": [1, "x"], "i": 7, "f": 1.5, "b": False,
-              "n": None, "raw": b"\x00\xff"}
+# -- storage and data_manager (production: LevelDB via plyvel) ------------------
+def test_data_manager_stores_str_and_bytes_and_reads_back_str_across_reopening(tmp_path: Path) -> None:
     first = Store(tmp_path)
     dm = DataManager(first)
-    for key, value in values.items():
-        dm.store_data(key, value)
-    dm.store_data("odd", {1, 2})
+    dm.store_data("s", "123")
+    dm.store_data(b"b", b"bytes \xc3\xa9")
+    dm.store_data("ba", bytearray(b"x"))
+    dm.store_data("empty", "")
     first.close()
 
     reopened = Store(tmp_path / DB_FILENAME)
     try:
         dm = DataManager(reopened)
-        for key, value in values.items():
-            got = dm.get_data(key)
-            assert got == value and type(got) is type(value)
-        assert dm.get_data("odd") == str({1, 2})
+        assert dm.get_data("s") == "123" and dm.get_data(b"s") == "123"
+        assert dm.get_data("b") == "bytes \u00e9"
+        assert dm.get_data("ba") == "x"
+        assert dm.get_data("empty") is None  # production: an empty value reads as None
         assert dm.get_data("missing") is None
-        assert dm.delete_data("s") is True
-        assert dm.delete_data("s") is False
-        assert "s" not in dm.keys()
-        assert dm.get_data(b"i") == 7
+        assert dm.delete_data("s") is None
+        assert dm.delete_data("never-there") is None
+        assert dm.get_data("s") is None
+    finally:
+        reopened.close()
+
+
+@pytest.mark.parametrize("value", [{"a": 1}, 5, None, ["x"], 1.5])
+def test_data_manager_refuses_what_leveldb_refuses(store: Store, value: Any) -> None:
+    with pytest.raises(TypeError, match=f"a bytes-like object is required, not '{type(value).__name__}'"):
+        DataManager(store).store_data("k", value)
+
+
+def test_data_manager_close_and_context_manager(store: Store) -> None:
+    with DataManager(store) as dm:
+        dm.store_data("k", "v")
+    with pytest.raises(RuntimeError, match="Database is closed"):
+        dm.get_data("k")
+
+
+def test_store_keeps_tagged_values(tmp_path: Path) -> None:
+    values = {"s": "123", "d": {"a": [1, 2.5, None, True]}, "raw": b"\x00\xff"}
+    first = Store(tmp_path)
+    for key, value in values.items():
+        first.put_data(key, value)
+    first.close()
+    reopened = Store(tmp_path)
+    try:
+        assert {k: reopened.get_data(k) for k in values} == values
     finally:
         reopened.close()
 
@@ -121,8 +145,8 @@ def test_atomic_block_that_raises_leaves_nothing_behind(store: Store) -> None:
     assert store.balance(ALICE, "native") == 0 and store.get_data("k") is None
 
 
-def test_data_key_of_wrong_type_is_rejected_with_the_expected_form(store: Store) -> None:
-    with pytest.raises(TypeError, match="must be str or bytes, got int 5"):
+def test_data_key_of_wrong_type_is_refused_as_leveldb_does(store: Store) -> None:
+    with pytest.raises(TypeError, match=r"Argument 'key' has incorrect type \(expected bytes, got int\)"):
         DataManager(store).store_data(5, "x")  # type: ignore[arg-type]
 
 
@@ -194,7 +218,7 @@ def test_decrypt_rejects_foreign_and_garbage_tokens() -> None:
             cipher.decrypt(token)
 
 
-# -- chain -------------------------------------------------------------------
+# -- chain (production: blockchain/evm_blockchain_interface.py) ------------------
 def test_node_is_funded_once_and_balances_survive_restart(tmp_path: Path) -> None:
     s = Store(tmp_path)
     chain = LocalChain(s, NODE)
@@ -209,7 +233,9 @@ def test_node_is_funded_once_and_balances_survive_restart(tmp_path: Path) -> Non
         assert chain.get_balance(ALICE) == 400
         tx = chain.get_transaction(tx_hash)
         assert tx is not None and tx["value"] == 400 and tx["blockNumber"] >= 1
-        assert tx_hash.startswith("0x") and len(tx_hash) == 66
+        # web3 7's HexBytes.hex(): 64 hex digits, no 0x
+        assert len(tx_hash) == 64 and int(tx_hash, 16) >= 0
+        assert chain.wait_for_receipt(tx_hash)["status"] == 1
         assert chain.get_balance(address_for("nobody")) == 0
     finally:
         s.close()
@@ -222,206 +248,256 @@ def test_insufficient_funds_names_address_balance_and_amount(store: Store) -> No
     assert ALICE in str(info.value) and "has 0" in str(info.value) and "needs 5" in str(info.value)
 
 
-def test_names_are_not_addresses(store: Store) -> None:
+def test_sending_from_another_account_is_noted_once(store: Store) -> None:
+    notices = Notices()
+    seen: list[Notice] = []
+    notices.add_sink(seen.append)
+    chain = LocalChain(store, NODE, notices=notices)
+    chain.fund(ALICE, 10)
+    chain.send_transaction({"from": ALICE, "to": NODE, "value": 1})
+    chain.send_transaction({"from": ALICE, "to": NODE, "value": 1})
+    [notice] = seen
+    assert notice.code == "signed-by-node" and "evm_blockchain_interface.py:604" in notice.message
+    assert notice.file == __file__
+
+
+def test_addresses_are_refused_as_web3_refuses_them(store: Store) -> None:
     chain = LocalChain(store, NODE)
-    expected = r'must be 0x followed by 40 hex digits; for a name use address_for\("peer1"\)'
-    with pytest.raises(ValueError, match=expected):
+    with pytest.raises(InvalidAddress, match=r"^ENS name: 'peer1' is invalid\. \(devnode: .*find_peer\(\"peer1\"\)"):
         chain.get_balance("peer1")
+    with pytest.raises(InvalidAddress, match="only accepts checksum addresses"):
+        chain.get_balance(ALICE.lower())
+    wrong = ALICE[:2] + ALICE[2:].swapcase()
+    with pytest.raises(InvalidAddress, match="invalid EIP-55 checksum"):
+        chain.get_balance(wrong)
+    assert not isinstance(InvalidAddress("x"), ValueError)  # web3's is not a ValueError either
     assert address_for("peer1") == address_for("peer1") != address_for("peer2")
+    assert chain.account.address == NODE == to_checksum_address(NODE.lower())
 
 
-def test_token_contract_answers_erc20_calls(store: Store) -> None:
+def test_keccak_and_checksums_match_ethereums() -> None:
+    assert keccak256(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    assert to_checksum_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed") == "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+    assert to_checksum_address("0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266") == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+
+
+def test_w3_is_refused_with_the_way_to_get_a_real_one(store: Store) -> None:
     chain = LocalChain(store, NODE)
-    token = chain.deploy_token("TST", "Test", 500, NODE, decimals=6)
-    assert chain.call_contract(token, "symbol") == "TST"
-    assert chain.call_contract(token, "decimals") == 6
-    assert chain.call_contract(token, "totalSupply") == 500
-    chain.call_contract(token, "transfer", ALICE, 20)
-    assert chain.call_contract(token, "balanceOf", ALICE) == 20
-    assert chain.call_contract_function(token, "balanceOf", [NODE]) == 480
-    with pytest.raises(ValueError, match='no function "mint"; available: balanceOf, decimals'):
-        chain.call_contract(token, "mint", ALICE, 1)
-    with pytest.raises(ValueError, match=f"deployed contracts: {token} \\(TST\\)"):
-        chain.call_contract(ALICE, "symbol")
+    with pytest.raises(StandInLimit, match="--node production"):
+        chain.w3
+    assert not hasattr(chain, "call_contract")
 
 
-# -- tokens and payments -----------------------------------------------------
-def test_transfer_moves_balances_and_publishes_completion(store: Store) -> None:
-    async def scenario() -> None:
-        bus = EventBus()
-        recorder = Recorder(bus)
-        _, tm = tokens_on(store, bus)
-        dev = next(a for a, i in tm.supported_tokens.items() if i["symbol"] == "DEV")
-        tx_hash = tm.transfer_tokens(NODE, ALICE, 250, dev)
-        assert tm.get_balance(ALICE, dev) == 250
-        assert tm.get_balance(NODE, dev) == DEV_TOKEN_SUPPLY - 250
-        await wait_until(lambda: len(recorder.of(EventType.BALANCE_UPDATE)) == 2)
-        [done] = recorder.of(EventType.TRANSFER_COMPLETED)
-        assert done.data == {"tx_hash": tx_hash, "from": NODE, "to": ALICE, "amount": 250, "token": dev}
-        balances = {e.data["address"]: e.data["balance"] for e in recorder.of(EventType.BALANCE_UPDATE)}
-        assert balances == {NODE: DEV_TOKEN_SUPPLY - 250, ALICE: 250}
-
-        tm.transfer_tokens(NODE, ALICE, 10, NATIVE)
-        assert tm.get_balance(ALICE, NATIVE) == 10
-
-    run(scenario())
+def test_deployed_erc20_answers_calls_like_an_eth_call(store: Store) -> None:
+    chain = LocalChain(store, NODE)
+    contract = chain.deploy_contract("ERC20Token", ["Test", "TST", 500])
+    token = contract.address
+    assert chain.get_contract_abi(token) == contract.abi and chain.get_contract_artifacts("ERC20Token")[0]
+    assert chain.call_contract_function(token, "symbol", []) == "TST"
+    assert chain.call_contract_function(token, "totalSupply", []) == 500
+    assert chain.call_contract_function(token, "balanceOf", [NODE]) == 500
+    assert contract.functions.balanceOf(NODE).call() == 500
+    assert chain.call_contract_function(token, "transfer", [ALICE, 20]) is True
+    assert chain.call_contract_function(token, "balanceOf", [ALICE]) == 0  # a call never changes state
+    with pytest.raises(AttributeError, match="'nope' was not found"):
+        chain.call_contract_function(token, "nope", [])
+    with pytest.raises(ValueError, match=f"ABI not found for contract: {ALICE}"):
+        chain.call_contract_function(ALICE, "symbol", [])
+    with pytest.raises(ValueError, match="Contract artifacts not found for: Other"):
+        chain.deploy_contract("Other", [])
 
 
-def test_insufficient_balance_publishes_failure_with_reason_and_raises(store: Store) -> None:
-    async def scenario() -> None:
-        bus = EventBus()
-        recorder = Recorder(bus)
-        _, tm = tokens_on(store, bus)
-        with pytest.raises(TransferError) as info:
-            tm.transfer_tokens(ALICE, NODE, 99, NATIVE)
-        await wait_until(lambda: bool(recorder.of(EventType.TRANSFER_FAILED)))
-        [failed] = recorder.of(EventType.TRANSFER_FAILED)
-        assert failed.data["reason"] == str(info.value)
-        assert "has 0, needs 99" in failed.data["reason"]
-        assert {k: failed.data[k] for k in ("from", "to", "amount", "token")} == {
-            "from": ALICE, "to": NODE, "amount": 99, "token": NATIVE}
-        assert tm.get_balance(NODE, NATIVE) == 1_000_000
-        assert not recorder.of(EventType.TRANSFER_COMPLETED)
-
-    run(scenario())
-
-
-def test_unsupported_token_and_bad_amount_are_transfer_errors(store: Store) -> None:
+# -- tokens and payments (production: services/token_manager.py, payment_processor.py) --------
+def test_token_manager_starts_like_production(store: Store) -> None:
     _, tm = tokens_on(store)
-    with pytest.raises(ValueError, match=f"Unsupported token {ALICE}; supported: {NATIVE} \\(NATIVE\\)"):
+    assert tm.supported_tokens == {} and tm.node_tokens == {}
+    assert tm.is_supported_token(NATIVE) and not tm.is_supported_token(ALICE)
+    assert tm.get_balance(NODE, NATIVE) == 1_000_000
+    with pytest.raises(ValueError, match="^Unsupported token$"):
         tm.get_balance(NODE, ALICE)
-    with pytest.raises(TransferError, match="Unsupported token"):
-        tm.transfer_tokens(NODE, ALICE, 1, ALICE)
-    with pytest.raises(TransferError, match="positive integer"):
-        tm.transfer_tokens(NODE, ALICE, 0, NATIVE)
+    with pytest.raises(ValueError, match="^Unsupported token$"):
+        tm.transfer_tokens(ALICE, NODE, ALICE, 1)
 
 
-def test_dev_token_is_deployed_once(tmp_path: Path) -> None:
-    first = Store(tmp_path)
-    dev = [a for a, i in tokens_on(first)[1].supported_tokens.items() if i["symbol"] == "DEV"]
-    first.close()
-    second = Store(tmp_path)
-    try:
-        again = [a for a, i in tokens_on(second)[1].supported_tokens.items() if i["symbol"] == "DEV"]
-    finally:
-        second.close()
-    assert len(dev) == 1 and again == dev
-
-
-def test_add_supported_token_publishes_token_added(store: Store) -> None:
+def test_transfer_tokens_takes_the_token_first_and_publishes_nothing(store: Store) -> None:
     async def scenario() -> None:
         bus = EventBus()
         recorder = Recorder(bus)
-        chain, tm = tokens_on(store, bus)
-        token = "0x" + "AB" * 20
-        tm.add_supported_token(token, [{"name": "balanceOf"}], symbol="USDX")
-        assert tm.is_supported_token(token.lower())
-        assert tm.supported_tokens[token]["abi"] == [{"name": "balanceOf"}]
-        assert tm.get_balance(NODE, token) == 0
-        chain.mint_token(token, NODE, 5)
-        assert tm.get_balance(NODE, token) == 5
-        await wait_until(lambda: bool(recorder.of(EventType.TOKEN_ADDED)))
-        assert recorder.of(EventType.TOKEN_ADDED)[0].data["symbol"] == "USDX"
+        _, tm = tokens_on(store)
+        tx_hash = tm.transfer_tokens(NATIVE, NODE, ALICE, 10)
+        assert tm.get_balance(ALICE, NATIVE) == 10 and isinstance(tx_hash, str)
+        await asyncio.sleep(0)
+        assert recorder.events == []
 
     run(scenario())
 
 
-def test_payment_success_and_failure(store: Store) -> None:
-    async def scenario() -> None:
-        bus = EventBus()
-        recorder = Recorder(bus)
-        _, tm = tokens_on(store, bus)
-        payments = PaymentProcessor(tm)
-        ok, tx_hash = payments.process_payment(ALICE, NODE, 30, NATIVE)
-        assert ok and tx_hash and tm.get_balance(ALICE, NATIVE) == 30
-        assert payments.process_payment(NODE, ALICE, 31, NATIVE) == (False, None)
-        await wait_until(lambda: bool(recorder.of(EventType.TRANSFER_FAILED)))
+def test_issue_mint_and_transfer_a_node_token(store: Store) -> None:
+    chain, tm = tokens_on(store)
+    token = tm.issue_new_token("Dev token", "DEV", 1000)
+    assert tm.node_tokens == {"DEV": token} and tm.is_supported_token(token)
+    assert set(tm.supported_tokens[token]) == {"address", "abi", "contract"}
+    assert tm.get_balance(NODE, token) == 1000
+    tm.mint_tokens(token, ALICE, 5)
+    tm.transfer_tokens(token, NODE, ALICE, 20)
+    assert tm.get_balance(ALICE, token) == 25 and tm.get_balance(NODE, token) == 980
+    with pytest.raises(ValueError, match="^Can only mint tokens issued by this node$"):
+        tm.mint_tokens(NATIVE, ALICE, 1)
 
-    run(scenario())
+
+def test_add_supported_token_makes_it_supported_without_any_event(store: Store) -> None:
+    chain, tm = tokens_on(store)
+    token = to_checksum_address("0x" + "ab" * 20)
+    with pytest.raises(InvalidAddress, match="only accepts checksum addresses"):
+        tm.add_supported_token(token.lower(), [])  # web3 refuses it, so production does
+    tm.add_supported_token(token, [{"name": "balanceOf"}])
+    assert tm.is_supported_token(token)
+    assert tm.supported_tokens[token]["abi"] == [{"name": "balanceOf"}]
+    assert tm.get_balance(NODE, token) == 0
+    chain.mint_token(token, NODE, 5)
+    assert tm.get_balance(NODE, token) == 5
 
 
-# -- compliance --------------------------------------------------------------
-def test_compliance_record_verify_and_filtered_history_survive_restart(tmp_path: Path) -> None:
+def test_process_payment_moves_money_from_the_payer_and_refuses_like_production(store: Store) -> None:
+    chain, tm = tokens_on(store)
+    payments = PaymentProcessor(chain, tm)
+    chain.fund(ALICE, 50)
+    ok, tx_hash = payments.process_payment(ALICE, NODE, 30, NATIVE)
+    assert ok is True and tm.get_balance(ALICE, NATIVE) == 20 and tm.get_balance(NODE, NATIVE) == 1_000_030
+    assert chain.wait_for_receipt(tx_hash)["status"] == 1
+    with pytest.raises(ValueError, match="^Insufficient balance$"):
+        payments.process_payment(ALICE, NODE, 21, NATIVE)
+    with pytest.raises(ValueError, match="^Unsupported token$"):
+        payments.process_payment(ALICE, NODE, 1, ALICE)
+    assert payments.get_transaction_history(ALICE) == 1  # production: the address's transaction count
+
+
+# -- compliance (production: services/compliance_manager.py) ---------------------
+def test_compliance_record_verify_and_history_survive_restart(tmp_path: Path) -> None:
     s = Store(tmp_path)
-    cm = ComplianceManager(s, LocalChain(s, NODE))
+    cm = ComplianceManager(LocalChain(s, NODE))
     share1 = {"data_hash": "h1", "recipient": "peer1", "timestamp": 1}
     tx1 = cm.record_compliance_event("data_share", share1)
-    cm.record_compliance_event("data_share", {"data_hash": "h2", "recipient": "peer2", "timestamp": 2})
+    tx2 = cm.record_compliance_event("data_share", {"data_hash": "h2", "recipient": "peer2", "timestamp": 2})
     tx3 = cm.record_compliance_event("audit", {"recipient": "peer1"})
     s.close()
 
     s = Store(tmp_path)
     try:
-        cm = ComplianceManager(s, LocalChain(s, NODE))
-        assert cm.verify_compliance("data_share", tx1)
-        assert cm.verify_compliance("data_share", event_hash(share1))
+        cm = ComplianceManager(LocalChain(s, NODE))
         assert cm.verify_compliance("data_share", share1)
-        assert not cm.verify_compliance("audit", tx1)
-        assert not cm.verify_compliance("data_share", "0x" + "0" * 64)
+        assert not cm.verify_compliance("audit", share1)
+        assert not cm.verify_compliance("data_share", {**share1, "timestamp": 2})
+        assert not cm.verify_compliance("data_share", tx1)  # production hashes str(event_data): no tx lookups
 
         history = cm.get_compliance_history()
-        assert [h["tx_hash"] for h in history][::2] == [tx1, tx3]
-        assert history[0]["event_data"] == share1 and history[0]["event_hash"] == event_hash(share1)
-        assert history[0]["timestamp"] <= history[1]["timestamp"] <= history[2]["timestamp"]
-        assert history[0]["block"] < history[1]["block"]
-
-        filtered = cm.get_compliance_history({"event_type": "data_share", "recipient": "peer1"})
-        assert [h["tx_hash"] for h in filtered] == [tx1]
-        assert [h["tx_hash"] for h in cm.get_compliance_history({"recipient": "peer1"})] == [tx1, tx3]
-        assert [h["type"] for h in cm.get_compliance_history(["audit"])] == ["audit"]
+        assert [h["tx_hash"] for h in history] == [tx3, tx2, tx1]  # newest first
+        assert set(history[0]) == {"type", "hash", "block", "tx_hash"}
+        assert history[2] == {"type": "data_share", "hash": event_hash(share1), "block": history[2]["block"],
+                              "tx_hash": tx1}
+        assert history[0]["block"] > history[1]["block"] > history[2]["block"]
+        assert [h["tx_hash"] for h in cm.get_compliance_history(["audit"])] == [tx3]
+        assert cm.get_compliance_history({"data_share"}) == history[1:]
     finally:
         s.close()
 
 
-# -- network -----------------------------------------------------------------
-def test_empty_peer_list_gives_default_peers(store: Store) -> None:
+def test_event_hash_is_sha256_of_str() -> None:
+    assert event_hash({"a": 1}) == hashlib.sha256(str({"a": 1}).encode()).hexdigest()
+
+
+def test_history_only_looks_at_the_last_1000_blocks(store: Store) -> None:
+    chain = LocalChain(store, NODE)
+    cm = ComplianceManager(chain)
+    old = cm.record_compliance_event("old", {})
+    for _ in range(1000):
+        chain.send_transaction({"to": ALICE, "value": 0})
+    assert old not in [h["tx_hash"] for h in cm.get_compliance_history()]
+    assert not cm.verify_compliance("old", {})
+
+
+# -- network (production: network/p2p_network.py) ---------------------------------
+PEER_KEYS = {"host", "port", "node_id", "last_seen", "latency_ms", "success_rate", "healthy"}
+
+
+def test_empty_peer_list_gives_default_peers_as_production_dicts(store: Store) -> None:
     net = network_on(store, [""])
-    assert net.known_peers == DEFAULT_PEERS
-    assert net.get_connected_peers() == DEFAULT_PEERS
+    assert list(net.peers) == DEFAULT_PEERS
+    peers = net.get_connected_peers()
+    assert {p["node_id"] for p in peers} == set(DEFAULT_PEERS)
+    assert all(set(p) == PEER_KEYS and p["healthy"] is True for p in peers)
+    assert all(isinstance(p["host"], str) and isinstance(p["port"], int) for p in peers)
+    assert net.get_healthy_peers() == [p for p in peers if p["healthy"]]
+    assert not hasattr(net, "known_peers")
 
 
-def test_initial_peer_urls_get_readable_ids_and_every_lookup_works(store: Store) -> None:
-    specs = ["ws://10.0.0.2:8765", "peer.example.org:9000", "wss://node-b.example.com", "ws://10.0.0.2:8765/x"]
+def test_initial_peer_urls_become_host_and_port(store: Store) -> None:
+    specs = ["http://10.0.0.2:8765", "https://peer.example.org:9000", "http://10.0.0.2:8765/x"]
     net = network_on(store, specs)
-    assert net.known_peers == ["10.0.0.2:8765", "peer.example.org:9000", "node-b.example.com", "10.0.0.2:8765#2"]
+    assert list(net.peers) == ["10.0.0.2:8765", "peer.example.org:9000", "10.0.0.2:8765#2"]
     peer = net.peers["10.0.0.2:8765"]
-    assert peer.url == "ws://10.0.0.2:8765"
+    assert (peer.host, peer.port, peer.url) == ("10.0.0.2", 8765, "http://10.0.0.2:8765")
     assert peer.address == address_for("10.0.0.2:8765")
-    assert net.find_peer("ws://10.0.0.2:8765") is peer
+    assert net.find_peer("http://10.0.0.2:8765") is peer
     assert net.find_peer(peer.address.upper().replace("0X", "0x")) is peer
     assert net.find_peer("10.0.0.2:8765") is peer
     assert net.find_peer("nope") is None
+    assert net.get_network_stats()["bootstrap_nodes"] == 3
 
 
-def test_send_and_get_data_through_peers(store: Store) -> None:
+def test_network_calls_before_start_raise_like_production(store: Store) -> None:
+    net = network_on(store)
+    for call in (net.send_data("h", "x"), net.get_data("h"), net.connect_to_peer("http://h:1")):
+        with pytest.raises(RuntimeError, match="P2P network not started"):
+            run(call)
+
+
+def test_send_data_reaches_every_connected_peer_and_get_data_checks_the_hash(store: Store) -> None:
     async def scenario() -> None:
         net = network_on(store)
-        assert await net.send_data("h1", {"a": 1}, recipient="peer2") == ["peer2"]
-        assert net.peers["peer2"].data_hashes() == ["h1"]
-        assert await net.get_data("h1") == "{'a': 1}"
-        assert await net.send_data("h2", "x") == DEFAULT_PEERS
+        await net.start()
+        data_hash = hashlib.sha256(str({"a": 1}).encode()).hexdigest()
+        assert await net.send_data(data_hash, {"a": 1}) is None
+        assert all(p.data_hashes() == [data_hash] for p in net.peers.values())
+        assert await net.get_data(data_hash) == "{'a': 1}"
+        await net.broadcast_data("h2", "x")
+        assert await net.get_data("h2") is None  # the hash does not match the data: production returns None
         assert await net.get_data("missing") is None
-        await net.disconnect_peer("peer2")
-        assert await net.get_data("h1") is None
+        for name in DEFAULT_PEERS:
+            await net.disconnect_peer(name)
+        assert await net.get_data(data_hash) is None
 
     run(scenario())
 
 
-def test_unknown_and_disconnected_peers_are_named(store: Store) -> None:
+def test_a_disconnected_peer_stays_listed_as_unhealthy_and_no_event_is_published(store: Store) -> None:
     async def scenario() -> None:
-        bus = EventBus()
-        recorder = Recorder(bus)
-        net = network_on(store, bus=bus)
-        with pytest.raises(PeerError, match=r'unknown peer "peer9"; known peers: peer1, peer2, peer3'):
-            await net.send_data("h", "x", recipient="peer9")
+        net = network_on(store)
+        await net.start()
         assert await net.disconnect_peer("peer2") is True
         assert await net.disconnect_peer("peer2") is False
-        with pytest.raises(PeerError, match=r'peer "peer2" is disconnected; connected peers: peer1, peer3'):
-            await net.send_data("h", "x", recipient="peer2")
+        by_id = {p["node_id"]: p for p in net.get_connected_peers()}
+        assert by_id["peer2"]["healthy"] is False and by_id["peer1"]["healthy"] is True
+        stats = net.get_network_stats()
+        assert stats == {"total_peers": 3, "healthy_peers": 2, "active_peers": 2, "bootstrap_nodes": 0,
+                         "avg_latency_ms": 0}
+        await net.send_data("h", "x")
+        assert net.peers["peer2"].data_hashes() == []
         assert await net.connect_peer("peer2") is True
-        kinds = [(e.type, e.data["peer_id"]) for e in recorder.events]
-        assert kinds == [(EventType.PEER_DISCONNECTED, "peer2"), (EventType.PEER_CONNECTED, "peer2")]
-        assert recorder.events[0].data["address"] == address_for("peer2")
+        with pytest.raises(PeerError, match=r'unknown peer "peer9"; known peers: peer1, peer2, peer3'):
+            await net.disconnect_peer("peer9")
+
+    run(scenario())
+
+
+def test_connect_to_peer_parses_productions_format(store: Store) -> None:
+    async def scenario() -> None:
+        net = network_on(store)
+        await net.start()
+        await net.connect_to_peer("http://10.1.1.1:9000")
+        assert {"host": "10.1.1.1", "port": 9000} in [{k: p[k] for k in ("host", "port")} for p in net.get_connected_peers()]
+        with pytest.raises(ValueError, match="^Invalid peer format: peer7$"):
+            await net.connect_to_peer("peer7")
 
     run(scenario())
 
@@ -431,15 +507,14 @@ def test_drops_are_deterministic_for_a_seed(tmp_path: Path) -> None:
         s = Store(tmp_path / run_dir)
         try:
             net = network_on(s, seed=seed)
+            await net.start()
             net.set_conditions("peer1", drop_rate=0.5)
+            for name in ("peer2", "peer3"):
+                await net.disconnect_peer(name)
             results = []
             for i in range(20):
-                try:
-                    await net.send_data(f"h{i}", i, recipient="peer1")
-                    results.append(True)
-                except PeerError as exc:
-                    assert "message to peer1 dropped (simulated drop_rate=0.5)" in str(exc)
-                    results.append(False)
+                await net.send_data(f"h{i}", i)
+                results.append(f"h{i}" in net.peers["peer1"].data_hashes())
             assert net.stats()["messages_dropped"] == results.count(False)
             return results
         finally:
@@ -449,46 +524,54 @@ def test_drops_are_deterministic_for_a_seed(tmp_path: Path) -> None:
     assert first == again and True in first and False in first
 
 
-def test_broadcast_skips_dropped_peers_and_latency_is_awaited(store: Store) -> None:
+def test_dropped_peers_miss_the_data_and_latency_is_awaited(store: Store) -> None:
     async def scenario() -> None:
         net = network_on(store)
+        await net.start()
         net.set_conditions("peer1", drop_rate=1.0)
         net.set_conditions("peer3", latency_ms=20)
         loop = asyncio.get_running_loop()
         start = loop.time()
-        assert await net.send_data("h", "x") == ["peer2", "peer3"]
+        await net.send_data("h", "x")
         assert loop.time() - start >= 0.015
+        assert [p for p, peer in net.peers.items() if peer.data_hashes()] == ["peer2", "peer3"]
+        assert net.peers["peer1"].failures == 1
         with pytest.raises(ValueError, match="drop_rate must be between 0.0 and 1.0"):
             net.set_conditions("peer1", drop_rate=2)
 
     run(scenario())
 
 
-def test_receive_from_delivers_hash_text_and_sender(store: Store) -> None:
-    received: list[tuple[str, Any, str]] = []
+def test_receive_from_delivers_hash_and_text(store: Store) -> None:
+    received: list[tuple[str, Any]] = []
 
-    async def deliver(data_hash: str, data: Any, sender: str) -> None:
-        received.append((data_hash, data, sender))
+    async def deliver(data_hash: str, data: str) -> None:
+        received.append((data_hash, data))
 
     async def scenario() -> str:
-        net = network_on(store, ["ws://10.0.0.9:8765"])
-        return await net.receive_from("ws://10.0.0.9:8765", {"k": "v"}, deliver)
+        net = network_on(store, ["http://10.0.0.9:8765"])
+        return await net.receive_from("http://10.0.0.9:8765", {"k": "v"}, deliver)
 
     data_hash = run(scenario())
     text = str({"k": "v"})
     assert data_hash == hashlib.sha256(text.encode()).hexdigest()
-    assert received == [(data_hash, text, "10.0.0.9:8765")]
+    assert received == [(data_hash, text)]
 
 
 def test_peer_data_survives_restart(tmp_path: Path) -> None:
+    async def share(net: P2PNetwork) -> None:
+        await net.start()
+        await net.send_data(hashlib.sha256(b"payload").hexdigest(), "payload")
+
     s = Store(tmp_path)
-    run(network_on(s).send_data("h1", "payload", recipient="peer3"))
+    run(share(network_on(s)))
     s.close()
     s = Store(tmp_path)
     try:
         net = network_on(s)
-        assert net.peers["peer3"].data_hashes() == ["h1"]
-        assert run(net.get_data("h1")) == "payload"
+        assert net.peers["peer3"].data_hashes() == [hashlib.sha256(b"payload").hexdigest()]
+        run(net.start())
+        assert run(net.get_data(hashlib.sha256(b"payload").hexdigest())) == "payload"
     finally:
         s.close()
 
@@ -504,7 +587,8 @@ def test_network_start_opens_no_socket(store: Store, monkeypatch: pytest.MonkeyP
         with monkeypatch.context() as patch:
             patch.setattr(socket, "socket", refuse)
             await net.start()
-            assert net.stats()["running"] is True
+            assert net.is_running is True
             await net.stop()
+            assert net.is_running is False
 
     run(scenario())

@@ -176,14 +176,14 @@ def test_call_runs_sync_node_methods_on_the_loop_so_their_events_are_delivered(k
                 self.transfers.append(event.data["amount"])
     """)
     plugin = kit.load("audit_plugin")
-    tokens = kit.node.token_manager
-    peer = kit.node.p2p_network.find_peer("peer1")
+    own = kit.node.blockchain_interface.account.address
 
-    tx_hash = kit.call(tokens.transfer_tokens, kit.node.address, peer.address, 7, tokens.native_token_address)
+    tx_hash = kit.call(kit.node.share_data, "paid", own, payment_token=kit.node.get_native_token_address(),
+                       payment_amount=7)
 
-    assert tx_hash.startswith("0x")
-    assert plugin.transfers == [7]
-    assert kit.events.types()[0] == "token.transfer_completed"
+    assert len(tx_hash) == 64
+    assert plugin.transfers == ["7"]  # production publishes the amount as str
+    assert kit.events.types()[:2] == ["token.transfer_completed", "data.shared"]
 
 
 def test_handler_errors_raise_unless_check_is_false(kit: DevNodeKit, plugin_dir: Path) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import logging
 import sys
 import time
 import types
@@ -39,6 +40,12 @@ from devnode.host.naming import candidate_modules, expected_class_name, module_p
 from devnode.host.run_errors import RunErrors
 from devnode.ownership import MISSING, Ledger, reset_current, set_current
 from devnode.reporting import Reporter
+
+# What production logs, mirrored on production's logger names for code that watches them; devnode's own UI
+# shows its richer records instead (the log bridge skips records marked with MIRROR).
+MIRROR = {"devnode_mirror": True}
+_loader_log = logging.getLogger("services.plugin_manager")
+_node_log = logging.getLogger("services.node")
 
 # Optional hook pair for carrying state across a reload (documented in docs/reload.md).
 SAVE_HOOK = "devnode_save_state"
@@ -139,6 +146,12 @@ class PluginHost:
         self.links = LinkGuard(self.plugin_dir)  # symlinks out of the plugin dir are reported once
         self._leak_check: asyncio.TimerHandle | None = None
         self._deliveries: set[asyncio.Task[None]] = set()  # held events on their way (the loop keeps tasks weakly)
+        self._starting = False
+        self._shutdown_failures = 0
+        self._last_shutdown_error = ""
+        notices = getattr(node, "parity_notices", None)  # the stand-in's "production would do X" notices
+        if notices is not None:
+            notices.add_sink(lambda notice: self.reporter.emit("warning", **notice.to_record()))
 
     # -- production-compatible surface (node.plugin_manager) -------------------
     @property
@@ -171,17 +184,41 @@ class PluginHost:
             self._warn(None, warning)
         async with self._lock:
             names = candidate_modules(self.plugin_dir)
-            for name in reversed(names) if reverse else names:
-                if self.is_helper(name):
-                    self._warn_helper(name)
-                else:
-                    await self._swap(name, trigger=None)
+            self._starting = True
+            try:
+                for name in reversed(names) if reverse else names:
+                    if self.is_helper(name):
+                        self._warn_helper(name)
+                        _loader_log.error(f"Failed to load plugin {name}: module 'plugins.{name}' has no attribute "
+                                          f"'{expected_class_name(name)}'", extra=MIRROR)
+                    else:
+                        await self._swap(name, trigger=None)
+            finally:
+                self._starting = False
+
+    def load_plugins(self) -> None:
+        """Production's sync name: load every plugin, on the running loop (devnode's host is async)."""
+        self._soon(self.start())
+
+    def shutdown_plugins(self) -> None:
+        """Production's sync name: shut every plugin down, on the running loop."""
+        self._soon(self.stop())
+
+    def _soon(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context())  # owned by no plugin
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
 
     async def stop(self) -> None:
         """Shut every plugin down (each isolated), then release the import hooks."""
         async with self._lock:
+            raised = [slot.name for slot in self.slots.values() if slot.serving]
+            failures_before = self._shutdown_failures
             for name in list(self.slots):
                 await self._retire(name, reason="node stopping")
+            if self._shutdown_failures > failures_before and raised:
+                _node_log.error(f"Error shutting down plugins: {self._last_shutdown_error}", extra=MIRROR)
+                _node_log.warning("Node stopped with 1 error(s)", extra=MIRROR)
         if self._leak_check is not None:
             self._leak_check.cancel()
             self._leak_check = None
@@ -367,6 +404,8 @@ class PluginHost:
             with recording_reads(self.plugin_dir):
                 t = time.perf_counter()
                 instance = cls(self.node)
+                for warning in parity.check_instance(slot.name, cls, instance, slot.path):
+                    self._warn(slot, warning)
                 if carried is not MISSING and hasattr(instance, RESTORE_HOOK):
                     getattr(instance, RESTORE_HOOK)(carried)
                 timings["construct"] = _ms(t)
@@ -381,6 +420,8 @@ class PluginHost:
             if isinstance(exc, asyncio.TimeoutError):
                 exc = TimeoutError(f"async initialize() did not finish within {self.timeout:g} s")
             problem = diagnose(exc, phase, slot.name, self.plugin_dir, slot.path)
+            if phase == "initialize":
+                self._warn(slot, parity.initialize_raised(slot.name, problem.file, problem.line))
             await self._sweep(slot.name, ledger, quiet=True)
             slot.ledger = None
             raise _StartFailed(problem) from None
@@ -441,6 +482,8 @@ class PluginHost:
                     exc = TimeoutError(f"async shutdown() did not finish within {self.timeout:g} s; "
                                        "devnode cleaned up after it (see --timeout)")
                 problem = diagnose(exc, "shutdown", slot.name, self.plugin_dir, slot.path)
+                self._shutdown_failures += 1
+                self._last_shutdown_error = str(exc)
                 self.reporter.emit("plugin.failed", running="none" if reason != "reload" else "new",
                                    **problem.to_record())
                 self._warn(slot, parity.shutdown_raised(slot.name, problem.file))
@@ -588,6 +631,8 @@ class PluginHost:
             "plugin.failed", running="previous" if previous else "none", trigger=list(trigger or []),
             **problem.to_record(),
         )
+        if self._starting:
+            _loader_log.error(f"Failed to load plugin {slot.name}: {problem.error.split(': ', 1)[-1]}", extra=MIRROR)
         if problem.exception is not None:
             drop_frames(problem.exception)
 

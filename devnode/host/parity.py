@@ -18,9 +18,13 @@ class ParityWarning:
     plugin: str
     message: str
     file: str | None = None
+    line: int | None = None
 
     def to_record(self) -> dict[str, Any]:
-        return {"code": self.code, "plugin": self.plugin, "message": self.message, "file": self.file}
+        record: dict[str, Any] = {"code": self.code, "plugin": self.plugin, "message": self.message, "file": self.file}
+        if self.line is not None:
+            record["line"] = self.line
+        return record
 
 
 def check_helper(module_name: str, file: Path, imported: bool) -> ParityWarning:
@@ -51,6 +55,21 @@ def check_plugin_dir(plugin_dir: Path) -> list[ParityWarning]:
 
 
 def check_class(module_name: str, cls: type, file: Path) -> list[ParityWarning]:
+    """Missing or async lifecycle methods of a plugin class (a factory function is checked on its instance)."""
+    if not isinstance(cls, type):
+        return []
+    return _check_methods(module_name, cls, cls.__name__, file)
+
+
+def check_instance(module_name: str, factory: Any, instance: Any, file: Path) -> list[ParityWarning]:
+    """The same checks for what a factory function (production accepts any callable) returned."""
+    if isinstance(factory, type):
+        return []
+    return _check_methods(module_name, instance, getattr(factory, "__name__", module_name), file)
+
+
+def _check_methods(module_name: str, owner: Any, shown: str, file: Path) -> list[ParityWarning]:
+    cls = owner
     warnings: list[ParityWarning] = []
     for method in ("initialize", "shutdown"):
         impl = getattr(cls, method, None)
@@ -59,7 +78,7 @@ def check_class(module_name: str, cls: type, file: Path) -> list[ParityWarning]:
                 ParityWarning(
                     f"missing-{method}",
                     module_name,
-                    f"{cls.__name__} has no {method}(); devnode treats it as optional, but production calls "
+                    f"{shown} has no {method}(); devnode treats it as optional, but production calls "
                     f"{method}() on every plugin and would fail with AttributeError. Add `def {method}(self): pass`.",
                     str(file),
                 )
@@ -69,13 +88,26 @@ def check_class(module_name: str, cls: type, file: Path) -> list[ParityWarning]:
                 ParityWarning(
                     f"async-{method}",
                     module_name,
-                    f"{cls.__name__}.{method}() is async; devnode awaits it, but production calls {method}() "
+                    f"{shown}.{method}() is async; devnode awaits it, but production calls {method}() "
                     "synchronously and the coroutine would never run. Make it a plain method and schedule "
                     "async work with asyncio.get_running_loop().create_task(...).",
                     str(file),
                 )
             )
     return warnings
+
+
+def initialize_raised(module_name: str, file: str | None, line: int | None) -> ParityWarning:
+    return ParityWarning(
+        "initialize-raises",
+        module_name,
+        "initialize() raised; devnode removed what the plugin had registered and does not serve it, but production "
+        "stores the instance before calling initialize() (services/plugin_manager.py:20-22): it stays in "
+        "plugin_manager.plugins, the subscriptions it made before the raise stay live, and its shutdown() is called "
+        "when the node stops. Make initialize() finish or undo its own work before raising.",
+        file,
+        line,
+    )
 
 
 def shutdown_raised(module_name: str, file: str | None) -> ParityWarning:

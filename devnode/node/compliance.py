@@ -1,25 +1,25 @@
-"""``node.compliance_manager``: compliance events recorded on the local chain and kept in the Store."""
+"""``node.compliance_manager``: production's ComplianceManager (services/compliance_manager.py) on the local chain.
+
+An event is a transaction from the node to the zero address whose data is
+``"{event_type}:{sha256(str(event_data))}"``; verifying and listing read
+those transactions back from the last 1000 blocks, newest first.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Collection
 from typing import Any
 
 from devnode.node.chain import ZERO_ADDRESS, LocalChain
-from devnode.node.storage import Store, canonical_json
 from devnode.node.tracked import Tracked
 
-_RECORD_FIELDS = ("tx_hash", "event_hash")
+SCANNED_BLOCKS = 1000  # production scans range(latest, max(0, latest - 1000), -1)
 
 
 def event_hash(event_data: Any) -> str:
-    """SHA-256 hex of the canonical JSON of ``event_data``."""
-    return hashlib.sha256(canonical_json(event_data).encode()).hexdigest()
-
-
-_digest = event_hash  # verify_compliance's production parameter name shadows event_hash
+    """Production's event hash: SHA-256 hex of ``str(event_data)``."""
+    return hashlib.sha256(str(event_data).encode()).hexdigest()
 
 
 class ComplianceManager(Tracked):
@@ -27,69 +27,49 @@ class ComplianceManager(Tracked):
 
     tracked_name = "node.compliance_manager"
 
-    def __init__(self, store: Store, chain: LocalChain) -> None:
-        self.store = store
-        self.chain = chain
+    def __init__(self, blockchain_interface: LocalChain) -> None:
+        self.blockchain = blockchain_interface
 
-    def record_compliance_event(self, event_type: str, event_data: dict[str, Any]) -> str:
+    def update_blockchain_interface(self, new_blockchain_interface: LocalChain) -> None:
+        self.blockchain = new_blockchain_interface
+
+    def record_compliance_event(self, event_type: str, event_data: Any) -> str:
         """Record the event in a chain transaction; returns the transaction hash."""
-        if not isinstance(event_type, str) or not event_type:
-            raise ValueError(f"event_type must be a non-empty string such as 'data_share', got {event_type!r}")
-        digest = event_hash(event_data)
-        with self.store.atomic():
-            tx_hash = self.chain.send_transaction(
-                {"from": self.chain.account.address, "to": ZERO_ADDRESS, "value": 0, "data": f"{event_type}:{digest}"}
-            )
-            self.store.add_compliance_event(tx_hash, event_type, digest, event_data, time.time())
-        return tx_hash
-
-    def verify_compliance(self, event_type: str, event_hash: str | dict[str, Any]) -> bool:
-        """True iff an ``event_type`` event was recorded with this event hash or transaction hash.
-
-        Production's older signature passes the event data itself; a dict is hashed first.
-        """
-        wanted = _digest(event_hash) if isinstance(event_hash, dict) else str(event_hash).lower()
-        return any(
-            e["event_type"] == event_type and wanted in (e["tx_hash"].lower(), e["event_hash"])
-            for e in self.store.compliance_events()
+        text = f"{event_type}:{event_hash(event_data)}"
+        return self.blockchain.send_transaction(
+            {"from": self.blockchain.account.address, "to": ZERO_ADDRESS, "data": text}
         )
 
-    def get_compliance_history(self, filters: dict[str, Any] | Collection[str] | None = None) -> list[dict[str, Any]]:
-        """Recorded events, oldest first, optionally filtered.
+    def verify_compliance(self, event_type: str, event_data: Any) -> bool:
+        """True iff an ``event_type`` event with this data was recorded in the last 1000 blocks."""
+        wanted = f"{event_type}:{event_hash(event_data)}"
+        return any(wanted in text for _, text, _ in self._events())
 
-        A dict filter matches ``event_type``, ``tx_hash``, ``event_hash`` on the
-        record and any other key inside ``event_data``, e.g.
-        ``{"event_type": "data_share", "recipient": "peer1"}``. A list or set is
-        taken as production takes it: the event types to keep. Each record also
-        carries production's keys ``type``, ``hash`` and ``block``.
-        """
+    def get_compliance_history(self, filters: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """``{type, hash, block, tx_hash}`` per event, newest first; ``filters``: the event types to keep."""
+        events = list(self._events())
+        if events:
+            self.blockchain.notices.note(
+                "compliance-history-web3",
+                "devnode listed the compliance events",
+                "get_compliance_history() raises TypeError under web3 7 as soon as a compliance event is in range "
+                "(services/compliance_manager.py:182 calls str.startswith on the HexBytes tx['input'])",
+            )
         history = []
-        for record in self.store.compliance_events():
-            if not _matches(record, filters):
+        for tx, text, block in events:
+            if ":" not in text:
                 continue
-            tx = self.chain.get_transaction(record["tx_hash"])
-            history.append({
-                **record, "type": record["event_type"], "hash": record["event_hash"],
-                "block": tx["blockNumber"] if tx else None,
-            })
+            kind, digest = text.split(":", 1)
+            if filters is None or kind in filters:
+                history.append({"type": kind, "hash": digest, "block": block, "tx_hash": tx})
         return history
 
-
-def _matches(record: dict[str, Any], filters: dict[str, Any] | Collection[str] | None) -> bool:
-    if filters is None:
-        return True
-    if not isinstance(filters, dict):
-        return record["event_type"] in filters
-    data = record["event_data"]
-    for key, expected in filters.items():
-        if key in ("event_type", "type"):
-            actual = record["event_type"]
-        elif key in _RECORD_FIELDS:
-            actual = record[key]
-        elif isinstance(data, dict) and key in data:
-            actual = data[key]
-        else:
-            return False
-        if actual != expected:
-            return False
-    return True
+    def _events(self) -> list[tuple[str, str, int]]:
+        """(tx_hash, data text, block) of every transaction to the zero address in range, newest first."""
+        latest = self.blockchain.block_number()
+        first = max(1, latest - SCANNED_BLOCKS + 1)
+        return [
+            (tx["hash"], str(tx.get("data") or ""), tx["blockNumber"])
+            for tx in self.blockchain.transactions_since(first)
+            if tx.get("to") == ZERO_ADDRESS
+        ]

@@ -23,7 +23,7 @@ class KeyFileError(DevnodeError):
     """The key file exists but cannot be read or is not a Fernet key."""
 
 
-class DecryptError(DevnodeError):
+class DecryptError(DevnodeError, InvalidToken):
     """A token that this node's key cannot decrypt."""
 
 

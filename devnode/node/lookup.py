@@ -19,7 +19,7 @@ def address_of(node: Any, name: str) -> str:
         return node.address  # type: ignore[no-any-return]
     peer = node.p2p_network.find_peer(name)
     if peer is None:
-        known = ", ".join(node.p2p_network.known_peers)
+        known = ", ".join(node.p2p_network.peers)
         raise UnknownNameError(f'"{name}" is neither an 0x address nor a known peer ({known})')
     return peer.address  # type: ignore[no-any-return]
 
@@ -31,7 +31,8 @@ def token_of(node: Any, name: str) -> str:
         return tokens.native_token_address  # type: ignore[no-any-return]
     if name.startswith("0x"):
         return name
-    for address, info in tokens.supported_tokens.items():
-        if isinstance(info, dict) and str(info.get("symbol", "")).lower() == name.lower():
+    for symbol, address in tokens.node_tokens.items():
+        if str(symbol).lower() == name.lower():
             return address  # type: ignore[no-any-return]
-    raise UnknownNameError(f'unknown token "{name}"; use "native", a symbol or an 0x address')
+    issued = ", ".join(tokens.node_tokens) or "none yet; issue one with node.token_manager.issue_new_token(...)"
+    raise UnknownNameError(f'unknown token "{name}"; use "native", a symbol the node issued ({issued}) or an 0x address')

@@ -1,10 +1,20 @@
-"""``node.p2p_network``: simulated peers in-process, with latency and message drops on demand.
+"""``node.p2p_network``: production's P2PNetwork surface (network/p2p_network.py) over simulated peers.
 
-No socket is ever opened. Data crossing the simulated network arrives as
-``str(data)``, because production encrypts ``str(data)`` with Fernet before
-sending and peers get back the decrypted text: a plugin that expects a dict
-back from the network would break in production, so it breaks here too.
-What a peer holds is kept in the Store and survives restarts.
+Production stores shared data in a Kademlia DHT: ``send_data(hash, data)``
+has no recipient, it puts the encrypted ``str(data)`` on whichever peers the
+DHT reaches. Here the DHT is the simulated peers in the node's process: every
+connected peer gets ``str(data)`` (a dropped message just misses that peer, as
+a DHT store would), and ``get_data`` reads it back from the first connected
+peer holding it. No socket is ever opened. What a peer holds is kept in the
+Store and survives restarts.
+
+``get_connected_peers()`` lists every known peer, connected or not, with
+production's keys; a disconnected simulated peer shows ``healthy: False``.
+The simulation controls (``peers``, ``find_peer``, ``add_peer``,
+``connect_peer``, ``disconnect_peer``, ``set_conditions``, ``reseed``,
+``receive_from``, ``stats``) are devnode additions for commands, scenarios and
+tests; production publishes no event when a peer comes or goes, so neither
+does the stand-in.
 """
 
 from __future__ import annotations
@@ -12,20 +22,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from devnode.errors import DevnodeError
-from devnode.events import Event, EventBus, EventType
-from devnode.node.chain import LocalChain, address_for
+from devnode.node.chain import address_for
 from devnode.node.storage import Store
 from devnode.node.tracked import Tracked
 
 DEFAULT_PEERS = ["peer1", "peer2", "peer3"]
+DEFAULT_PEER_PORT = 8000  # production's P2P_PORT default
+HEALTHY_AGE = 300  # seconds; production's PeerInfo.is_healthy
 
-Deliver = Callable[[str, Any, str], Awaitable[Any]]
+Deliver = Callable[[str, str], Awaitable[Any]]
 
 
 class PeerError(DevnodeError):
@@ -38,7 +50,7 @@ def hash_data(data: Any) -> str:
 
 
 def peer_id_from(spec: str) -> str:
-    """A readable node id for an INITIAL_PEERS entry: ``ws://10.0.0.2:8765`` -> ``10.0.0.2:8765``."""
+    """A readable node id for an INITIAL_PEERS entry: ``http://10.0.0.2:8765`` -> ``10.0.0.2:8765``."""
     text = spec.strip()
     if "://" not in text:
         return text
@@ -53,6 +65,18 @@ def peer_id_from(spec: str) -> str:
     return f"{host}:{port}" if port else host
 
 
+def parse_peer_address(peer: str) -> tuple[str, int] | None:
+    """Production's rule (P2PNetwork._parse_peer_address): strip http(s)://, then ``host:port``."""
+    clean = peer.replace("http://", "").replace("https://", "")
+    if ":" not in clean:
+        return None
+    host, port = clean.rsplit(":", 1)
+    try:
+        return host, int(port)
+    except ValueError:
+        return None
+
+
 @dataclass
 class SimulatedPeer:
     """One simulated peer: who it is, how its link behaves and the data it holds."""
@@ -60,10 +84,30 @@ class SimulatedPeer:
     node_id: str
     url: str
     address: str
+    host: str
+    port: int
     store: Store = field(repr=False)
     connected: bool = True
     latency_ms: float = 0
     drop_rate: float = 0.0
+    last_seen: float = field(default_factory=time.time)
+    successes: int = 0
+    failures: int = 0
+
+    @property
+    def success_rate(self) -> float:
+        total = self.successes + self.failures
+        return self.successes / total if total else 0
+
+    @property
+    def healthy(self) -> bool:
+        recent = time.time() - self.last_seen < HEALTHY_AGE
+        return self.connected and recent and (self.success_rate > 0.5 or self.successes < 3)
+
+    def info(self) -> dict[str, Any]:
+        """Production's peer dict."""
+        return {"host": self.host, "port": self.port, "node_id": self.node_id, "last_seen": self.last_seen,
+                "latency_ms": self.latency_ms, "success_rate": self.success_rate, "healthy": self.healthy}
 
     def put(self, data_hash: str, value: Any) -> None:
         self.store.put_peer_data(self.node_id, data_hash, value)
@@ -76,61 +120,58 @@ class SimulatedPeer:
 
 
 class P2PNetwork(Tracked):
-    """The production P2P API over simulated peers (``DEFAULT_PEERS`` when none are configured)."""
+    """Production's P2P API over simulated peers (``DEFAULT_PEERS`` when none are configured)."""
 
     tracked_name = "node.p2p_network"
 
     def __init__(
-        self, store: Store, bus: EventBus, chain: LocalChain, node_id: str, peers: list[str], port: int, seed: int = 0
+        self, store: Store, node_id: str, peers: list[str] | None, port: int, seed: int = 0,
+        data_dir: str | None = None,
     ) -> None:
         self.store = store
-        self.bus = bus
-        self.chain = chain
+        self.node: Any = None  # the node, set by it (production: P2PNetwork(node, ...))
         self.node_id = node_id
         self.port = port
-        self.initial_peers = [p.strip() for p in peers if p.strip()] or list(DEFAULT_PEERS)
+        self.bootstrap_peers = [p.strip() for p in peers or [] if p.strip()]
+        self.data_dir = data_dir or "./data"
+        self.server: object | None = None
         self.peers: dict[str, SimulatedPeer] = {}
         # One seeded generator per network, so a given seed drops the same messages every run.
         self._rng = random.Random(seed)
         self._counters = {"sent": 0, "received": 0, "dropped": 0}
         self._state = {"running": False}
-        for spec in self.initial_peers:
+        for spec in self.bootstrap_peers or DEFAULT_PEERS:
             self._add(spec)
 
     # -- production API ------------------------------------------------------
-    @property
-    def known_peers(self) -> list[str]:
-        return list(self.peers)
-
-    def get_connected_peers(self) -> list[str]:
-        return [pid for pid, peer in self.peers.items() if peer.connected]
-
     async def start(self) -> None:
         """Mark the network running; devnode opens no listener."""
+        self.server = _SimulatedDHT(self)
         self._state["running"] = True
 
     async def stop(self) -> None:
         self._state["running"] = False
 
-    async def send_data(self, data_hash: str, data: Any, recipient: str | None = None) -> list[str]:
-        """Store ``str(data)`` on ``recipient``, or on every connected peer; returns the peers that got it.
+    @property
+    def is_running(self) -> bool:
+        return self._state["running"]
 
-        A direct send raises PeerError when the peer is unknown, disconnected or
-        the message is dropped. A broadcast skips dropped peers, as gossip would.
-        """
-        if recipient is not None:
-            peer = self._require(recipient)
-            await self._send(peer, data_hash, str(data))
-            return [peer.node_id]
+    async def send_data(self, data_hash: str, data: Any) -> None:
+        """Put ``str(data)`` on every connected peer the message reaches (a DHT store)."""
+        self._started()
+        text = str(data)
         targets = [p for p in self.peers.values() if p.connected]
-        results = await asyncio.gather(*(self._send(p, data_hash, str(data)) for p in targets), return_exceptions=True)
+        results = await asyncio.gather(*(self._send(p, data_hash, text) for p in targets), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, PeerError):
                 raise result
-        return [p.node_id for p, r in zip(targets, results) if r is None]
 
-    async def get_data(self, data_hash: str) -> Any | None:
+    async def broadcast_data(self, data_hash: str, data: Any) -> None:
+        await self.send_data(data_hash, data)
+
+    async def get_data(self, data_hash: str) -> str | None:
         """The data from the first connected peer that holds it and answers; None if none does."""
+        self._started()
         for peer in [p for p in self.peers.values() if p.connected]:
             found, value = peer.get(data_hash)
             if not found:
@@ -139,36 +180,61 @@ class P2PNetwork(Tracked):
                 await self._reach(peer, f"request to {peer.node_id}")
             except PeerError:
                 continue
-            return value
+            text = str(value)
+            return text if hash_data(text) == data_hash else None  # production checks the hash too
         return None
 
-    # -- devnode additions ---------------------------------------------------
+    async def connect_to_peer(self, peer_url: str) -> None:
+        """Add (or refresh) the peer at ``http://host:port``."""
+        self._started()
+        parsed = parse_peer_address(peer_url)
+        if parsed is None:
+            raise ValueError(f"Invalid peer format: {peer_url}")
+        peer = self.find_peer(peer_url) or self._add(peer_url)
+        peer.connected = True
+        peer.last_seen = time.time()
+        peer.successes += 1
+
+    def get_connected_peers(self) -> list[dict[str, Any]]:
+        """Every known peer with production's keys, most recently seen first."""
+        return sorted((p.info() for p in self.peers.values()), key=lambda p: -p["last_seen"])
+
+    def get_healthy_peers(self) -> list[dict[str, Any]]:
+        return [p for p in self.get_connected_peers() if p["healthy"]]
+
+    def get_network_stats(self) -> dict[str, Any]:
+        peers = self.get_connected_peers()
+        healthy = [p for p in peers if p["healthy"]]
+        return {
+            "total_peers": len(peers),
+            "healthy_peers": len(healthy),
+            "active_peers": sum(1 for p in self.peers.values() if p.connected) if self.is_running else 0,
+            "bootstrap_nodes": len(self.bootstrap_peers),
+            "avg_latency_ms": sum(p["latency_ms"] for p in healthy) / len(healthy) if healthy else 0,
+        }
+
+    # -- devnode additions: the simulation -------------------------------------
     def find_peer(self, name: str) -> SimulatedPeer | None:
-        """The peer known by this id, INITIAL_PEERS entry or address."""
+        """The peer known by this id, INITIAL_PEERS entry, host:port or address."""
         if name in self.peers:
             return self.peers[name]
         wanted = str(name).strip()
         for peer in self.peers.values():
-            if wanted in (peer.url, peer.node_id) or wanted.lower() == peer.address:
+            if wanted in (peer.url, peer.node_id, f"{peer.host}:{peer.port}") or wanted.lower() == peer.address.lower():
                 return peer
         return self.peers.get(peer_id_from(wanted))
 
     def add_peer(self, name: str) -> SimulatedPeer:
         """Add a connected peer (or return the one already known by that name)."""
-        existing = self.find_peer(name)
-        if existing is not None:
-            return existing
-        peer = self._add(name)
-        self.bus.publish_soon(Event(EventType.PEER_CONNECTED, {"peer_id": peer.node_id, "address": peer.address}))
-        return peer
+        return self.find_peer(name) or self._add(name)
 
     async def connect_peer(self, name: str) -> bool:
-        """Connect a known peer and publish PEER_CONNECTED; False if it already was."""
-        return await self._set_connected(name, True)
+        """Connect a known peer; False if it already was."""
+        return self._set_connected(name, True)
 
     async def disconnect_peer(self, name: str) -> bool:
-        """Disconnect a known peer and publish PEER_DISCONNECTED; False if it already was."""
-        return await self._set_connected(name, False)
+        """Disconnect a known peer; False if it already was."""
+        return self._set_connected(name, False)
 
     def set_conditions(
         self, name: str, latency_ms: float | None = None, drop_rate: float | None = None
@@ -197,16 +263,17 @@ class P2PNetwork(Tracked):
         await self._reach(peer, f"message from {peer.node_id}")
         peer.put(data_hash, text)
         self._counters["received"] += 1
-        await deliver(data_hash, text, peer.node_id)
+        await deliver(data_hash, text)
         return data_hash
 
     def stats(self) -> dict[str, Any]:
+        """devnode's view of the simulation (production's view: ``get_network_stats()``)."""
         return {
             "node_id": self.node_id,
             "port": self.port,
-            "running": self._state["running"],
+            "running": self.is_running,
             "known_peers": len(self.peers),
-            "connected_peers": len(self.get_connected_peers()),
+            "connected_peers": sum(1 for p in self.peers.values() if p.connected),
             "messages_sent": self._counters["sent"],
             "messages_received": self._counters["received"],
             "messages_dropped": self._counters["dropped"],
@@ -218,6 +285,10 @@ class P2PNetwork(Tracked):
         }
 
     # -- internals -----------------------------------------------------------
+    def _started(self) -> None:
+        if self.server is None:
+            raise RuntimeError("P2P network not started")
+
     def _add(self, spec: str) -> SimulatedPeer:
         base = peer_id_from(spec)
         node_id, n = base, 1
@@ -226,7 +297,11 @@ class P2PNetwork(Tracked):
                 return self.peers[node_id]
             n += 1
             node_id = f"{base}#{n}"
-        peer = SimulatedPeer(node_id, spec, address_for(node_id), self.store)
+        parsed = parse_peer_address(spec)
+        if parsed is None:
+            split = urlsplit(spec if "://" in spec else f"//{spec}")
+            parsed = (split.hostname or base, DEFAULT_PEER_PORT + len(self.peers) + 1)
+        peer = SimulatedPeer(node_id, spec, address_for(node_id), parsed[0], parsed[1], self.store)
         self.peers[node_id] = peer
         return peer
 
@@ -246,15 +321,15 @@ class P2PNetwork(Tracked):
         return peer
 
     def _connected_list(self) -> str:
-        return ", ".join(self.get_connected_peers()) or "none"
+        return ", ".join(pid for pid, p in self.peers.items() if p.connected) or "none"
 
-    async def _set_connected(self, name: str, connected: bool) -> bool:
+    def _set_connected(self, name: str, connected: bool) -> bool:
         peer = self._require(name, connected=False)
         if peer.connected == connected:
             return False
         peer.connected = connected
-        kind = EventType.PEER_CONNECTED if connected else EventType.PEER_DISCONNECTED
-        await self.bus.publish(Event(kind, {"peer_id": peer.node_id, "address": peer.address}))
+        if connected:
+            peer.last_seen = time.time()
         return True
 
     async def _send(self, peer: SimulatedPeer, data_hash: str, text: str) -> None:
@@ -269,4 +344,17 @@ class P2PNetwork(Tracked):
             await asyncio.sleep(peer.latency_ms / 1000)
         if dropped:
             self._counters["dropped"] += 1
+            peer.failures += 1
             raise PeerError(f"{what} dropped (simulated drop_rate={peer.drop_rate})")
+        peer.successes += 1
+        peer.last_seen = time.time()
+
+
+class _SimulatedDHT:
+    """What ``p2p_network.server`` is once started: the simulated peers stand in for the Kademlia server."""
+
+    def __init__(self, network: P2PNetwork) -> None:
+        self.network = network
+
+    def __repr__(self) -> str:
+        return f"<simulated DHT: {len(self.network.peers)} peer(s), no socket>"

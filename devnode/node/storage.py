@@ -170,6 +170,19 @@ class Store:
         rows = self._rows("SELECT body FROM transactions WHERE hash = ?", (tx_hash,))
         return json.loads(rows[0][0]) if rows else None
 
+    def transactions_since(self, first_block: int) -> list[dict[str, Any]]:
+        """Transactions in blocks ``first_block`` and later, newest first."""
+        rows = self._rows("SELECT body FROM transactions WHERE block >= ? ORDER BY block DESC", (first_block,))
+        return [json.loads(r[0]) for r in rows]
+
+    def sent_count(self, address: str) -> int:
+        """Transactions whose sender is ``address`` (a nonce)."""
+        rows = self._rows(
+            "SELECT COUNT(*) FROM transactions WHERE json_extract(body, '$.from') = ? AND json_extract(body, '$.kind') != 'mint'",
+            (address,),
+        )
+        return int(rows[0][0])
+
     def block_number(self) -> int:
         return int(self._rows("SELECT COALESCE(MAX(block), 0) FROM transactions")[0][0])
 

@@ -1,120 +1,83 @@
-"""``node.token_manager``: supported tokens, balances and transfers on the local chain."""
+"""``node.token_manager``: production's TokenManager (services/token_manager.py) on the local chain.
+
+Same attributes (``blockchain``, ``supported_tokens`` starting empty,
+``node_tokens``, ``native_token_address``), same methods and errors. Like
+production, nothing here publishes an event: TRANSFER_* events come only from
+``node.share_data`` with a payment.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from devnode.events import Event, EventBus, EventType
-from devnode.node.chain import LocalChain, check_address
+from devnode.node.chain import ERC20, LocalChain, check_address
 from devnode.node.tracked import Tracked
-
-DEV_TOKEN_SYMBOL = "DEV"
-DEV_TOKEN_SUPPLY = 1_000_000
-
-
-class TransferError(ValueError):
-    """A token transfer that did not happen; the message is the reason."""
 
 
 class TokenManager(Tracked):
-    """The production TokenManager API, moving real balances and publishing transfer events.
-
-    The native currency is listed under ``native_token_address``. A "DEV" token
-    is deployed, owned by the node, on the first run, so there is always a
-    non-native token to play with.
-    """
+    """Supported tokens, balances, issuing, minting and transfers."""
 
     tracked_name = "node.token_manager"
 
-    def __init__(self, chain: LocalChain, bus: EventBus, native_token_address: str) -> None:
-        self.chain = chain
-        self.bus = bus
+    def __init__(self, blockchain_interface: LocalChain, native_token_address: str) -> None:
+        self.blockchain = blockchain_interface
+        self.supported_tokens: dict[str, Any] = {}
+        self.node_tokens: dict[str, str] = {}
         self.native_token_address = native_token_address
-        self.supported_tokens: dict[str, Any] = {
-            native_token_address: {
-                "address": native_token_address, "symbol": "NATIVE", "name": "native currency",
-                "decimals": 18, "native": True, "abi": None,
-            }
+
+    def update_blockchain_interface(self, new_blockchain_interface: LocalChain) -> None:
+        self.blockchain = new_blockchain_interface
+
+    def add_supported_token(self, token_address: str, token_abi: Any) -> None:
+        """Support the token at ``token_address``; a contract new to the local chain starts with no supply."""
+        key = check_address(token_address, "token address")  # web3's contract() refuses other spellings too
+        if not self.blockchain.is_contract(key):
+            self.blockchain.deploy_token("TOKEN", f"token {key}", 0, self.blockchain.account.address, address=key)
+        self.supported_tokens[token_address] = {
+            "address": token_address,
+            "abi": token_abi,
+            "contract": self.blockchain.contract(token_address, token_abi),
         }
-        if not any(info["symbol"] == DEV_TOKEN_SYMBOL for info in chain.tokens().values()):
-            chain.deploy_token(DEV_TOKEN_SYMBOL, "devnode token", DEV_TOKEN_SUPPLY, chain.account.address)
-        for address, info in chain.tokens().items():
-            self.supported_tokens[address] = _info(address, info, abi=None)
 
-    def is_supported_token(self, token: str) -> bool:
-        return self._find(token) is not None
+    def is_supported_token(self, token_address: str) -> bool:
+        return token_address in self.supported_tokens or token_address == self.native_token_address
 
-    def get_balance(self, address: str, token: str) -> int:
-        key = self._lookup(token)
-        if self._is_native(key):
-            return self.chain.get_balance(address)
-        return self.chain.token_balance(key, address)
+    def _issued_token_used(self, token_address: str) -> None:
+        if token_address in self.node_tokens.values():
+            self.blockchain.notices.note(
+                "erc20-no-bytecode",
+                "devnode's token issued with issue_new_token answers like an ERC-20 contract",
+                "contracts/ERC20Token.json ships an empty bytecode ('0x'): the token issue_new_token deploys has "
+                "no code, so get_balance, mint_tokens and transfer_tokens on it fail with web3's BadFunctionCallOutput",
+            )
 
-    def transfer_tokens(self, from_addr: str, to_addr: str, amount: int, token: str) -> str:
-        """Move ``amount`` of ``token``; returns the tx hash or raises TransferError with the reason."""
-        try:
-            key = self._lookup(token)
-            if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-                raise ValueError(f"amount must be a positive integer of base units, got {amount!r}")
-            if self._is_native(key):
-                tx_hash = self.chain.send_transaction({"from": from_addr, "to": to_addr, "value": amount})
-            else:
-                tx_hash = self.chain.transfer_token(key, from_addr, to_addr, amount)
-        except ValueError as exc:
-            reason = str(exc)
-            data = {"from": from_addr, "to": to_addr, "amount": amount, "token": token, "reason": reason}
-            self.bus.publish_soon(Event(EventType.TRANSFER_FAILED, data))
-            raise TransferError(reason) from exc
-        data = {"tx_hash": tx_hash, "from": from_addr, "to": to_addr, "amount": amount, "token": token}
-        self.bus.publish_soon(Event(EventType.TRANSFER_COMPLETED, data))
-        for address in dict.fromkeys([from_addr, to_addr]):
-            update = {"address": address, "token": token, "balance": self.get_balance(address, key)}
-            self.bus.publish_soon(Event(EventType.BALANCE_UPDATE, update))
-        return tx_hash
+    def get_balance(self, address: str, token_address: str) -> int:
+        self._issued_token_used(token_address)
+        if token_address == self.native_token_address:
+            return self.blockchain.get_balance(address)
+        if token_address in self.supported_tokens:
+            return self.blockchain.token_balance(token_address, address)
+        raise ValueError("Unsupported token")
 
-    def add_supported_token(self, address: str, abi: Any, symbol: str | None = None, name: str | None = None) -> None:
-        """Support the token at ``address``; a contract new to the local chain starts with no supply."""
-        existing = self._find(address)
-        if existing is not None:
-            info = self.supported_tokens[existing]
-            if isinstance(info, dict):
-                info["abi"] = abi
-            return
-        key = check_address(address, "token address")
-        if not self.chain.is_contract(key):
-            owner = self.chain.account.address
-            self.chain.deploy_token(symbol or "TOKEN", name or f"token {key}", 0, owner, address=key)
-        info = _info(address, self.chain.tokens()[key], abi)
-        self.supported_tokens[address] = info
-        data = {"token_address": address, "symbol": info["symbol"], "name": info["name"]}
-        self.bus.publish_soon(Event(EventType.TOKEN_ADDED, data))
+    def issue_new_token(self, name: str, symbol: str, initial_supply: int) -> str:
+        """Deploy production's ERC20Token held by the node; returns its address."""
+        contract = self.blockchain.deploy_contract(ERC20, [name, symbol, initial_supply])
+        self.node_tokens[symbol] = contract.address
+        self.add_supported_token(contract.address, contract.abi)
+        return contract.address
 
-    # -- internals -----------------------------------------------------------
-    def _find(self, token: object) -> str | None:
-        if not isinstance(token, str):
-            return None
-        # Addresses are case-insensitive (EIP-55 checksums only change the case).
-        wanted = token.lower()
-        return next((k for k in self.supported_tokens if isinstance(k, str) and k.lower() == wanted), None)
+    def mint_tokens(self, token_address: str, recipient: str, amount: int) -> str:
+        if token_address not in self.node_tokens.values():
+            raise ValueError("Can only mint tokens issued by this node")
+        self._issued_token_used(token_address)
+        check_address(recipient, "recipient")
+        return self.blockchain.mint_token(token_address, recipient, amount)
 
-    def _lookup(self, token: str) -> str:
-        key = self._find(token)
-        if key is None:
-            listed = ", ".join(f"{k} ({_symbol(i)})" for k, i in self.supported_tokens.items())
-            raise ValueError(f"Unsupported token {token}; supported: {listed}")
-        return key
-
-    def _is_native(self, key: str) -> bool:
-        return key.lower() == str(self.native_token_address).lower()
-
-
-def _info(address: str, chain_info: dict[str, Any], abi: Any) -> dict[str, Any]:
-    return {
-        "address": address, "symbol": chain_info["symbol"], "name": chain_info["name"],
-        "decimals": chain_info["decimals"], "native": False, "abi": abi,
-    }
-
-
-def _symbol(info: object) -> str:
-    # Plugins may put anything into supported_tokens, as production lets them.
-    return str(info.get("symbol", "?")) if isinstance(info, dict) else "?"
+    def transfer_tokens(self, token_address: str, from_address: str, to_address: str, amount: int) -> str:
+        """Move ``amount`` of ``token_address`` from ``from_address`` to ``to_address``; returns the tx hash."""
+        self._issued_token_used(token_address)
+        if token_address == self.native_token_address:
+            return self.blockchain.send_transaction({"from": from_address, "to": to_address, "value": amount})
+        if token_address in self.supported_tokens:
+            return self.blockchain.transfer_token(token_address, from_address, to_address, amount)
+        raise ValueError("Unsupported token")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Steps that make something happen; an ``expect`` looks at the events since the latest one.
-ACTIONS = ("emit", "share", "receive", "transfer", "peer_up", "peer_down")
+ACTIONS = ("emit", "share", "receive", "transfer", "peer_up", "peer_down", "status")
 # Steps that only change or inspect things.
 OTHERS = ("peer_set", "wait", "expect", "expect_plugin")
 STEP_KINDS = ACTIONS + OTHERS
@@ -118,13 +118,15 @@ def path_text(path: list[str | int]) -> str:
 
 _DESCRIBE = {
     "emit": _emit,
-    "share": lambda s: f"share {s.value} {compact(s.get('data'))}",
+    "share": lambda s: f"share {s.value} {compact(s.get('data'))}" + (
+        f" paying {s.get('payment_amount')} {s.get('payment_token')}" if s.get("payment_token") else ""),
     "receive": lambda s: f"receive {s.value} {compact(s.get('data'))}",
     "transfer": _transfer,
     "peer_up": lambda s: f"peer up {s.value}",
     "peer_down": lambda s: f"peer down {s.value}",
     "peer_set": _peer_set,
     "wait": lambda s: f"wait {s.value:g} s",
+    "status": lambda s: "status update (health.update, network.stats_update)",
     "expect": _expect,
     "expect_plugin": _expect_plugin,
 }

@@ -127,13 +127,14 @@ COMPARISONS = ("equals", "at_least", "at_most", "contains")
 KINDS: dict[str, tuple[Check, dict[str, Check], tuple[str, ...]]] = {
     # kind: (check of the kind's own value, its other keys, required keys)
     "emit": (_event_type, {"data": _table, **FAILABLE}, ()),
-    "share": (_text, {"data": _anything, **FAILABLE}, ("data",)),
+    "share": (_text, {"data": _anything, "payment_token": _text, "payment_amount": _amount, **FAILABLE}, ("data",)),
     "receive": (_text, {"data": _anything, **FAILABLE}, ("data",)),
     "transfer": (_text, {"to": _text, "from": _text, "amount": _amount, **FAILABLE}, ("to", "amount")),
     "peer_up": (_text, dict(FAILABLE), ()),
     "peer_down": (_text, dict(FAILABLE), ()),
     "peer_set": (_text, {"latency_ms": _number, "drop": lambda v: _number(v, 0.0, 1.0)}, ()),
     "wait": (_number, {}, ()),
+    "status": (_flag, {}, ()),
     "expect": (
         _event_type,
         {"data": _table, "count": _count, "handled_by": _names, "failed_by": _names, "within": _number,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -133,11 +134,21 @@ class ScenarioPlayer:
 
     # -- the actions -------------------------------------------------------------------------
     async def _emit(self, step: Step) -> Any:
-        results = await self.bus.publish(Event(step.value, copy.deepcopy(step.get("data", {}))))
+        results = await self.bus.dispatch(Event(step.value, copy.deepcopy(step.get("data", {}))))
         return {"handlers": len(results)}
 
     async def _share(self, step: Step) -> Any:
-        return {"compliance_tx_hash": await self.node.share_data(copy.deepcopy(step.get("data")), step.value)}
+        data = step.get("data")
+        # Production's LevelDB store takes str or bytes: a table is shared as its JSON text.
+        text = data if isinstance(data, str) else json.dumps(data)
+        recipient = step.value
+        payment: dict[str, Any] = {}
+        if step.get("payment_token") is not None:
+            # The recipient pays the node, from an address: a peer's name stands for the peer's address.
+            recipient = address_of(self.node, recipient)
+            payment = {"payment_token": token_of(self.node, step.get("payment_token")),
+                       "payment_amount": step.get("payment_amount")}
+        return {"compliance_tx_hash": await self.node.share_data(text, recipient, **payment)}
 
     async def _receive(self, step: Step) -> Any:
         return {"data_hash": await self.node.receive(step.value, copy.deepcopy(step.get("data")))}
@@ -146,8 +157,13 @@ class ScenarioPlayer:
         node = self.node
         source = address_of(node, step.get("from")) if step.get("from") else node.address
         to = address_of(node, step.get("to"))
-        tx = node.token_manager.transfer_tokens(source, to, step.get("amount"), token_of(node, step.value))
+        tx = node.token_manager.transfer_tokens(token_of(node, step.value), source, to, step.get("amount"))
         return {"tx_hash": tx}
+
+    async def _status(self, step: Step) -> Any:
+        if step.value:
+            await self.node.publish_status()
+        return None
 
     async def _peer_up(self, step: Step) -> Any:
         return {"changed": await self.node.p2p_network.connect_peer(step.value)}
@@ -184,4 +200,5 @@ _RUNNERS: dict[str, Callable[[ScenarioPlayer, Step], Awaitable[Any]]] = {
     "peer_down": ScenarioPlayer._peer_down,
     "peer_set": ScenarioPlayer._peer_set,
     "wait": ScenarioPlayer._wait,
+    "status": ScenarioPlayer._status,
 }

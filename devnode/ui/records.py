@@ -36,6 +36,8 @@ class PluginLogBridge(logging.Handler):
         self.reporter = reporter
 
     def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "devnode_mirror", False):
+            return  # production's log line, mirrored; devnode's own record says more
         plugin = plugin_of(record.name)
         if plugin is None:
             ledger = current_ledger()

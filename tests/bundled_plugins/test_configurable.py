@@ -22,7 +22,7 @@ def devnode_plugin_dir(tmp_path):
 def test_handles_the_configured_events(devnode):
     plugin = devnode.load("configurable_plugin")
 
-    event = devnode.publish(EventType.PEER_CONNECTED, {"peer_id": "peer9"})
+    event = devnode.publish(EventType.DATA_SHARED, {"data_hash": "h", "recipient": "peer1"})
 
     assert event.handled_by == ["configurable_plugin"]
     assert any(m.startswith(plugin.config["greeting"]) for m in devnode.log_messages("configurable_plugin"))
@@ -31,13 +31,13 @@ def test_handles_the_configured_events(devnode):
 def test_reload_applies_a_config_change(devnode):
     devnode.load("configurable_plugin")
     config_file = devnode.plugin_dir / "configurable.json"
-    config_file.write_text(json.dumps({"watch": ["token.added"], "greeting": "hi"}))
+    config_file.write_text(json.dumps({"watch": ["health.update"], "greeting": "hi"}))
 
     plugin = devnode.reload("configurable_plugin")
 
     assert plugin.config["greeting"] == "hi"
-    assert devnode.publish(EventType.PEER_CONNECTED, {}).handled_by == []
-    assert devnode.publish(EventType.TOKEN_ADDED, {}).handled_by == ["configurable_plugin"]
+    assert devnode.publish(EventType.DATA_SHARED, {}).handled_by == []
+    assert devnode.publish(EventType.HEALTH_UPDATE, {}).handled_by == ["configurable_plugin"]
 
 
 def test_disabled_plugin_subscribes_to_nothing(devnode):
@@ -45,4 +45,4 @@ def test_disabled_plugin_subscribes_to_nothing(devnode):
 
     devnode.load("configurable_plugin")
 
-    assert devnode.publish(EventType.DATA_RECEIVED, {}).handled_by == []
+    assert devnode.publish(EventType.DATA_SHARED, {}).handled_by == []

@@ -6,7 +6,7 @@ from devnode import EventType
 def test_logs_every_share(devnode):
     devnode.load("example_plugin")
 
-    devnode.share({"report": 42}, "peer1")
+    devnode.share('{"report": 42}', "peer1")
 
     shared = devnode.events.last(EventType.DATA_SHARED)
     assert shared.handled_by == ["example_plugin"]

@@ -9,7 +9,7 @@ def test_refuses_secrets(devnode):
     devnode.load("validation_plugin")
 
     with pytest.raises(ValueError, match="social security number"):
-        devnode.share({"note": "ssn 123-45-6789"}, "peer1")
+        devnode.share("note: ssn 123-45-6789", "peer1")
 
     assert devnode.events.of_type(EventType.DATA_SHARED) == []
 
@@ -17,9 +17,9 @@ def test_refuses_secrets(devnode):
 def test_lets_clean_data_through(devnode):
     devnode.load("validation_plugin")
 
-    tx_hash = devnode.share({"note": "quarterly totals"}, "peer1")
+    tx_hash = devnode.share("quarterly totals", "peer1")
 
-    assert devnode.node.compliance_manager.verify_compliance("data_share", tx_hash)
+    assert [h["tx_hash"] for h in devnode.node.compliance_manager.get_compliance_history(["data_share"])] == [tx_hash]
 
 
 def test_unload_restores_the_original_share_data(devnode):
@@ -30,4 +30,4 @@ def test_unload_restores_the_original_share_data(devnode):
     devnode.unload("validation_plugin")
 
     assert devnode.node.share_data == original
-    devnode.share({"note": "password: hunter2"}, "peer1")  # no longer validated
+    devnode.share("password: hunter2", "peer1")  # no longer validated

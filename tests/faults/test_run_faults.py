@@ -169,7 +169,7 @@ def test_infinite_loop_in_module_body_fails_the_load_and_keeps_the_previous_vers
     record = b.survived(Expect(state="failed-running-previous", kind="plugin.failed", cause="PluginStalledError",
                                serving="1"))
     assert record["phase"] == "import" and record["line"] in (11, 12)
-    assert b.kinds("warning", FAULTY)[0]["code"] == "stall"
+    assert "stall" in [w["code"] for w in b.kinds("warning", FAULTY)]
 
 
 def test_blocking_helper_call_is_blamed_on_the_plugin_that_called_it(bench: Callable[..., Bench]) -> None:

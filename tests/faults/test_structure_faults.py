@@ -52,7 +52,7 @@ def share_calls(b: Bench) -> list[str]:
     """Share once; which wrappers ran, in order."""
     log = b.data_dir / "wrapper-calls.log"
     log.unlink(missing_ok=True)
-    b.run(b.h.node.share_data({"report": 1}, "peer1"))
+    b.run(b.h.node.share_data("report 1", "peer1"))
     return log.read_text().splitlines() if log.exists() else []
 
 

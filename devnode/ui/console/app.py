@@ -429,10 +429,10 @@ class RichConsole:
         if head in ("load", "unload", "reload"):
             return self.runtime.host.plugin_names() + (["all"] if head == "reload" else [])
         if head in ("share", "receive", "balance", "transfer"):
-            return list(self.runtime.node.p2p_network.known_peers)
+            return self.runtime.peer_names()
         if head == "peer":
             return ["connect", "disconnect"] if len(words) == 1 or (len(words) == 2 and not line.endswith(" ")) \
-                else list(self.runtime.node.p2p_network.known_peers)
+                else self.runtime.peer_names()
         if head == "log-level":
             return LOG_LEVELS
         return []
