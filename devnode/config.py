@@ -93,6 +93,7 @@ def load_config(
     cwd: Path | None = None,
     require_plugin_dir: bool = True,
     export_env: bool = False,
+    project: Mapping[str, tuple[Any, str]] | None = None,
 ) -> NodeConfig:
     """Merge the sources in precedence order and validate the result.
 
@@ -100,10 +101,11 @@ def load_config(
     ``flags`` holds config field names to values already chosen on the command line.
     ``export_env`` also puts every ``.env`` variable into ``environ`` (the real process
     environment for the CLI), as production's ``load_dotenv()`` does.
+    ``project``: field -> (value, source) from ``[tool.devnode]`` (devnode/project.py), the lowest source.
     """
     cwd = cwd or Path.cwd()
     environ = os.environ if environ is None else environ
-    raw: dict[str, tuple[Any, str]] = {}
+    raw: dict[str, tuple[Any, str]] = dict(project or {})
 
     dotenv_path = _resolve_env_file(env_file, cwd)
     if dotenv_path is not None:
@@ -213,6 +215,7 @@ def _convert(name: str, value: Any, source: str) -> Any:
 
 
 def _typed_here(config: NodeConfig, name: str) -> bool:
+    # [tool.devnode] paths arrive absolute (relative to the pyproject.toml); either base keeps them.
     return config.source_of(name).startswith(("--", "environment variable"))
 
 

@@ -47,7 +47,12 @@ class NodeChoice:
 
 
 class GlobalHooks:
-    """The process-wide patches a running node needs; ``remove`` undoes what can be undone."""
+    """The process-wide patches a running node needs; ``remove`` undoes what can be undone.
+
+    Sessions may overlap (two kits in one test): the import aliases go when the last one ends.
+    """
+
+    _active = 0
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -59,9 +64,14 @@ class GlobalHooks:
         install_task_factory(loop)
         TrackedThread.install()  # once per process; it only acts while plugin code runs
         compat.install()
+        GlobalHooks._active += 1
 
     def remove(self) -> None:
-        compat.uninstall()
+        if self._loop is None:
+            return
+        GlobalHooks._active -= 1
+        if GlobalHooks._active == 0:
+            compat.uninstall()
         loop, self._loop = self._loop, None
         if loop is not None and not loop.is_closed():
             loop.set_task_factory(self._previous_factory)

@@ -109,9 +109,11 @@ def test_anvil_runs_on_loopback_with_funded_accounts_and_persists_its_state(anvi
         assert chain.kind == "anvil" and chain.url.startswith("http://127.0.0.1:") and chain.chain_id == 31337
         assert len(chain.accounts) == 10 and chain.accounts[0].address.startswith("0x")
         assert int(rpc(chain.url, "eth_getBalance", [chain.accounts[0].address, "latest"]), 16) > 10**21
-        rpc(chain.url, "eth_sendTransaction",
-            [{"from": chain.accounts[0].address, "to": chain.accounts[1].address, "value": hex(12345)}])
-        height = int(rpc(chain.url, "eth_blockNumber"), 16)
+        tx = rpc(chain.url, "eth_sendTransaction",
+                 [{"from": chain.accounts[0].address, "to": chain.accounts[1].address, "value": hex(12345)}])
+        # anvil mines each transaction at once, but asynchronously: wait for its receipt.
+        receipt = wait_until(lambda: rpc(chain.url, "eth_getTransactionReceipt", [tx]), timeout=20, what="receipt")
+        height = int(receipt["blockNumber"], 16)
         assert height >= 1 and "anvil" in chain.describe()
     finally:
         chain.stop()

@@ -10,13 +10,15 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import BUNDLED_PLUGINS, ROOT, WATCH_DEADLINE, DevnodeProcess, atomic_write, clean_env, write_plugin
-from devnode import cli
+from conftest import (BUNDLED_PLUGINS, ROOT, WATCH_DEADLINE, DevnodeProcess, atomic_write, clean_env, wait_until,
+                      write_plugin)
+from devnode import cli, events
 from devnode.config import NodeConfig
 from devnode.production import anvil, requirements
 from devnode.production.chain import rpc
@@ -94,8 +96,11 @@ def _address(hex_address: str) -> str:
 def test_devnode_run_hosts_the_bundled_plugins_in_production_and_reloads_on_save(tmp_path: Path) -> None:
     plugins = tmp_path / "plugins"
     shutil.copytree(BUNDLED_PLUGINS, plugins, ignore=shutil.ignore_patterns("__pycache__", "*.log"))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        p2p_port = probe.getsockname()[1]
     proc = DevnodeProcess([str(plugins), "--data-dir", str(tmp_path / "data"), "--node", "production",
-                           "--node-src", str(UPSTREAM)], cwd=tmp_path, env=clean_env())
+                           "--node-src", str(UPSTREAM), "--p2p-port", str(p2p_port)], cwd=tmp_path, env=clean_env())
     try:
         ready = proc.wait_for("node.ready", timeout=90)
         assert ready["node"] == "production" and ready["chain_kind"] == "anvil"
@@ -109,6 +114,7 @@ def test_devnode_run_hosts_the_bundled_plugins_in_production_and_reloads_on_save
         # Nothing of the node listens beyond loopback (production's APIs and dashboard are not started).
         bound = _sockets_of(proc.proc.pid)
         assert bound and all(addr.startswith(("127.0.0.1:", "[::1]:")) for _, addr in bound), bound
+        assert ("udp", f"127.0.0.1:{p2p_port}") in bound  # --p2p-port: production's DHT, on loopback only
 
         mark = proc.mark()
         proc.send("status")
@@ -120,8 +126,9 @@ def test_devnode_run_hosts_the_bundled_plugins_in_production_and_reloads_on_save
         proc.send(f'share {RECIPIENT} "weekly report"')
         result = proc.wait_for("command.result", after=mark)
         tx_hash = result["result"]["compliance_tx_hash"]
-        receipt = rpc(chain_url, "eth_getTransactionReceipt", ["0x" + tx_hash.removeprefix("0x")])
-        assert receipt is not None and int(receipt["status"], 16) == 1
+        receipt = wait_until(lambda: rpc(chain_url, "eth_getTransactionReceipt", ["0x" + tx_hash.removeprefix("0x")]),
+                             timeout=20, what="the compliance transaction's receipt")
+        assert int(receipt["status"], 16) == 1
         shared = proc.wait_for("event", after=mark, type="data.shared")
         assert {h["plugin"] for h in shared["handlers"]} >= {"audit_plugin", "example_plugin", "metrics_plugin"}
 
@@ -186,6 +193,9 @@ def test_the_pytest_marker_hosts_plugins_in_production(devnode: DevNodeKit, tmp_
     node: Any = devnode.node
     assert type(node).__name__ == "Node" and type(node).__module__ == "services.node"
     assert node.plugin_manager is devnode.host and node.event_bus is devnode.bus
+    # dashboard.event_bus is devnode's bus for production's own code as for the plugins: the same classes.
+    assert type(node.event_bus) is events.EventBus
+    assert sys.modules["services.node"].EventType is events.EventType is sys.modules["dashboard.event_bus"].EventType
     assert type(node.data_manager.db).__module__.startswith("plyvel")
     assert node.p2p_network.server.transport.get_extra_info("sockname")[0] == "127.0.0.1"
     assert (Path(node.config.data_dir) / "encryption_keys.json").is_file()
@@ -227,3 +237,95 @@ def test_check_runs_the_plugins_through_productions_node(tmp_path: Path) -> None
     config = NodeConfig(plugin_dir=str(plugins), data_dir=str(tmp_path / "data"))
     report = asyncio.run(check_plugins(config, node=NodeChoice("production", ProductionOptions(str(UPSTREAM)))))
     assert report.plugins == ["sharer_plugin"] and not report.failures
+
+
+def test_a_node_env_private_key_signs_only_on_the_authors_own_chain(tmp_path: Path) -> None:
+    from devnode.config import load_config
+    from devnode.production.chain import DEFAULT_ACCOUNTS, ChainHandle
+    from devnode.production.node import ProductionBackend
+
+    (tmp_path / "plugins").mkdir()
+    real_key = "0x" + "ab" * 32
+    (tmp_path / ".env").write_text(f"PRIVATE_KEY={real_key}\n")
+    config = load_config(cwd=tmp_path, environ={})
+    ours = ChainHandle(url="http://127.0.0.1:1", kind="anvil", accounts=DEFAULT_ACCOUNTS, chain_id=31337)
+    theirs = ChainHandle(url="http://127.0.0.1:2", kind="external", accounts=DEFAULT_ACCOUNTS, chain_id=31337)
+
+    backend = ProductionBackend(config)
+    assert backend._signing_key(ours) == DEFAULT_ACCOUNTS[0].private_key
+    assert backend.notices[0][0] == "production-chain" and "PRIVATE_KEY (from .env" in backend.notices[0][1]
+    assert backend._signing_key(theirs) == real_key
+    assert ProductionBackend(NodeConfig())._signing_key(ours) == DEFAULT_ACCOUNTS[0].private_key
+
+
+@needs_production
+def test_a_second_node_on_the_same_data_dir_is_refused_with_the_fix(tmp_path: Path) -> None:
+    from devnode.production.node import ProductionNodeError
+
+    (tmp_path / "plugins").mkdir()
+    write_plugin(tmp_path / "plugins", "sharer_plugin", SHARER)
+    first = DevNodeKit(tmp_path / "plugins", tmp_path / "data", node="production", node_src=UPSTREAM)
+    try:
+        with pytest.raises(ProductionNodeError, match="another node .* is using .*nodedb: stop it, or give this one"):
+            DevNodeKit(tmp_path / "plugins", tmp_path / "data", node="production", node_src=UPSTREAM)
+        # The first node is unharmed: its import aliases and production's modules are still there.
+        first.load("sharer_plugin")
+        first.share("still here", RECIPIENT)
+        assert first.plugin("sharer_plugin").shared
+    finally:
+        first.close()
+    assert "services.node" not in sys.modules and str(UPSTREAM.resolve() / "datamgmtnode") not in sys.path
+
+
+@needs_production
+def test_the_authors_own_local_chain_is_used_and_left_running(tmp_path: Path) -> None:
+    import asyncio
+
+    from devnode.config import load_config
+    from devnode.production.chain import start_chain
+    from devnode.production.node import ProductionOptions
+    from devnode.session import NodeSession
+
+    theirs = start_chain(tmp_path / "their-chain")  # stands for the author's own anvil/hardhat
+    try:
+        (tmp_path / "plugins").mkdir()
+        config = load_config({"plugin_dir": str(tmp_path / "plugins"), "data_dir": str(tmp_path / "data")},
+                             environ={"BLOCKCHAIN_URL": theirs.url}, cwd=tmp_path)
+
+        async def run() -> dict[str, Any]:
+            async with NodeSession(config, kind="production", production=ProductionOptions(str(UPSTREAM))) as s:
+                await s.start()
+                await s.node.share_data("on their chain", RECIPIENT)
+                return s.ready_fields()
+
+        ready = asyncio.run(run())
+        assert ready["chain_kind"] == "external" and theirs.url in ready["chain"]
+        # The compliance transaction went to their chain, which devnode leaves running.
+        wait_until(lambda: int(rpc(theirs.url, "eth_blockNumber"), 16) >= 1, timeout=20, what="a block on their chain")
+    finally:
+        theirs.stop()
+
+
+@needs_production
+def test_a_scenario_plays_against_productions_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plugins = tmp_path / "plugins"
+    shutil.copytree(BUNDLED_PLUGINS, plugins, ignore=shutil.ignore_patterns("__pycache__", "*.log"))
+    scenario = tmp_path / "production.toml"
+    scenario.write_text(f'''
+name = "production"
+[[step]]
+share = "{RECIPIENT}"
+data = "weekly report"
+[[step]]
+expect = "data.shared"
+handled_by = ["example_plugin", "audit_plugin", "metrics_plugin"]
+[[step]]
+share = "{RECIPIENT}"
+data = "password: hunter2"
+fails = "blocked pattern"
+''')
+    code = cli.main(["scenario", str(scenario), str(plugins), "--node", "production", "--node-src", str(UPSTREAM),
+                     "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "scenario production passed: 3 step(s)" in out

@@ -41,6 +41,8 @@ PRODUCTION_PACKAGES = ("services", "blockchain", "network", "api", "dashboard", 
 SERVICES = ("blockchain_interface", "data_manager", "token_manager", "payment_processor", "compliance_manager",
             "authorization_module", "p2p_network", "key_manager")
 LOOPBACK = "127.0.0.1"
+# checkout package -> (production nodes built from it and not yet stopped, sys.path entries the first added)
+_running: dict[Path, tuple[int, list[str]]] = {}
 
 
 class ProductionNodeError(DevnodeError):
@@ -65,7 +67,6 @@ class ProductionBackend:
     chain: ChainHandle | None = None
     node: Any = None
     notices: list[tuple[str, str]] = field(default_factory=list)  # (warning code, message) to report once
-    _paths: list[str] = field(default_factory=list)
     _status_task: asyncio.Task[Any] | None = None
 
     # -- building ----------------------------------------------------------------------
@@ -73,7 +74,7 @@ class ProductionBackend:
         """Find the checkout, start the chain and import production meanwhile, then construct its Node."""
         require_production_extra()
         self.checkout = find_checkout(self.options.node_src, self.config.plugin_dir)
-        self._paths = install_paths(self.checkout)
+        _claim(self.checkout)
         loop = asyncio.get_running_loop()
         # anvil starts while production's modules import (web3 takes seconds); neither blocks the loop.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="devnode-production") as pool:
@@ -98,8 +99,7 @@ class ProductionBackend:
     def _construct(self, node_module: types.ModuleType, chain: ChainHandle) -> Any:
         config = self.config
         data_dir = Path(config.data_dir)
-        private_key = config.private_key if self._given("private_key") else (
-            chain.accounts[0].private_key if chain.accounts else "")
+        private_key = self._signing_key(chain)
         if not private_key:
             raise ChainError(f"no funded key for {chain.describe()}: set PRIVATE_KEY to one of its accounts' keys")
         peers = [p for p in config.initial_peers if p.startswith(("http://", "https://"))]
@@ -118,7 +118,13 @@ class ProductionBackend:
             raise ProductionNodeError(f"production's NodeConfig refused devnode's configuration: {exc}") from None
         if not self._given("p2p_port"):
             prod_config.p2p_port = 0  # a free loopback port, so several dev nodes can run side by side
-        node = node_module.Node(prod_config, enable_dashboard=False)
+        try:
+            node = node_module.Node(prod_config, enable_dashboard=False)
+        except Exception as exc:  # production's own errors (LevelDB, key file, SQLite) name no fix
+            hint = (f"; another node (a devnode or production) is using {data_dir / 'nodedb'}: stop it, or give "
+                    "this one its own --data-dir" if "lock" in str(exc).lower() else "")
+            raise ProductionNodeError(f"production's Node could not start on {data_dir}: "
+                                      f"{type(exc).__name__}: {exc}{hint}") from exc
         assert self.checkout is not None
         # Production looks for ERC20Token.json in ./contracts, relative to wherever it was started.
         node.blockchain_interface.contracts_dir = str(self.checkout.contracts_dir)
@@ -132,6 +138,19 @@ class ProductionBackend:
             _track(getattr(node, name), f"node.{name}")
         _track(node, "node")
         return node
+
+    def _signing_key(self, chain: ChainHandle) -> str:
+        """The node's key: PRIVATE_KEY on the author's own chain, else the chain's first funded dev account."""
+        dev_key = chain.accounts[0].private_key if chain.accounts else ""
+        if not self._given("private_key") or not self.config.private_key:
+            return dev_key
+        if chain.kind == "external":
+            return self.config.private_key
+        # A node .env's PRIVATE_KEY is for a real chain: unfunded on a fresh anvil, and not devnode's to use.
+        self.notices.append(("production-chain", f"PRIVATE_KEY (from {self.config.source_of('private_key')}) is not "
+                             f"used on devnode's own chain; the node signs with anvil's dev account "
+                             f"{chain.accounts[0].address}"))
+        return dev_key
 
     def _given(self, name: str) -> bool:
         return self.config.source_of(name) != "default"
@@ -158,9 +177,9 @@ class ProductionBackend:
         finally:
             if self.chain is not None:
                 self.chain.stop()
-            remove_paths(self._paths)
-            self._paths = []
-            _forget_production_modules(self.checkout)
+            if self.checkout is not None:
+                _release(self.checkout)
+                self.checkout = None
 
     async def _stop_node(self, node: Any) -> None:
         if self._status_task is not None:
@@ -205,6 +224,22 @@ def _grant_authorization(module: Any) -> None:
 
     authorize_transfer.__qualname__ = "devnode_granted.authorize_transfer"
     module.authorize_transfer = authorize_transfer
+
+
+def _claim(checkout: Checkout) -> None:
+    """Put the checkout on sys.path for one more node (nodes may overlap, e.g. two kits in one test)."""
+    count, added = _running.get(checkout.package, (0, []))
+    _running[checkout.package] = (count + 1, added if count else install_paths(checkout))
+
+
+def _release(checkout: Checkout) -> None:
+    """One node fewer; the last one takes the checkout off sys.path and its modules out of sys.modules."""
+    count, added = _running.pop(checkout.package, (1, []))
+    if count > 1:
+        _running[checkout.package] = (count - 1, added)
+        return
+    remove_paths(added)
+    _forget_production_modules(checkout)
 
 
 def _import_production() -> types.ModuleType:

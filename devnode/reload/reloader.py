@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from watchfiles import Change
 
 from devnode.host.host import PluginHost
 from devnode.reload.planner import ContentLedger, Plan, plan_changes
+from devnode.reload.scope import WatchScope, watch_scope
 from devnode.reload.watcher import PluginDirFilter, watch_plugin_dir
 
 
 class Reloader:
     """Keeps the host in step with the plugin dir on disk."""
 
-    def __init__(self, host: PluginHost, *, debounce_ms: int = 1600, step_ms: int = 10, force_polling: bool = False) -> None:
+    def __init__(self, host: PluginHost, *, debounce_ms: int = 1600, step_ms: int = 10, force_polling: bool = False,
+                 scope: WatchScope | None = None, on_env_change: Callable[[Path], Awaitable[None]] | None = None) -> None:
         self.host = host
         self.plugin_dir = host.plugin_dir
         self.debounce_ms = debounce_ms
@@ -25,15 +28,27 @@ class Reloader:
         self.force_polling = force_polling
         self.contents = ContentLedger(self.plugin_dir)
         self.ready = asyncio.Event()
+        # --watch paths, ignores and the .env (docs/reload.md "What is watched"); None: the plugin dir only.
+        self.scope = scope
+        self.on_env_change = on_env_change
+        if scope is not None:
+            from devnode.reload.outside import OutsideChanges
+
+            self.outside: OutsideChanges | None = OutsideChanges(host, scope, self.contents)
+        else:
+            self.outside = None
 
     async def run(self, stop_event: asyncio.Event) -> None:
-        batches = watch_plugin_dir(
-            self.plugin_dir, stop_event, debounce_ms=self.debounce_ms, step_ms=self.step_ms, force_polling=self.force_polling
-        ).__aiter__()
+        options = dict(debounce_ms=self.debounce_ms, step_ms=self.step_ms, force_polling=self.force_polling)
+        if self.scope is not None:
+            batches = watch_scope(self.scope, stop_event, **options).__aiter__()  # type: ignore[arg-type]
+        else:
+            batches = watch_plugin_dir(self.plugin_dir, stop_event, **options).__aiter__()  # type: ignore[arg-type]
         # awatch registers its OS watch synchronously in its first step; let that step run,
         # then catch up on anything saved between start-up and registration.
         first = asyncio.ensure_future(batches.__anext__())
-        await asyncio.sleep(0)
+        for _ in range(3 if self.scope is not None else 1):  # the scope's watchers start one step later
+            await asyncio.sleep(0)
         await self.apply_safely(self.rescan())
         self.ready.set()
         try:
@@ -60,10 +75,15 @@ class Reloader:
         """Every file in the plugin dir, plus the ones known before (to see deletions)."""
         keep = PluginDirFilter(self.plugin_dir)
         current = {p for p in self.plugin_dir.rglob("*") if p.is_file() and keep(Change.modified, str(p))}
-        return current | self.contents.known()
+        found = current | self.contents.known()
+        if self.scope is not None:
+            found = {p for p in found if self.scope.kind(p) != "plugin" or not self.scope.ignored(p)}
+        return found
 
     async def apply(self, paths: set[Path]) -> Plan:
         """Plan and carry out one batch of changed paths."""
+        if self.outside is not None:
+            paths = await self.outside.take(paths, self.on_env_change)
         changed = {p for p in paths if self.contents.changed(p)}
         if not changed:
             return Plan()
