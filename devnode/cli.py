@@ -268,8 +268,14 @@ def _config(args: argparse.Namespace) -> NodeConfig:
     from devnode.project import project_table_for
 
     table = project_table_for(args.plugin_dir, Path.cwd())
+    # The real environment, without what an earlier read of .env put there: a changed .env is read afresh.
+    environ = {k: v for k, v in os.environ.items() if k not in _EXPORTED_ENV}
     config = load_config({k: v for k, v in flags.items() if v is not None}, env_file=args.env_file,
-                         project=table.node_settings(), export_env=True)
+                         environ=environ, project=table.node_settings(), export_env=True)
+    while _EXPORTED_ENV:
+        os.environ.pop(_EXPORTED_ENV.pop(), None)
+    for name in config.exported_env:
+        os.environ[name] = environ[name]
     _EXPORTED_ENV.extend(config.exported_env)
     return config
 
