@@ -268,14 +268,16 @@ def _config(args: argparse.Namespace) -> NodeConfig:
     from devnode.project import project_table_for
 
     table = project_table_for(args.plugin_dir, Path.cwd())
-    # The real environment, without what an earlier read of .env put there: a changed .env is read afresh.
-    environ = {k: v for k, v in os.environ.items() if k not in _EXPORTED_ENV}
-    config = load_config({k: v for k, v in flags.items() if v is not None}, env_file=args.env_file,
-                         environ=environ, project=table.node_settings(), export_env=True)
-    while _EXPORTED_ENV:
-        os.environ.pop(_EXPORTED_ENV.pop(), None)
-    for name in config.exported_env:
-        os.environ[name] = environ[name]
+    # What an earlier read exported is the .env's, not the real environment: read the .env afresh.
+    earlier = {key: os.environ.pop(key) for key in _EXPORTED_ENV if key in os.environ}
+    _EXPORTED_ENV.clear()
+    try:
+        config = load_config({k: v for k, v in flags.items() if v is not None}, env_file=args.env_file,
+                             project=table.node_settings(), export_env=True)
+    except Exception:
+        os.environ.update(earlier)  # a .env that cannot be used changes nothing
+        _EXPORTED_ENV.extend(earlier)
+        raise
     _EXPORTED_ENV.extend(config.exported_env)
     return config
 
@@ -382,14 +384,13 @@ def _check(args: argparse.Namespace) -> int:
     from devnode.ui.plain import format_record
 
     config = _config(args)
-    node = _node_choice(args)
     if args.format == "json":
         from devnode.ui.capture import stdout_to_stderr
 
         with stdout_to_stderr():  # stdout holds exactly one JSON document, whatever plugins print
-            report = asyncio.run(check_plugins(config, timeout=args.timeout, node=node))
+            report = asyncio.run(check_plugins(config, timeout=args.timeout, node=_node_choice(args)))
     else:
-        report = asyncio.run(check_plugins(config, timeout=args.timeout, node=node))
+        report = asyncio.run(check_plugins(config, timeout=args.timeout, node=_node_choice(args)))
     clean = report.clean(args.strict)
     if args.format == "json":
         print(json.dumps({**report.to_dict(), "clean": clean, "strict": args.strict}, default=str, indent=2))

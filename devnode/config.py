@@ -92,16 +92,16 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     require_plugin_dir: bool = True,
-    export_env: bool = False,
     project: Mapping[str, tuple[Any, str]] | None = None,
+    export_env: bool = False,
 ) -> NodeConfig:
     """Merge the sources in precedence order and validate the result.
 
     ``env_file`` None means "./.env if it exists"; a given path must exist.
     ``flags`` holds config field names to values already chosen on the command line.
+    ``project``: field -> (value, source) from ``[tool.devnode]`` (devnode/project.py), the lowest source.
     ``export_env`` also puts every ``.env`` variable into ``environ`` (the real process
     environment for the CLI), as production's ``load_dotenv()`` does.
-    ``project``: field -> (value, source) from ``[tool.devnode]`` (devnode/project.py), the lowest source.
     """
     cwd = cwd or Path.cwd()
     environ = os.environ if environ is None else environ

@@ -6,8 +6,8 @@ exception types and messages, events). ``expected_surface.json`` is that
 transcript from production's Node (the snapshot in ../shared/upstream) on a
 local anvil chain; the stand-in must produce it exactly, apart from the
 documented differences below. The production run itself (slower, needs
-web3/plyvel/kademlia and anvil) regenerates and checks the file when those are
-available: set DEVNODE_ANVIL to the anvil binary.
+web3/plyvel/kademlia and anvil, as the contract suite does) checks the file when
+those are available; DEVNODE_REGENERATE=1 rewrites it from production.
 """
 
 from __future__ import annotations
@@ -78,7 +78,13 @@ def test_the_plugin_gives_productions_transcript_on_the_stand_in(tmp_path: Path)
 
 
 def _anvil() -> str | None:
-    return os.environ.get("DEVNODE_ANVIL") or shutil.which("anvil")
+    """The anvil devnode itself would run ($DEVNODE_ANVIL, PATH, or devnode setup-chain's cache)."""
+    from devnode.production.anvil import AnvilNotFound, find_anvil
+
+    try:
+        return str(find_anvil())
+    except AnvilNotFound:
+        return None
 
 
 def _free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -94,7 +100,7 @@ def test_productions_own_node_still_gives_the_expected_transcript(tmp_path: Path
         pytest.importorskip(module, reason=f"production's node needs {module} (pip install 'devnode[production]')")
     anvil = _anvil()
     if anvil is None:
-        pytest.skip("no anvil binary (set DEVNODE_ANVIL, or npm install @foundry-rs/anvil)")
+        pytest.skip("no anvil binary (devnode setup-chain, or set DEVNODE_ANVIL)")
     port = _free_port()
     chain = subprocess.Popen([anvil, "--host", "127.0.0.1", "--port", str(port), "--silent"])
     try:

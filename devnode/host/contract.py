@@ -46,9 +46,8 @@ def near_lifecycle(name: str) -> tuple[str, ...]:
 def own_methods(cls: type) -> dict[str, Any]:
     """Functions the plugin class (and its bases, not ``object``) defines, by name."""
     found: dict[str, Any] = {}
-    if not isinstance(cls, type):  # a factory function as the plugin "class": production only calls it
-        return found
-    for klass in reversed(cls.__mro__[:-1]):
+    # Production accepts any callable as the plugin "class"; a factory function's methods are unknown here.
+    for klass in reversed(getattr(cls, "__mro__", (object,))[:-1]):
         try:
             items = list(vars(klass).items())
         except TypeError:
