@@ -48,6 +48,16 @@ def _status_seconds(text: str) -> float:
     return value
 
 
+def _debug_endpoint(text: str) -> str:
+    from devnode.debug_adapter import EndpointError, parse_endpoint
+
+    try:
+        parse_endpoint(text)
+    except EndpointError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _peers(text: str) -> list[str]:
     """``--peers 5`` makes peer1..peer5; ``--peers alice,bob`` names them."""
     if text.isdigit():
@@ -125,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     debug.add_argument("--console", action="store_true",
                        help="open the Python console on the live node at start; 'c' opens it later "
                             "(rich console only; ignored with --ui plain/json)")
+    debug.add_argument("--debug-adapter", type=_debug_endpoint, metavar="[HOST:]PORT",
+                       help="let an editor's debugger (VS Code, any Debug Adapter Protocol client) attach on PORT; "
+                            "loopback only unless HOST is given (docs/debugging.md)")
+    debug.add_argument("--wait-for-client", action="store_true",
+                       help="with --debug-adapter: load no plugin until the editor has attached")
     _playback_run_options(run)
 
     check = sub.add_parser(
@@ -307,8 +322,11 @@ def _run(args: argparse.Namespace) -> int:
         watch=not args.no_watch, debounce_ms=args.debounce, step_ms=args.step, force_polling=args.force_polling,
         timeout=args.timeout, log_level=args.log_level,
         scenario=args.scenario, loop_scenario=args.loop_scenario, record=args.record, node=_node_choice(args),
+        debug_adapter=args.debug_adapter, wait_for_client=args.wait_for_client,
     )
     _authoring(args, options)
+    if args.wait_for_client and args.debug_adapter is None:
+        raise ConfigError("--wait-for-client needs --debug-adapter [HOST:]PORT to know where the editor attaches")
     if args.loop_scenario and not args.scenario:
         raise ConfigError("--loop-scenario needs --scenario FILE to know what to play")
     problem = _input_problem("scenario", args.scenario) if args.scenario else None

@@ -18,6 +18,7 @@ from devnode.commands import execute
 from devnode.config import NodeConfig
 from devnode.events import Event, EventType, HandlerResult
 from devnode.host.host import PluginHost
+from devnode.paused import exclude_pauses
 from devnode.playback import run_requested
 from devnode.recording import Recorder
 from devnode.reload.reloader import Reloader
@@ -50,6 +51,8 @@ class RunOptions:
     fast: bool = False
     headless: bool = False  # stop once the scenario/replay is done; run() returns 0/1 on its outcome
     node: NodeChoice = field(default_factory=NodeChoice)  # stand-in or production-backed (--node)
+    debug_adapter: str | None = None  # [HOST:]PORT for an editor's debugger (docs/debugging.md); None: nothing listens
+    wait_for_client: bool = False
     # The authoring loop (docs/reload.md, docs/authoring.md): watch scope, .env, editor, tests on save.
     watch_paths: list[Path] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
@@ -94,6 +97,7 @@ class Runtime:
         self._root_level = logging.WARNING
         self.exit_code = 0
         self.recorder: Recorder | None = None
+        self.debug_adapter: Any = None
         self.restart_reason: str | None = None  # set by request_restart(); the CLI then starts devnode afresh
         self.env_values: dict[str, str | None] = {}  # the .env as read at start (authoring.env_changed diffs it)
         self.test_runner: Any = None  # devnode run --test (devnode/testrun.py)
@@ -115,11 +119,22 @@ class Runtime:
             for code, message in self.session.notices():
                 self.reporter.emit("warning", code=code, plugin=None, message=message)
             self.node.event_bus.add_observer(self._on_event)
+            self.node.event_bus.add_observer(exclude_pauses, first=True)  # before any handler time is reported
             if self.on_start is not None:
                 self.on_start(self)
             if self.recorder is not None:
                 self.recorder.attach(self.node)
-            await self.session.start()
+            await self.session.start_node()
+            if self.options.debug_adapter is not None:
+                from devnode.debug_adapter import start_debug_adapter
+
+                self.debug_adapter = await start_debug_adapter(self, self.options.debug_adapter,
+                                                               self.options.wait_for_client)
+            elif "pydevd" in sys.modules:  # run under an IDE's debugger: its stops are not handler time either
+                from devnode.debug_adapter import follow_running_debugger
+
+                self.debug_adapter = follow_running_debugger(self)
+            await self.host.start()
             authoring.install(self)
             if self.options.watch:
                 self.reloader = Reloader(
@@ -146,6 +161,8 @@ class Runtime:
             if not self._stopped:
                 await self._abandon()
             watchdog.stop()
+            if self.debug_adapter is not None:
+                self.debug_adapter.stop()
             if self.recorder is not None:
                 self.recorder.close()
             self._uninstall_logging()

@@ -17,6 +17,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import os
 import sys
 import types
 from collections.abc import Iterator, Sequence
@@ -37,7 +38,8 @@ class FreshSourceLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> types.CodeType:
         path = self.get_filename(fullname)
         source = self.get_data(path)
-        return self.source_to_code(source, path)
+        # The real path as co_filename: an editor's debugger matches breakpoints to each new version by it.
+        return self.source_to_code(source, os.path.realpath(path))
 
     def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
         """Never write bytecode into the author's plugin dir."""

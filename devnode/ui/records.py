@@ -22,6 +22,7 @@ def event_fields(event: Event, results: list[HandlerResult]) -> dict[str, Any]:
                 "ok": r.error is None,
                 "ms": round(r.seconds * 1000, 3),
                 "error": None if r.error is None else f"{type(r.error).__name__}: {r.error}",
+                **({"debugged": True} if getattr(r, "debugged", False) else {}),
             }
             for r in results
         ],
