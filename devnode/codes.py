@@ -1,0 +1,104 @@
+"""The names of devnode's record stream: every record ``kind`` and every warning ``code`` it emits.
+
+Records are a public interface (``--ui json``, the test kit, recordings), so these values are part
+of it: docs/json-records.md has a section per kind, docs/troubleshooting.md a table row per code.
+tests/test_codes.py parses the package and fails when an emit site uses a kind or code missing
+here, when a name here is emitted nowhere, or when the docs and this list disagree. Adding a kind
+or code means: the member here, the emit site, the docs entry.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RecordKind(StrEnum):
+    """The ``kind`` of each record a Reporter emits (docs/json-records.md)."""
+
+    # node lifecycle
+    NODE_READY = "node.ready"
+    NODE_STOPPED = "node.stopped"
+    NODE_RESTARTING = "node.restarting"
+    CONFIG_CHANGED = "config.changed"
+    # plugins
+    PLUGIN_LOADED = "plugin.loaded"
+    PLUGIN_RELOADED = "plugin.reloaded"
+    PLUGIN_FAILED = "plugin.failed"
+    PLUGIN_ERROR = "plugin.error"
+    PLUGIN_UNLOADED = "plugin.unloaded"
+    WARNING = "warning"
+    # events and logs
+    EVENT = "event"
+    LOG = "log"
+    # commands
+    HELP = "help"
+    STATUS = "status"
+    COMMAND_RESULT = "command.result"
+    COMMAND_ERROR = "command.error"
+    PEERS = "peers"
+    # tests on save (devnode run --test)
+    TESTS_FINISHED = "tests.finished"
+    # scenarios and replays
+    SCENARIO_STARTED = "scenario.started"
+    SCENARIO_STEP = "scenario.step"
+    SCENARIO_FINISHED = "scenario.finished"
+    SCENARIO_ERROR = "scenario.error"
+    REPLAY_STARTED = "replay.started"
+    REPLAY_FINISHED = "replay.finished"
+    REPLAY_ERROR = "replay.error"
+    # the editor's debugger (--debug-adapter)
+    DEBUGGER_LISTENING = "debugger.listening"
+    DEBUGGER_WAITING = "debugger.waiting"
+    DEBUGGER_ATTACHED = "debugger.attached"
+    DEBUGGER_DETACHED = "debugger.detached"
+    DEBUGGER_STOPPED = "debugger.stopped"
+    DEBUGGER_RESUMED = "debugger.resumed"
+
+
+class WarningCode(StrEnum):
+    """The ``code`` of each ``warning`` record (docs/troubleshooting.md#warnings)."""
+
+    # what a plugin left behind at shutdown or unload (host/host.py)
+    CLEANUP = "cleanup"
+    THREAD_LEFT_RUNNING = "thread-left-running"
+    PATCH_OVERWRITTEN = "patch-overwritten"
+    LEAK = "leak"
+    # a reload that could not be carried out in full (host/host.py, reload/)
+    RESTORE_FAILED = "restore-failed"
+    RESTACK_FAILED = "restack-failed"
+    SAVE_STATE_FAILED = "save-state-failed"
+    NOT_A_FILE = "not-a-file"
+    OUTSIDE_SCOPE_CHANGED = "outside-scope-changed"
+    RELOAD_ERROR = "reload-error"
+    # production parity: works here, would differ in the node (host/parity.py, contract.py, dependencies.py, links.py)
+    HELPER_LOADED_AS_PLUGIN = "helper-loaded-as-plugin"
+    PLUGIN_DIR_NAME = "plugin-dir-name"
+    MISSING_INITIALIZE = "missing-initialize"
+    MISSING_SHUTDOWN = "missing-shutdown"
+    ASYNC_INITIALIZE = "async-initialize"
+    ASYNC_SHUTDOWN = "async-shutdown"
+    SHUTDOWN_RAISES = "shutdown-raises"
+    LIFECYCLE_TYPO = "lifecycle-typo"
+    UNDECLARED_IMPORT = "undeclared-import"
+    SYMLINK_OUTSIDE = "symlink-outside"
+    LOAD_ORDER = "load-order"  # devnode check only
+    # the event loop blocked (watchdog.py)
+    STALL = "stall"
+    STALL_ENDED = "stall-ended"
+    # the node and the session (session.py, production/, authoring.py, debug_adapter.py)
+    KEY_PERMISSIONS = "key-permissions"
+    PRODUCTION_AUTHORIZATION = "production-authorization"
+    PRODUCTION_CHAIN = "production-chain"
+    ENV_INVALID = "env-invalid"
+    DEBUG_ADAPTER_EXPOSED = "debug-adapter-exposed"
+
+
+class NoteCode(StrEnum):
+    """The ``code`` of an INFO ``log`` record that is a hint, not a warning (also in the troubleshooting table)."""
+
+    UNSUBSCRIBED_HANDLER = "unsubscribed-handler"
+
+
+RECORD_KINDS: frozenset[str] = frozenset(RecordKind)
+WARNING_CODES: frozenset[str] = frozenset(WarningCode)
+NOTE_CODES: frozenset[str] = frozenset(NoteCode)
