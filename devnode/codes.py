@@ -82,6 +82,19 @@ class WarningCode(StrEnum):
     UNDECLARED_IMPORT = "undeclared-import"
     SYMLINK_OUTSIDE = "symlink-outside"
     LOAD_ORDER = "load-order"  # devnode check only
+    # production parity of the node's contract (events.py, host/parity.py, node/)
+    INITIALIZE_RAISES = "initialize-raises"
+    HANDLER_EXIT = "handler-exit"
+    DISPATCH_ORDER = "dispatch-order"
+    NEVER_PUBLISHED = "never-published-*"  # never-published-<type>
+    DATA_RECEIVED_NEVER_PUBLISHED = "data-received-never-published"
+    EVENT_NOT_JSON = "event-not-json-*"  # event-not-json-<type>
+    CONFIG_REFUSED = "config-*"  # config-<variable>
+    CONFIG_INITIAL_PEERS = "config-initial-peers"
+    SHARE_AUTHORIZATION = "share-authorization"
+    COMPLIANCE_HISTORY_WEB3 = "compliance-history-web3"
+    ERC20_NO_BYTECODE = "erc20-no-bytecode"
+    SIGNED_BY_NODE = "signed-by-node"
     # the event loop blocked (watchdog.py)
     STALL = "stall"
     STALL_ENDED = "stall-ended"
