@@ -402,13 +402,14 @@ def _check(args: argparse.Namespace) -> int:
     from devnode.ui.plain import format_record
 
     config = _config(args)
+    node = _node_choice(args)
     if args.format == "json":
         from devnode.ui.capture import stdout_to_stderr
 
         with stdout_to_stderr():  # stdout holds exactly one JSON document, whatever plugins print
-            report = asyncio.run(check_plugins(config, timeout=args.timeout, node=_node_choice(args)))
+            report = asyncio.run(check_plugins(config, timeout=args.timeout, node=node))
     else:
-        report = asyncio.run(check_plugins(config, timeout=args.timeout, node=_node_choice(args)))
+        report = asyncio.run(check_plugins(config, timeout=args.timeout, node=node))
     clean = report.clean(args.strict)
     if args.format == "json":
         print(json.dumps({**report.to_dict(), "clean": clean, "strict": args.strict}, default=str, indent=2))

@@ -82,19 +82,6 @@ class WarningCode(StrEnum):
     UNDECLARED_IMPORT = "undeclared-import"
     SYMLINK_OUTSIDE = "symlink-outside"
     LOAD_ORDER = "load-order"  # devnode check only
-    # production parity of the node's contract (events.py, host/parity.py, node/)
-    INITIALIZE_RAISES = "initialize-raises"
-    HANDLER_EXIT = "handler-exit"
-    DISPATCH_ORDER = "dispatch-order"
-    NEVER_PUBLISHED = "never-published-*"  # never-published-<type>
-    DATA_RECEIVED_NEVER_PUBLISHED = "data-received-never-published"
-    EVENT_NOT_JSON = "event-not-json-*"  # event-not-json-<type>
-    CONFIG_REFUSED = "config-*"  # config-<variable>
-    CONFIG_INITIAL_PEERS = "config-initial-peers"
-    SHARE_AUTHORIZATION = "share-authorization"
-    COMPLIANCE_HISTORY_WEB3 = "compliance-history-web3"
-    ERC20_NO_BYTECODE = "erc20-no-bytecode"
-    SIGNED_BY_NODE = "signed-by-node"
     # the event loop blocked (watchdog.py)
     STALL = "stall"
     STALL_ENDED = "stall-ended"
@@ -104,6 +91,15 @@ class WarningCode(StrEnum):
     PRODUCTION_CHAIN = "production-chain"
     ENV_INVALID = "env-invalid"
     DEBUG_ADAPTER_EXPOSED = "debug-adapter-exposed"
+    # the stand-in does what production intends or deliberately differs (events.py, node/, host/parity.py)
+    INITIALIZE_RAISES = "initialize-raises"
+    HANDLER_EXIT = "handler-exit"
+    DISPATCH_ORDER = "dispatch-order"
+    SIGNED_BY_NODE = "signed-by-node"
+    SHARE_AUTHORIZATION = "share-authorization"
+    DATA_RECEIVED_NEVER_PUBLISHED = "data-received-never-published"
+    COMPLIANCE_HISTORY_WEB3 = "compliance-history-web3"
+    ERC20_NO_BYTECODE = "erc20-no-bytecode"
 
 
 class NoteCode(StrEnum):
@@ -111,6 +107,9 @@ class NoteCode(StrEnum):
 
     UNSUBSCRIBED_HANDLER = "unsubscribed-handler"
 
+
+# Codes built per subject (``config-initial-peers``, ``never-published-peer_connected``): registered as patterns.
+CODE_FAMILIES: frozenset[str] = frozenset({"config-*", "never-published-*", "event-not-json-*"})
 
 RECORD_KINDS: frozenset[str] = frozenset(RecordKind)
 WARNING_CODES: frozenset[str] = frozenset(WarningCode)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from record_sites import ROOT, Found, Use, scan_package
 
-from devnode.codes import NOTE_CODES, RECORD_KINDS, WARNING_CODES, NoteCode, RecordKind, WarningCode
+from devnode.codes import CODE_FAMILIES, NOTE_CODES, RECORD_KINDS, WARNING_CODES, NoteCode, RecordKind, WarningCode
 
 DOCS = ROOT / "docs"
-CODES = WARNING_CODES | NOTE_CODES
+CODES = WARNING_CODES | NOTE_CODES | CODE_FAMILIES  # a family (`config-*`) is registered as its pattern
 ENUMS = {"WarningCode": WarningCode, "NoteCode": NoteCode, "RecordKind": RecordKind}
 # Values the scanner cannot resolve at the site, and where they are checked instead.
 ACCEPTED_UNRESOLVED = {
@@ -38,7 +38,7 @@ def _registered(use: Use) -> bool:
     names = RECORD_KINDS if use.what == "kind" else CODES
     value = _value(use)
     if use.pattern:
-        return any(fnmatch.fnmatchcase(name, value) for name in names)
+        return value in names or any(fnmatch.fnmatchcase(name, value) for name in names)
     return value in names
 
 
@@ -93,12 +93,14 @@ def test_the_json_reference_has_a_section_for_exactly_the_registered_kinds() -> 
 def _warning_table_codes(page: str) -> set[str]:
     """The codes in the first column of the table under ``## Warnings``."""
     section = page.split("\n## Warnings\n", 1)[1].split("\n## ", 1)[0]
-    # devnode check's failure codes (plugin.failed, not warnings) have their own table at the end.
-    section = section.split("\n### `devnode check`", 1)[0]
+    section = section.split("\n### `devnode check`", 1)[0]  # codes of check's plugin.failed records, not warnings
     rows = [line for line in section.splitlines() if line.startswith("| `")]
-    # A family of codes is written `name-<what>` and registered as `name-*`.
-    found = {code for row in rows for code in re.findall(r"`([a-z][a-z0-9-]*(?:<[a-z]+>)?)`", row.split("|")[1])}
-    return {re.sub(r"<[a-z]+>$", "*", code) for code in found}
+    codes: set[str] = set()
+    for row in rows:
+        first = re.sub(r"\(e\.g\..*?\)", "", row.split("|")[1])  # an example of a family is not a code of its own
+        codes |= set(re.findall(r"`([a-z][a-z0-9-]*)`", first))
+        codes |= {f"{prefix}*" for prefix in re.findall(r"`([a-z][a-z0-9-]*-)<[a-z_]+>`", first)}  # `config-<variable>`
+    return codes
 
 
 def _record_sections(page: str) -> set[str]:

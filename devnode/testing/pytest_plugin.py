@@ -34,8 +34,8 @@ MARKER_ARGUMENTS = {
     "timeout": "seconds for an async initialize()/shutdown() (number)",
     "strict": "True to fail the test on production-parity warnings",
     "node": '"standin" (default) or "production"',
-    "node_src": "with node=\"production\": the DataMgmt Node checkout (str or Path)",
-    "authorize": '"devnode" (default: share_data is authorized) or "production" (as shipped: refused)',
+    "node_src": "with node=\"production\": the datamgmtnode checkout (a path; default $DATAMGMTNODE_SRC or one found)",
+    "authorize": 'with node="production": "devnode" (default, shares authorized) or "production" (its own check)',
 }
 NODE_KINDS = ("standin", "production")
 

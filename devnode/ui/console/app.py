@@ -513,6 +513,7 @@ class RichConsole:
             return [t.value for t in EventType]
         if head in ("load", "unload", "reload"):
             return self.runtime.host.plugin_names() + (["all"] if head == "reload" else [])
+        # Runtime.peer_names copes with production's P2PNetwork (--node production) too.
         if head in ("share", "receive", "balance", "transfer"):
             return self.runtime.peer_names()
         if head == "peer":
