@@ -1,9 +1,11 @@
 """Static facts about the modules in a plugin dir: which sibling modules each imports,
-and which file names each mentions. Pure functions over source text, easy to test."""
+which third-party names, and which file names each mentions. Pure functions over source text, easy to test."""
 
 from __future__ import annotations
 
 import ast
+import hashlib
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -74,6 +76,60 @@ def mentioned_files(source: str) -> set[str]:
     return names
 
 
+def third_party_imports(source: str) -> dict[str, int]:
+    """Top-level names of absolute imports that matter at run time -> first line seen.
+
+    Skipped: relative imports, ``if TYPE_CHECKING:`` blocks and imports inside a
+    ``try`` that handles ImportError (optional dependencies).
+    """
+    tree = parse_source(source)
+    if tree is None:
+        return {}
+    found: dict[str, int] = {}
+    for node, guarded in _walk(tree, False):
+        if guarded:
+            continue
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found.setdefault(alias.name.split(".")[0], node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.setdefault(node.module.split(".")[0], node.lineno)
+    return found
+
+
+def _walk(node: ast.AST, guarded: bool) -> Iterable[tuple[ast.AST, bool]]:
+    yield node, guarded
+    if isinstance(node, ast.If) and _is_type_checking(node.test):
+        for child in node.orelse:
+            yield from _walk(child, guarded)
+        return
+    if isinstance(node, ast.Try) and _handles_import_error(node):
+        for child in node.body:
+            yield from _walk(child, True)
+        rest: list[ast.AST] = [*node.handlers, *node.orelse, *node.finalbody]
+        for other in rest:
+            yield from _walk(other, guarded)
+        return
+    for any_child in ast.iter_child_nodes(node):
+        yield from _walk(any_child, guarded)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _handles_import_error(node: ast.Try) -> bool:
+    for handler in node.handlers:
+        names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        if handler.type is None or any(
+            isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError", "Exception") for n in names
+        ):
+            return True
+    return False
+
+
 def read_source(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8", errors="replace")
@@ -82,37 +138,71 @@ def read_source(path: Path) -> str:
 
 
 class ModuleGraph:
-    """Who imports whom among the modules of one plugin dir, rebuilt from disk on demand."""
+    """Who imports whom among the modules of one plugin dir, rebuilt from disk on demand.
+
+    Each module's source is parsed once per distinct content: ``update`` re-reads the
+    file and skips the parse when the content is what was parsed before (the host calls
+    it on every load, right after ``refresh`` has parsed every module at start). Reverse
+    indexes keep "who imports X" and "who mentions file F" independent of the module count.
+    """
 
     def __init__(self, plugin_dir: Path) -> None:
         self.plugin_dir = plugin_dir
         self.imports: dict[str, set[str]] = {}
         self.mentions: dict[str, set[str]] = {}
         self.has_plugin_class: dict[str, bool] = {}
+        self.third_party: dict[str, dict[str, int]] = {}  # absolute imports -> first line (dependencies.py)
+        self._importers: dict[str, set[str]] = {}  # module -> the modules importing it
+        self._mentioned_by: dict[str, set[str]] = {}  # file name -> the modules naming it
+        self._digests: dict[str, bytes] = {}  # module -> digest of the source its facts come from
         self.refresh()
 
     def refresh(self) -> None:
-        self.imports.clear()
-        self.mentions.clear()
-        self.has_plugin_class.clear()
+        for name in list(self.imports):
+            self._forget(name)
         for path in sorted(self.plugin_dir.glob("*.py")):
             if path.stem != "__init__":
                 self.update(path.stem)
 
     def update(self, name: str) -> None:
         path = self.plugin_dir / f"{name}.py"
-        if path.is_file():
-            source = read_source(path)
-            self.imports[name] = sibling_imports(source, name)
-            self.mentions[name] = mentioned_files(source)
-            self.has_plugin_class[name] = defines_class(source, expected_class_name(name))
-        else:
-            self.imports.pop(name, None)
-            self.mentions.pop(name, None)
-            self.has_plugin_class.pop(name, None)
+        if not path.is_file():
+            self._forget(name)
+            return
+        source = read_source(path)
+        digest = hashlib.blake2b(source.encode("utf-8", "surrogateescape"), digest_size=16).digest()
+        if self._digests.get(name) == digest:
+            return  # the facts already come from this content
+        self._forget(name)
+        self._digests[name] = digest
+        self.imports[name] = sibling_imports(source, name)
+        self.mentions[name] = mentioned_files(source)
+        self.has_plugin_class[name] = defines_class(source, expected_class_name(name))
+        self.third_party[name] = third_party_imports(source)
+        for dep in self.imports[name]:
+            self._importers.setdefault(dep, set()).add(name)
+        for filename in self.mentions[name]:
+            self._mentioned_by.setdefault(filename, set()).add(name)
+
+    def _forget(self, name: str) -> None:
+        for dep in self.imports.pop(name, ()):
+            self._discard(self._importers, dep, name)
+        for filename in self.mentions.pop(name, ()):
+            self._discard(self._mentioned_by, filename, name)
+        self.has_plugin_class.pop(name, None)
+        self.third_party.pop(name, None)
+        self._digests.pop(name, None)
+
+    @staticmethod
+    def _discard(index: dict[str, set[str]], key: str, name: str) -> None:
+        users = index.get(key)
+        if users is not None:
+            users.discard(name)
+            if not users:
+                del index[key]
 
     def imported_by_others(self, name: str) -> bool:
-        return any(name in deps for mod, deps in self.imports.items() if mod != name)
+        return any(m != name for m in self._importers.get(name, ()))
 
     def is_helper(self, name: str) -> bool:
         """``_x.py`` always; otherwise a module other modules import that defines no plugin class."""
@@ -125,7 +215,7 @@ class ModuleGraph:
         result: set[str] = set()
         frontier = set(changed)
         while frontier:
-            nxt = {m for m, deps in self.imports.items() if deps & frontier and m not in result}
+            nxt = {m for dep in frontier for m in self._importers.get(dep, ()) if m not in result}
             result |= nxt
             frontier = nxt - changed
         return result - changed
@@ -153,5 +243,9 @@ class ModuleGraph:
             pending.remove(ready[0])
         return placed
 
+    def mentions_file(self, filename: str) -> bool:
+        """Whether any module's source names ``filename`` (a string literal ending in it)."""
+        return filename in self._mentioned_by
+
     def mentioning(self, filename: str) -> set[str]:
-        return {m for m, names in self.mentions.items() if filename in names}
+        return set(self._mentioned_by.get(filename, ()))
