@@ -9,6 +9,7 @@ from pathlib import Path
 
 from watchfiles import Change
 
+from devnode.host import tree
 from devnode.host.host import PluginHost
 from devnode.reload.planner import ContentLedger, Plan, plan_changes
 from devnode.reload.watcher import PluginDirFilter, watch_plugin_dir
@@ -23,7 +24,9 @@ class Reloader:
         self.debounce_ms = debounce_ms
         self.step_ms = step_ms
         self.force_polling = force_polling
-        self.contents = ContentLedger(self.plugin_dir)
+        self._keep = PluginDirFilter(self.plugin_dir)
+        self._relevant = _Relevance(host)
+        self.contents = ContentLedger(self.plugin_dir, self._relevant, self._keep_dir)
         self.ready = asyncio.Event()
 
     async def run(self, stop_event: asyncio.Event) -> None:
@@ -34,7 +37,7 @@ class Reloader:
         # then catch up on anything saved between start-up and registration.
         first = asyncio.ensure_future(batches.__anext__())
         await asyncio.sleep(0)
-        await self.apply_safely(self.rescan())
+        await self.apply_safely(self.rescan(), trust_stat=True)
         self.ready.set()
         try:
             paths = await first
@@ -44,10 +47,10 @@ class Reloader:
         except StopAsyncIteration:
             return
 
-    async def apply_safely(self, paths: set[Path]) -> None:
+    async def apply_safely(self, paths: set[Path], *, trust_stat: bool = False) -> None:
         """``apply``, but a bug in devnode's own reload code is reported and watching goes on."""
         try:
-            await self.apply(paths)
+            await (self.apply(paths, trust_stat=True) if trust_stat else self.apply(paths))
         except Exception as exc:
             self.host.reporter.emit(
                 "warning", code="reload-error", plugin=None,
@@ -57,14 +60,22 @@ class Reloader:
             )
 
     def rescan(self) -> set[Path]:
-        """Every file in the plugin dir, plus the ones known before (to see deletions)."""
-        keep = PluginDirFilter(self.plugin_dir)
-        current = {p for p in self.plugin_dir.rglob("*") if p.is_file() and keep(Change.modified, str(p))}
+        """Every file in the plugin dir that matters (see ``ContentLedger``), plus the ones known before (deletions)."""
+        self._relevant.forget()
+        current = set()
+        for entry in tree.files(self.plugin_dir, self._keep_dir):
+            path = Path(entry.path)
+            if self._relevant(path) and self._keep(Change.modified, entry.path):
+                current.add(path)
         return current | self.contents.known()
 
-    async def apply(self, paths: set[Path]) -> Plan:
-        """Plan and carry out one batch of changed paths."""
-        changed = {p for p in paths if self.contents.changed(p)}
+    def _keep_dir(self, path: str) -> bool:
+        return self._keep(Change.modified, path)
+
+    async def apply(self, paths: set[Path], *, trust_stat: bool = False) -> Plan:
+        """Plan and carry out one batch of changed paths (``trust_stat``: see ``ContentLedger.changed``)."""
+        self._relevant.forget()  # plugins may read other files since the last batch
+        changed = {p for p in paths if self.contents.changed(p, trust_stat=trust_stat)}
         if not changed:
             return Plan()
         for warning in self.host.links.check_paths(changed):
@@ -100,3 +111,26 @@ def _detect_ms(paths: set[Path]) -> float | None:
     if not mtimes:
         return None
     return max(0.0, (time.time() - max(mtimes)) * 1000)
+
+
+class _Relevance:
+    """Which files' content matters: modules, and files a plugin read while loading or names in its source.
+
+    The set of files read is gathered lazily, once per batch, and only when a path that is
+    neither a module nor a named file is asked about: a reload's cost does not grow with
+    the number of plugins.
+    """
+
+    def __init__(self, host: PluginHost) -> None:
+        self.host = host
+        self._read: set[Path] | None = None
+
+    def __call__(self, path: Path) -> bool:
+        if path.suffix == ".py" or self.host.graph.mentions_file(path.name):
+            return True
+        if self._read is None:
+            self._read = set().union(*(slot.files_read for slot in self.host.slots.values()))
+        return path in self._read
+
+    def forget(self) -> None:
+        self._read = None

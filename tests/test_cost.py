@@ -1,0 +1,215 @@
+"""Costs that must not grow with the project: what start-up and a reload read, list and parse.
+
+No timings here (scripts/bench_startup.py and scripts/bench_reload.py measure those): these
+tests pin the mechanisms, by counting the listings, parses and hashes themselves.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import HostHarness, write_plugin
+from devnode.host import imports
+from devnode.reload import planner
+
+Harness = Callable[..., HostHarness]
+
+READER = """
+    from pathlib import Path
+
+
+    class Reader_pluginPlugin:
+        def __init__(self, node):
+            self.node = node
+            self.config = (Path(__file__).parent / "settings.json").read_text()
+
+        def initialize(self):
+            pass
+
+        def shutdown(self):
+            pass
+"""
+
+
+def trivial(plugin_dir: Path, name: str) -> None:
+    write_plugin(plugin_dir, name, f"""
+        import json
+
+
+        class {name.capitalize()}Plugin:
+            def __init__(self, node):
+                self.node = node
+
+            def initialize(self):
+                pass
+
+            def shutdown(self):
+                pass
+    """)
+
+
+@pytest.fixture
+def listings(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every directory listed through os.listdir / os.scandir while the test runs."""
+    seen: list[str] = []
+    real_listdir, real_scandir = os.listdir, os.scandir
+
+    def listdir(path: Any = ".") -> Any:
+        seen.append(os.fspath(path))
+        return real_listdir(path)
+
+    def scandir(path: Any = ".") -> Any:
+        seen.append(os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    monkeypatch.setattr(os, "scandir", scandir)
+    yield seen
+
+
+def test_loading_and_reloading_a_plugin_never_lists_the_plugin_dir(
+    plugin_dir: Path, harness: Harness, listings: list[str]
+) -> None:
+    for n in range(20):
+        trivial(plugin_dir, f"p{n:02d}_plugin")
+    h = harness().start()
+    listed_at_start = [p for p in listings if Path(p) == plugin_dir.resolve() or Path(p) == plugin_dir]
+    # discovery, the module graph and the symlink check: a few listings in all, not one per plugin
+    assert len(listed_at_start) <= 3, listed_at_start
+    listings.clear()
+    h.run(h.host.reload(["p07_plugin"]))
+    assert h.kinds("plugin.reloaded", "p07_plugin")
+    assert listings == []
+
+
+def test_each_module_source_is_parsed_once_per_content(
+    plugin_dir: Path, harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(5):
+        trivial(plugin_dir, f"p{n}_plugin")
+    parsed: list[str] = []
+    real_parse = ast.parse
+
+    def counting_parse(source: Any, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(source)
+        return real_parse(source, *args, **kwargs)
+
+    imports.parse_source.cache_clear()
+    monkeypatch.setattr(imports.ast, "parse", counting_parse)
+    h = harness().start()
+    assert len(parsed) == 5  # the graph's facts and the dependency check share one parse per module
+    parsed.clear()
+    h.run(h.host.reload(["p3_plugin"]))
+    assert parsed == []  # same content: nothing to parse again
+    trivial(plugin_dir, "p3_plugin")
+    (plugin_dir / "p3_plugin.py").write_text((plugin_dir / "p3_plugin.py").read_text() + "\nX = 1\n")
+    h.run(h.host.reload(["p3_plugin"]))
+    assert len(parsed) == 1
+
+
+def test_a_sibling_module_or_package_is_still_not_an_undeclared_import(plugin_dir: Path, harness: Harness) -> None:
+    write_plugin(plugin_dir, "helperish", "X = 1\n")
+    (plugin_dir / "support").mkdir()
+    (plugin_dir / "support" / "__init__.py").write_text("Y = 2\n")
+    write_plugin(plugin_dir, "user_plugin", """
+        import helperish
+        import support
+        import not_installed_anywhere
+
+
+        class User_pluginPlugin:
+            def __init__(self, node):
+                pass
+
+            def initialize(self):
+                pass
+
+            def shutdown(self):
+                pass
+    """)
+    h = harness()
+    from devnode.host.dependencies import check_module
+
+    [warning] = check_module("user_plugin", plugin_dir / "user_plugin.py", plugin_dir)
+    assert "not_installed_anywhere" in warning.message
+    assert "helperish" not in warning.message and "support" not in warning.message
+    del h
+
+
+def project_with_bulk(plugin_dir: Path) -> None:
+    """A plugin that reads settings.json, one that reads nothing, and bytes no plugin reads."""
+    write_plugin(plugin_dir, "reader_plugin", READER)
+    (plugin_dir / "settings.json").write_text('{"a": 1}')
+    trivial(plugin_dir, "plain_plugin")
+    (plugin_dir / "blob.bin").write_bytes(b"x" * 1000)
+    data = plugin_dir / "data"
+    data.mkdir()
+    for n in range(30):
+        (data / f"row{n}.csv").write_text("1,2,3\n")
+    for ignored in (".git/objects/pack", "node_modules/left-pad"):
+        (plugin_dir / ignored).mkdir(parents=True)
+        (plugin_dir / ignored / "big.pack").write_bytes(b"\0" * 4096)
+
+
+def test_start_up_hashes_only_modules_and_the_files_plugins_read_and_each_once(
+    plugin_dir: Path, harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devnode.reload.reloader import Reloader
+
+    project_with_bulk(plugin_dir)
+    hashed: list[Path] = []
+    real_digest = planner._digest
+
+    def counting_digest(path: Path) -> str | None:
+        hashed.append(path)
+        return real_digest(path)
+
+    monkeypatch.setattr(planner, "_digest", counting_digest)
+    h = harness().start()
+    reloader = Reloader(h.host)
+    h.run(reloader.apply(reloader.rescan(), trust_stat=True))  # the catch-up rescan, as Reloader.run does it
+    names = sorted(p.relative_to(plugin_dir).as_posix() for p in hashed)
+    assert names == ["plain_plugin.py", "reader_plugin.py", "settings.json"]  # and none of them twice
+
+    # The watcher's saves are still hashed: same content is dropped, new content reloads the reader.
+    hashed.clear()
+    settings = plugin_dir / "settings.json"
+    settings.write_text('{"a": 1}')
+    assert h.run(reloader.apply({settings})).reload == []
+    settings.write_text('{"a": 2}')
+    assert h.run(reloader.apply({settings})).reload == ["reader_plugin"]
+    blob = plugin_dir / "blob.bin"
+    blob.write_bytes(b"y" * 1000)
+    assert not h.run(reloader.apply({blob}))  # nothing depends on it: no plan, and its bytes are not read
+    assert blob not in hashed and hashed.count(settings) == 2
+
+
+def test_start_up_never_walks_ignored_dirs(plugin_dir: Path, harness: Harness, listings: list[str]) -> None:
+    from devnode.reload.reloader import Reloader
+
+    project_with_bulk(plugin_dir)
+    h = harness().start()
+    reloader = Reloader(h.host)
+    h.run(reloader.apply(reloader.rescan(), trust_stat=True))
+    walked = {Path(p).resolve().relative_to(plugin_dir.resolve()).as_posix() for p in listings
+              if Path(p).resolve().is_relative_to(plugin_dir.resolve())}
+    assert "data" in walked  # ordinary sub-directories are still walked (a new plugin package there counts)
+    assert not {w for w in walked if w.startswith((".git", "node_modules"))}
+
+
+def test_a_file_saved_during_start_up_is_caught_up_with_the_stat_shortcut(plugin_dir: Path, harness: Harness) -> None:
+    from devnode.reload.reloader import Reloader
+
+    project_with_bulk(plugin_dir)
+    h = harness().start()
+    reloader = Reloader(h.host)
+    settings = plugin_dir / "settings.json"
+    settings.write_text('{"a": 3, "longer": true}')  # a different size: its stat no longer matches
+    plan = h.run(reloader.apply(reloader.rescan(), trust_stat=True))
+    assert plan.reload == ["reader_plugin"]
