@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,94 +24,99 @@ def parse_source(source: str) -> ast.Module | None:
         return None
 
 
-def sibling_imports(source: str, module_name: str) -> set[str]:
-    """Names of plugin-dir modules that ``module_name``'s source imports (any form, any depth)."""
+@dataclass(frozen=True)
+class SourceFacts:
+    """What the module graph and the dependency check read from one source, in one pass over its tree."""
+
+    siblings: frozenset[str]  # plugin-dir modules imported (any form, any depth), before removing the module itself
+    mentioned: frozenset[str]  # file names in string literals
+    classes: frozenset[str]  # top-level class names
+    third_party: tuple[tuple[str, int], ...]  # absolute imports that matter at run time, with their first line
+
+
+@lru_cache(maxsize=16)
+def source_facts(source: str) -> SourceFacts | None:
+    """``SourceFacts`` of ``source``, or None if it does not parse. One walk of the tree for all of them."""
     tree = parse_source(source)
     if tree is None:
-        return set()
-    found: set[str] = set()
+        return None
+    siblings: set[str] = set()
+    mentioned: set[str] = set()
+    imports: list[ast.Import | ast.ImportFrom] = []
+    guarded: list[ast.stmt] = []  # statements whose imports are optional or type-only
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
+            imports.append(node)
             for alias in node.names:
                 parts = alias.name.split(".")
                 if parts[0] == PACKAGE and len(parts) > 1:
-                    found.add(parts[1])
+                    siblings.add(parts[1])
         elif isinstance(node, ast.ImportFrom):
+            imports.append(node)
             if node.level == 0 and node.module:
                 parts = node.module.split(".")
                 if parts[0] != PACKAGE:
                     continue
                 if len(parts) > 1:
-                    found.add(parts[1])
+                    siblings.add(parts[1])
                 else:  # from plugins import x, y
-                    found.update(a.name for a in node.names)
+                    siblings.update(a.name for a in node.names)
             elif node.level == 1:  # from . import x / from .x import y
                 if node.module:
-                    found.add(node.module.split(".")[0])
+                    siblings.add(node.module.split(".")[0])
                 else:
-                    found.update(a.name for a in node.names)
-    found.discard(module_name)
-    return found
+                    siblings.update(a.name for a in node.names)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+            if 0 < len(text) < 200 and "." in text and "\n" not in text and " " not in text:
+                mentioned.add(Path(text).name)
+        elif isinstance(node, ast.If) and _is_type_checking(node.test):
+            guarded += node.body
+        elif isinstance(node, ast.Try) and _handles_import_error(node):
+            guarded += node.body
+    skipped = {id(n) for stmt in guarded for n in ast.walk(stmt) if isinstance(n, (ast.Import, ast.ImportFrom))}
+    third_party: dict[str, int] = {}
+    for imp in imports:
+        if id(imp) in skipped:
+            continue
+        if isinstance(imp, ast.Import):
+            names = [alias.name.split(".")[0] for alias in imp.names]
+        elif imp.level == 0 and imp.module:
+            names = [imp.module.split(".")[0]]
+        else:
+            continue
+        for name in names:
+            third_party[name] = min(third_party.get(name, imp.lineno), imp.lineno)
+    classes = frozenset(n.name for n in tree.body if isinstance(n, ast.ClassDef))
+    return SourceFacts(frozenset(siblings), frozenset(mentioned), classes, tuple(third_party.items()))
+
+
+def sibling_imports(source: str, module_name: str) -> set[str]:
+    """Names of plugin-dir modules that ``module_name``'s source imports (any form, any depth)."""
+    facts = source_facts(source)
+    return set() if facts is None else set(facts.siblings - {module_name})
 
 
 def defines_class(source: str, class_name: str) -> bool:
     """Whether the module defines ``class_name`` at top level (without running it)."""
-    tree = parse_source(source)
-    if tree is None:
-        return False
-    return any(isinstance(n, ast.ClassDef) and n.name == class_name for n in tree.body)
+    facts = source_facts(source)
+    return facts is not None and class_name in facts.classes
 
 
 def mentioned_files(source: str) -> set[str]:
     """String literals that look like file names (``'configurable.json'``)."""
-    tree = parse_source(source)
-    if tree is None:
-        return set()
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            text = node.value
-            if 0 < len(text) < 200 and "." in text and "\n" not in text and " " not in text:
-                names.add(Path(text).name)
-    return names
+    facts = source_facts(source)
+    return set() if facts is None else set(facts.mentioned)
 
 
 def third_party_imports(source: str) -> dict[str, int]:
-    """Top-level names of absolute imports that matter at run time -> first line seen.
+    """Top-level names of absolute imports that matter at run time -> first line.
 
     Skipped: relative imports, ``if TYPE_CHECKING:`` blocks and imports inside a
     ``try`` that handles ImportError (optional dependencies).
     """
-    tree = parse_source(source)
-    if tree is None:
-        return {}
-    found: dict[str, int] = {}
-    for node, guarded in _walk(tree, False):
-        if guarded:
-            continue
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                found.setdefault(alias.name.split(".")[0], node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.setdefault(node.module.split(".")[0], node.lineno)
-    return found
-
-
-def _walk(node: ast.AST, guarded: bool) -> Iterable[tuple[ast.AST, bool]]:
-    yield node, guarded
-    if isinstance(node, ast.If) and _is_type_checking(node.test):
-        for child in node.orelse:
-            yield from _walk(child, guarded)
-        return
-    if isinstance(node, ast.Try) and _handles_import_error(node):
-        for child in node.body:
-            yield from _walk(child, True)
-        rest: list[ast.AST] = [*node.handlers, *node.orelse, *node.finalbody]
-        for other in rest:
-            yield from _walk(other, guarded)
-        return
-    for any_child in ast.iter_child_nodes(node):
-        yield from _walk(any_child, guarded)
+    facts = source_facts(source)
+    return {} if facts is None else dict(facts.third_party)
 
 
 def _is_type_checking(test: ast.expr) -> bool:
