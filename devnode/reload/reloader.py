@@ -33,7 +33,7 @@ class Reloader:
         batches = watch_plugin_dir(
             self.plugin_dir, stop_event, debounce_ms=self.debounce_ms, step_ms=self.step_ms, force_polling=self.force_polling
         ).__aiter__()
-        # awatch registers its OS watch synchronously in its first step; let that step run,
+        # The watcher registers its OS watch synchronously in its first step; let that step run,
         # then catch up on anything saved between start-up and registration.
         first = asyncio.ensure_future(batches.__anext__())
         await asyncio.sleep(0)
