@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from devnode import __version__
-from devnode.config import ConfigError, NodeConfig, load_config
-from devnode.errors import DevnodeError
+
+if TYPE_CHECKING:  # imported where used: --version and --help stay as light as argparse
+    from devnode.config import NodeConfig
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -177,6 +176,9 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    from devnode.config import ConfigError
+    from devnode.errors import DevnodeError
+
     try:
         if args.command == "run":
             return _run(args)
@@ -197,6 +199,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _config(args: argparse.Namespace) -> NodeConfig:
+    from devnode.config import load_config
+
     flags: dict[str, Any] = {
         "plugin_dir": args.plugin_dir,
         "data_dir": args.data_dir,
@@ -219,6 +223,8 @@ def _run(args: argparse.Namespace) -> int:
         scenario=args.scenario, loop_scenario=args.loop_scenario, record=args.record,
     )
     if args.loop_scenario and not args.scenario:
+        from devnode.config import ConfigError
+
         raise ConfigError("--loop-scenario needs --scenario FILE to know what to play")
     problem = _input_problem("scenario", args.scenario) if args.scenario else None
     if problem is not None:  # a broken scenario stops here, before any plugin is loaded
@@ -237,6 +243,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _serve(config: NodeConfig, options: Any, ui: Any, *, json_lines: bool, commands_in: IO[str] | None = None) -> int:
     """Run a node to its end with a plain or JSON-lines UI; in JSON mode plugins' print() become records."""
+    import asyncio
+
     from devnode.runtime import Runtime
 
     if not json_lines:
@@ -251,6 +259,8 @@ def _serve(config: NodeConfig, options: Any, ui: Any, *, json_lines: bool, comma
 
 def _run_rich(args: argparse.Namespace, config: NodeConfig, options: Any) -> int:
     """The rich console reads keys itself, so the runtime gets no command stream."""
+    import asyncio
+
     from devnode.runtime import Runtime
     from devnode.ui.console import RichConsole
 
@@ -268,6 +278,9 @@ def _run_rich(args: argparse.Namespace, config: NodeConfig, options: Any) -> int
 
 
 def _check(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
     from devnode.check import check_plugins
     from devnode.ui.plain import format_record
 
@@ -341,7 +354,7 @@ def _results_only(ui: Any) -> Any:
 
 
 def _new_command(sub: Any) -> None:
-    from devnode.scaffold import TEMPLATES
+    from devnode.scaffold.choices import TEMPLATES
 
     new = sub.add_parser(
         "new", help="create a plugin and its test from a template",
@@ -355,6 +368,7 @@ def _new_command(sub: Any) -> None:
 
 
 def _new(args: argparse.Namespace) -> int:
+    from devnode.config import load_config
     from devnode.scaffold import ScaffoldError, create_plugin
 
     plugin_dir = Path(args.dir) if args.dir else Path(load_config(require_plugin_dir=False).plugin_dir)

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from devnode import compat
 from devnode.commands import execute
@@ -20,12 +20,13 @@ from devnode.events import Event, EventType, HandlerResult
 from devnode.host.host import PluginHost
 from devnode.node.node import DevNode
 from devnode.ownership import TrackedThread, install_task_factory
-from devnode.playback import run_requested
-from devnode.recording import Recorder
 from devnode.reload.reloader import Reloader
 from devnode.reporting import Record, Reporter
 from devnode.ui.records import PluginLogBridge, event_fields
 from devnode.watchdog import Watchdog
+
+if TYPE_CHECKING:  # scenarios and recordings are imported only when asked for (start-up time)
+    from devnode.recording import Recorder
 
 UI = Callable[[Record], None]
 
@@ -98,6 +99,8 @@ class Runtime:
         watchdog.start(loop)
         try:
             if self.options.record:
+                from devnode.recording import Recorder
+
                 self.recorder = Recorder(self.options.record, self.config.node_id)
             self.node = DevNode(self.config)
             for message in self.node.startup_warnings:
@@ -129,6 +132,8 @@ class Runtime:
             if self.commands_in is not None and self.options.read_commands:
                 self._start_command_reader(loop)
             if self.options.scenario or self.options.replay:
+                from devnode.playback import run_requested
+
                 self.start_task(run_requested(self), "devnode-playback")
             await self.stop_event.wait()
             await self._shutdown()

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
-import tomllib
 from functools import lru_cache
-from importlib.metadata import packages_distributions
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +78,8 @@ def _requirements(path: Path, seen: set[Path]) -> set[str]:
 
 
 def _pyproject(path: Path) -> set[str]:
+    import tomllib  # read only when a plugin has an import a declaration could cover
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
@@ -110,6 +110,8 @@ def _array(data: dict[str, Any], key: str) -> list[Any]:
 @lru_cache(maxsize=1)
 def _installed_providers() -> dict[str, tuple[str, ...]]:
     """Import name -> installed distributions providing it (``yaml`` -> ``PyYAML``)."""
+    from importlib.metadata import packages_distributions  # slow to import and to run: only when asked
+
     return {k: tuple(v) for k, v in packages_distributions().items()}
 
 
