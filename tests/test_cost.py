@@ -213,3 +213,78 @@ def test_a_file_saved_during_start_up_is_caught_up_with_the_stat_shortcut(plugin
     settings.write_text('{"a": 3, "longer": true}')  # a different size: its stat no longer matches
     plan = h.run(reloader.apply(reloader.rescan(), trust_stat=True))
     assert plan.reload == ["reader_plugin"]
+
+
+def test_version_and_help_import_neither_the_node_nor_asyncio() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from devnode.cli import main\n"
+        "for argv in (['--version'], ['--help'], ['run', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = ['asyncio', 'cryptography', 'sqlite3', 'dotenv', 'importlib.metadata', 'devnode.events',\n"
+        "         'devnode.node.node', 'devnode.config', 'anyio']\n"
+        "print('LOADED', [m for m in heavy if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60).stdout
+    assert "LOADED []" in out, out
+
+
+def test_the_public_names_still_import_from_devnode() -> None:
+    import devnode
+    from devnode import DevNode, Event, EventBus, EventType, NodeConfig, __version__, load_config
+    from devnode.events import EventType as Direct
+
+    assert EventType is Direct and callable(load_config) and isinstance(__version__, str)
+    assert {DevNode.__name__, Event.__name__, EventBus.__name__, NodeConfig.__name__} == {
+        "DevNode", "Event", "EventBus", "NodeConfig"}
+    assert set(devnode.__all__) <= set(dir(devnode))
+    with pytest.raises(AttributeError):
+        devnode.no_such_name  # noqa: B018
+
+
+def test_the_node_key_is_checked_at_start_without_cryptography(tmp_path: Path) -> None:
+    from devnode.node.crypto import Cipher, KeyFileError, load_or_create_key
+
+    key = load_or_create_key(tmp_path)
+    cipher = Cipher(key)
+    assert cipher.decrypt(cipher.encrypt({"a": 1})) == "{'a': 1}"  # a real Fernet key, made without Fernet
+    (tmp_path / "bad").mkdir()
+    from devnode.node.crypto import KEY_FILENAME
+
+    (tmp_path / "bad" / KEY_FILENAME).write_bytes(b"not-a-key")
+    with pytest.raises(KeyFileError, match="not a valid Fernet key"):
+        load_or_create_key(tmp_path / "bad")
+
+
+def test_the_threaded_watcher_reports_a_save_and_stops_when_asked(tmp_path: Path) -> None:
+    import asyncio
+
+    from watchfiles import Change
+
+    from devnode.reload.notify import watch_in_thread
+
+    async def scenario() -> set[tuple[Change, str]]:
+        stop = asyncio.Event()
+        batches = watch_in_thread(tmp_path, watch_filter=lambda c, p: not p.endswith(".skip"), debounce=1600,
+                                  step=10, stop_event=stop, force_polling=False, poll_delay_ms=100).__aiter__()
+        first = asyncio.ensure_future(batches.__anext__())
+        await asyncio.sleep(0)  # the watch is registered in the first step
+        (tmp_path / "a.skip").write_text("x")
+        (tmp_path / "a.py").write_text("x = 1\n")
+        changes = await asyncio.wait_for(first, 30)
+        stop.set()
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(batches.__anext__(), 30)
+        return changes
+
+    changes = asyncio.run(scenario())
+    assert {p for _, p in changes} == {str(tmp_path / "a.py")}
+    import threading
+
+    assert not [t for t in threading.enumerate() if t.name == "devnode-watcher"]
