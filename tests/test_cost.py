@@ -288,3 +288,56 @@ def test_the_threaded_watcher_reports_a_save_and_stops_when_asked(tmp_path: Path
     import threading
 
     assert not [t for t in threading.enumerate() if t.name == "devnode-watcher"]
+
+
+def test_the_watchdog_never_wakes_an_idle_loop_and_still_reports_a_stall_while_it_lasts(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    from devnode.reporting import Reporter
+    from devnode.watchdog import Watchdog
+
+    dog = Watchdog(Reporter(), tmp_path, warn_after=0.3, interrupt_after=None)  # the default tick, as devnode run
+
+    async def main() -> tuple[int, int, bool]:
+        loop = asyncio.get_running_loop()
+        selector: Any = loop._selector  # type: ignore[attr-defined]
+        real_select = selector.select
+        waits = 0
+
+        def counting_select(timeout: float | None = None) -> Any:
+            nonlocal waits
+            waits += 1
+            return real_select(timeout)
+
+        dog.start(loop)
+        selector.select = counting_select  # after start: the watchdog knows the selector's own wait
+        try:
+            await asyncio.sleep(1.5)  # idle: one wait for the timer, plus at most a wakeup or two
+            idle_waits = waits
+            time.sleep(0.3 + 1.0)  # blocked for a second longer than warn_after
+            reported_while_blocked = bool(dog.stalls)
+            await asyncio.sleep(0.3)
+            return idle_waits, len(dog.stalls), reported_while_blocked
+        finally:
+            selector.select = real_select
+            dog.stop()
+
+    idle_waits, stalls, reported_while_blocked = asyncio.run(main())
+    assert idle_waits <= 3  # a heartbeat timer on the loop would wake it 15 times in 1.5 s
+    assert reported_while_blocked and stalls == 1
+
+
+def test_rich_per_string_caches_stay_small_however_many_distinct_lines_are_printed() -> None:
+    import io
+
+    from rich import cells
+    from rich.console import Console
+
+    from devnode.ui.console import render_caches
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=80)
+    for n in range(3000):
+        console.print(f"reloaded bench_plugin 1.0.{n} in {n / 7:.3f} ms")  # every line distinct, like reload lines
+        render_caches.trim()
+    assert cells.cached_cell_len.cache_info().currsize <= 512 + 10
