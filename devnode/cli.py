@@ -247,14 +247,19 @@ def _serve(config: NodeConfig, options: Any, ui: Any, *, json_lines: bool, comma
 
     from devnode.runtime import Runtime
 
-    if not json_lines:
-        return asyncio.run(Runtime(config, options, ui, commands_in=commands_in).run())
-    from devnode.ui.capture import capture_prints
+    try:
+        if not json_lines:
+            return asyncio.run(Runtime(config, options, ui, commands_in=commands_in).run())
+        from devnode.ui.capture import capture_prints
 
-    with capture_prints() as restore:
-        runtime = Runtime(config, options, ui, commands_in=commands_in)
-        restore.attach(runtime.reporter)
-        return asyncio.run(runtime.run())
+        with capture_prints() as restore:
+            runtime = Runtime(config, options, ui, commands_in=commands_in)
+            restore.attach(runtime.reporter)
+            return asyncio.run(runtime.run())
+    finally:
+        close = getattr(ui, "close", None)
+        if close is not None:
+            close()  # the JSON UI writes event lines once per loop turn: nothing may stay behind
 
 
 def _run_rich(args: argparse.Namespace, config: NodeConfig, options: Any) -> int:
