@@ -341,3 +341,40 @@ def test_rich_per_string_caches_stay_small_however_many_distinct_lines_are_print
         console.print(f"reloaded bench_plugin 1.0.{n} in {n / 7:.3f} ms")  # every line distinct, like reload lines
         render_caches.trim()
     assert cells.cached_cell_len.cache_info().currsize <= 512 + 10
+
+
+def test_json_event_lines_are_the_same_text_written_once_per_loop_turn_and_in_order() -> None:
+    import asyncio
+    import io
+
+    from devnode.reporting import json_line
+    from devnode.ui.jsonl import JsonUI
+
+    class CountingStream(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            self.writes += 1
+            return super().write(text)
+
+    def event(n: int, **extra: Any) -> dict[str, Any]:
+        handlers = [{"plugin": "a_plugin", "handler": f"A_pluginPlugin.on_{i}", "ok": True, "ms": 0.001 * i,
+                     "error": None} for i in range(3)]
+        handlers.append({"plugin": None, "handler": "x", "ok": False, "ms": 2.5, "error": "ValueError: no"})
+        return {"kind": "event", "ts": 1.5, "type": "data.shared", "data": {"n": n, "é": "\u2028"},
+                "handlers": handlers, **extra}
+
+    stream = CountingStream()
+    ui = JsonUI(stream)
+    records = [event(1), event(2), {"kind": "log", "ts": 2.0, "message": "between"}, event(3), event(4)]
+
+    async def burst() -> int:
+        for record in records:
+            ui(record)
+        before = stream.writes
+        await asyncio.sleep(0)  # end of the loop turn: the waiting event lines go out together
+        return before
+
+    writes_during_burst = asyncio.run(burst())
+    assert stream.getvalue() == "".join(json_line(r) + "\n" for r in records)
+    assert writes_during_burst == 1 and stream.writes == 2  # the log record took events 1-2 with it
