@@ -58,6 +58,7 @@ class PluginImporter(importlib.abc.MetaPathFinder):
 
     def __init__(self, plugin_dir: Path) -> None:
         self.plugin_dir = plugin_dir.resolve()
+        self._found: list[str] | None = None  # plugins.* modules this finder gave a spec for, in a transaction
 
     # -- finder protocol -----------------------------------------------------
     def find_spec(
@@ -69,6 +70,8 @@ class PluginImporter(importlib.abc.MetaPathFinder):
                 return self._spec(fullname, init, package_dir=self.plugin_dir)
             spec = importlib.machinery.ModuleSpec(fullname, _EmptyPackageLoader(), is_package=True)
             spec.submodule_search_locations = [str(self.plugin_dir)]
+            if self._found is not None:
+                self._found.append(fullname)
             return spec
         if not fullname.startswith(PACKAGE + "."):
             return None
@@ -83,6 +86,8 @@ class PluginImporter(importlib.abc.MetaPathFinder):
         return None
 
     def _spec(self, fullname: str, file: Path, package_dir: Path | None = None) -> importlib.machinery.ModuleSpec:
+        if self._found is not None:
+            self._found.append(fullname)
         real = file.resolve()
         if not real.is_relative_to(self.plugin_dir):
             raise OutsidePluginDirError(
@@ -130,6 +135,8 @@ class PluginImporter(importlib.abc.MetaPathFinder):
     def with_submodules(self, modules: Sequence[str]) -> list[str]:
         """``plugins.<m>`` for each helper ``m``, plus its loaded submodules (for packages)."""
         names: list[str] = []
+        if not modules:
+            return names  # the usual reload: no need to scan the whole module table
         loaded = self.loaded_modules()
         for m in modules:
             full = self.qualified(m)
@@ -155,17 +162,21 @@ class PluginImporter(importlib.abc.MetaPathFinder):
         for name, module in saved.items():
             # `from plugins import x` reads the package attribute before sys.modules: drop it too.
             _detach(name, module)
-        before = set(sys.modules)
+        # The modules the import adds are the ones this finder hands out specs for meanwhile: no copy
+        # of the whole module table per import (its size grows with the number of plugins).
+        outer, self._found = self._found, []
         try:
             yield
         except BaseException:
-            for name in set(sys.modules) - before:
-                if name == PACKAGE or name.startswith(PACKAGE + "."):
+            for name in dict.fromkeys(self._found):
+                if name in sys.modules:
                     _detach(name, sys.modules.pop(name))
             for name, module in saved.items():
                 sys.modules[name] = module
                 _attach(name, module)
             raise
+        finally:
+            self._found = outer
 
     def _ensure_package(self) -> None:
         if PACKAGE not in sys.modules:
