@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from devnode.host.content import Signature, digest, signature
 from devnode.host.naming import PACKAGE
 
 
@@ -34,9 +35,14 @@ class OutsidePluginDirError(ImportError):
 class FreshSourceLoader(importlib.machinery.SourceFileLoader):
     """Loads a module from its source on every import, bypassing ``__pycache__``."""
 
+    executed: dict[Path, tuple[Signature | None, str]] | None = None  # set by PluginImporter
+
     def get_code(self, fullname: str) -> types.CodeType:
         path = self.get_filename(fullname)
+        before = signature(path)  # taken before reading: a save during the read shows as a changed stat later
         source = self.get_data(path)
+        if self.executed is not None:
+            self.executed[Path(path)] = (before, digest(source))
         return self.source_to_code(source, path)
 
     def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
@@ -59,6 +65,9 @@ class PluginImporter(importlib.abc.MetaPathFinder):
     def __init__(self, plugin_dir: Path) -> None:
         self.plugin_dir = plugin_dir.resolve()
         self._found: list[str] | None = None  # plugins.* modules this finder gave a spec for, in a transaction
+        # File -> (its stat before reading, digest of the source executed), for every module imported:
+        # the reloader's content ledger starts from what actually runs, without reading the files again.
+        self.executed: dict[Path, tuple[Signature | None, str]] = {}
 
     # -- finder protocol -----------------------------------------------------
     def find_spec(
@@ -97,6 +106,7 @@ class PluginImporter(importlib.abc.MetaPathFinder):
                 path=str(file),
             )
         loader = FreshSourceLoader(fullname, str(file))
+        loader.executed = self.executed
         spec = importlib.util.spec_from_file_location(
             fullname,
             file,

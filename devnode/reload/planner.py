@@ -9,13 +9,12 @@ read it; new file -> load; gone -> unload; same content as before -> nothing.
 
 from __future__ import annotations
 
-import hashlib
-import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devnode.host import tree
+from devnode.host.content import Signature, digest, signature
 from devnode.host.imports import ModuleGraph
 from devnode.host.naming import is_candidate
 
@@ -36,7 +35,6 @@ class Plan:
 
 
 Relevant = Callable[[Path], bool]
-Signature = tuple[int, int, int]  # st_mtime_ns, st_size, st_ino
 
 
 class ContentLedger:
@@ -48,14 +46,30 @@ class ContentLedger:
     directories (``.git``, ``node_modules``, ...) are never walked.
     """
 
-    def __init__(self, plugin_dir: Path, relevant: Relevant | None = None, keep_dir: tree.DirFilter | None = None) -> None:
+    def __init__(
+        self,
+        plugin_dir: Path,
+        relevant: Relevant | None = None,
+        keep_dir: tree.DirFilter | None = None,
+        executed: Mapping[Path, tuple[Signature | None, str]] | None = None,
+    ) -> None:
+        """``executed``: modules already read (the importer's stat-before-read and digest): not read again.
+
+        Starting from what was executed rather than from the disk now also means a save made
+        while the node was starting is seen by the catch-up rescan, not taken as the baseline.
+        """
         self.plugin_dir = plugin_dir
         self.relevant: Relevant = relevant or (lambda path: True)
         self._hashes: dict[Path, str | None] = {}
         self._signatures: dict[Path, Signature] = {}  # the file's stat when it was hashed
+        executed = executed or {}
         for entry in tree.files(plugin_dir, keep_dir):
             path = Path(entry.path)
-            if self.relevant(path):
+            if path in executed:
+                before, self._hashes[path] = executed[path]
+                if before is not None:
+                    self._signatures[path] = before
+            elif self.relevant(path):
                 self._record(path)
 
     def known(self) -> set[Path]:
@@ -87,18 +101,12 @@ class ContentLedger:
 
 
 def _signature(path: Path) -> Signature | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    if not stat.S_ISREG(st.st_mode):
-        return None
-    return st.st_mtime_ns, st.st_size, st.st_ino
+    return signature(path)
 
 
 def _digest(path: Path) -> str | None:
     try:
-        return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+        return digest(path.read_bytes())
     except OSError:
         return None
 

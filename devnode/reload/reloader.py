@@ -26,7 +26,7 @@ class Reloader:
         self.force_polling = force_polling
         self._keep = PluginDirFilter(self.plugin_dir)
         self._relevant = _Relevance(host)
-        self.contents = ContentLedger(self.plugin_dir, self._relevant, self._keep_dir)
+        self.contents = ContentLedger(self.plugin_dir, self._relevant, self._keep_dir, host.importer.executed)
         self.ready = asyncio.Event()
 
     async def run(self, stop_event: asyncio.Event) -> None:
