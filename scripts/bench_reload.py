@@ -243,7 +243,7 @@ async def reload_work(plugin_count: int, reloads: int) -> tuple[list[float], lis
         return totals, walls
 
 
-async def thousand_reloads() -> dict[str, float]:
+async def thousand_reloads(count: int = 1000) -> dict[str, float]:
     """Subscriptions, tasks and RSS around 1,000 reloads in a row (leak checks on, as in devnode run)."""
     import gc
 
@@ -258,7 +258,7 @@ async def thousand_reloads() -> dict[str, float]:
         await asyncio.sleep(0.3)  # let the deferred leak check run
         bench.records.clear()
         before = snapshot(bench)
-        for _ in range(1000):
+        for _ in range(count):
             await bench.host.reload(["p0000_plugin"])
         await asyncio.sleep(0.3)
         bench.records.clear()
@@ -379,6 +379,8 @@ def main() -> None:
     parser.add_argument("--among", type=int, default=2000, help="plugins around the reloaded one (default 2000)")
     parser.add_argument("--reloads", type=int, default=1000, help="saves for the memory check (default 1000)")
     parser.add_argument("--uis", default="rich,plain,json", help="UIs for the memory check (default rich,plain,json)")
+    parser.add_argument("--work-reloads", type=int, default=200, help="reloads timed for the reload work (default 200)")
+    parser.add_argument("--ledger-reloads", type=int, default=1000, help="in-process reloads for the ledger check")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="devnode-bench-") as tmp:
@@ -395,8 +397,8 @@ def main() -> None:
     print(f"  speed-up: {speedup:.1f}x  [goal >= {GOALS['speedup']:.0f}x: {verdict(speedup >= GOALS['speedup'])}]")
     print("  devnode breakdown (median ms): " + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in parts.items()))
 
-    alone, alone_wall = asyncio.run(reload_work(1, 200))
-    among, among_wall = asyncio.run(reload_work(args.among, 200))
+    alone, alone_wall = asyncio.run(reload_work(1, args.work_reloads))
+    among, among_wall = asyncio.run(reload_work(args.among, args.work_reloads))
     ratio = statistics.median(among) / statistics.median(alone)
     print("reload work of a 30-line plugin: the whole timings.total of its plugin.reloaded record (wall time of the "
           "host's reload in brackets)")
@@ -407,8 +409,8 @@ def main() -> None:
           f"[{statistics.median(among_wall):.3f} ms]  ratio {ratio:.2f}x  "
           f"[goal <= {GOALS['among_ratio']}x: {verdict(ratio <= GOALS['among_ratio'])}]")
 
-    flat = asyncio.run(thousand_reloads())
-    print("1,000 reloads in a row in-process (no UI): ledgers")
+    flat = asyncio.run(thousand_reloads(args.ledger_reloads))
+    print(f"{args.ledger_reloads:,} reloads in a row in-process (no UI): ledgers")
     print(f"  subscriptions {flat['subs_before']} -> {flat['subs_after']}, tasks {flat['tasks_before']} -> "
           f"{flat['tasks_after']}  [goal flat: "
           f"{verdict(flat['subs_before'] == flat['subs_after'] and flat['tasks_before'] == flat['tasks_after'])}]")
