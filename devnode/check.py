@@ -28,6 +28,7 @@ class CheckReport:
     plugins: list[str] = field(default_factory=list)
     failures: list[Record] = field(default_factory=list)
     warnings: list[Record] = field(default_factory=list)
+    notes: list[Record] = field(default_factory=list)  # info-level contract notes (never a problem)
 
     def clean(self, strict: bool) -> bool:
         return not self.failures and not (strict and self.warnings)
@@ -38,6 +39,7 @@ class CheckReport:
             "plugins": self.plugins,
             "failures": self.failures,
             "warnings": self.warnings,
+            "notes": self.notes,
         }
 
 
@@ -54,6 +56,7 @@ async def check_plugins(config: NodeConfig, timeout: float = 5.0) -> CheckReport
         compat.uninstall()
     report.plugins = forward["loaded"]
     report.failures = forward["failures"]
+    report.notes = forward["notes"]
     # Helpers' imports count too: production needs them installed just the same.
     tree = [{"kind": "warning", **found.to_record()} for found in dependencies.check_tree(Path(config.plugin_dir))]
     seen: set[tuple[Any, ...]] = set()
@@ -98,4 +101,5 @@ async def _lifecycle(config: NodeConfig, reverse: bool, timeout: float) -> dict[
         "loaded": loaded,
         "failures": [r for r in records if r["kind"] in PROBLEM_KINDS],
         "warnings": [r for r in records if r["kind"] == "warning"],
+        "notes": [r for r in records if r["kind"] == "log" and r.get("logger") == "devnode.contract"],
     }

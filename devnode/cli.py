@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--force-polling", action="store_true",
                        help="poll instead of OS events (network or container mounts); polling can miss a second "
                             "change within the same second")
+    _authoring_options(run)
     debug = run.add_argument_group("debugging")
     debug.add_argument("--pdb", action="store_true",
                        help="on an exception in a plugin, stop in a post-mortem debugger at the plugin's frame "
@@ -114,6 +115,26 @@ def build_parser() -> argparse.ArgumentParser:
     _playback_commands(sub)
     _new_command(sub)
     return parser
+
+
+def _authoring_options(run: argparse.ArgumentParser) -> None:
+    """--watch/--ignore/--editor/--test (docs/authoring.md); also DEVNODE_* variables and [tool.devnode]."""
+    group = run.add_argument_group("authoring (also DEVNODE_WATCH/DEVNODE_IGNORE/DEVNODE_EDITOR, [tool.devnode])")
+    group.add_argument("--watch", action="append", metavar="PATH",
+                       help="also watch this file or directory (repeatable); a changed module there reloads every "
+                            "plugin that imports it")
+    group.add_argument("--ignore", action="append", metavar="GLOB",
+                       help="ignore changes to files matching this gitignore-style pattern (repeatable); "
+                            ".gitignore and .devnodeignore in the plugin dir are honoured too")
+    group.add_argument("--editor", metavar="CMD|URL",
+                       help="editor for the console's links and the o key: a URL template such as "
+                            "vscode://file/{path}:{line}:{col}, or a command such as 'code -g {path}:{line}' "
+                            "(default: $DEVNODE_EDITOR, then $EDITOR)")
+    group.add_argument("--test-timeout", type=_seconds, default=60.0, metavar="SECONDS",
+                       help="with --test: kill a test run that takes longer and report it (default: 60)")
+    group.add_argument("--test", nargs=argparse.REMAINDER, metavar="PYTEST_ARGS",
+                       help="after each reload, run the tests that cover the reloaded plugin (in a subprocess); "
+                            "everything after --test goes to pytest, so give it last")
 
 
 def _playback_run_options(run: argparse.ArgumentParser) -> None:
@@ -156,6 +177,9 @@ def _headless_output(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from devnode.restart import remember_environment
+
+    remember_environment()  # a restart starts devnode again with this environment, not one a .env filled in
     try:
         return _main(argv)
     finally:
@@ -208,7 +232,26 @@ def _config(args: argparse.Namespace) -> NodeConfig:
         "initial_peers": args.peers,
         "p2p_port": args.p2p_port,
     }
-    return load_config({k: v for k, v in flags.items() if v is not None}, env_file=args.env_file)
+    from devnode.project import project_table_for
+
+    table = project_table_for(args.plugin_dir, Path.cwd())
+    return load_config({k: v for k, v in flags.items() if v is not None}, env_file=args.env_file,
+                       project=table.node_settings())
+
+
+def _authoring(args: argparse.Namespace, options: Any) -> None:
+    """Fill the run options' watch scope, editor and tests from the CLI, environment, .env and [tool.devnode]."""
+    from devnode.project import authoring_settings, env_file_in_use, project_table_for
+
+    cwd = Path.cwd()
+    table = project_table_for(args.plugin_dir, cwd)
+    env_file = env_file_in_use(args.env_file, cwd)
+    settings = authoring_settings({"watch": args.watch, "ignore": args.ignore, "editor": args.editor},
+                                  table, os.environ, env_file, cwd)
+    options.watch_paths, options.ignore, options.editor = settings.watch, settings.ignore, settings.editor
+    options.env_file = env_file
+    options.test_args, options.test_timeout = args.test, args.test_timeout
+    options.config_loader = lambda: _config(args)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -222,6 +265,7 @@ def _run(args: argparse.Namespace) -> int:
         timeout=args.timeout, log_level=args.log_level,
         scenario=args.scenario, loop_scenario=args.loop_scenario, record=args.record,
     )
+    _authoring(args, options)
     if args.loop_scenario and not args.scenario:
         from devnode.config import ConfigError
 
@@ -249,17 +293,36 @@ def _serve(config: NodeConfig, options: Any, ui: Any, *, json_lines: bool, comma
 
     try:
         if not json_lines:
-            return asyncio.run(Runtime(config, options, ui, commands_in=commands_in).run())
-        from devnode.ui.capture import capture_prints
-
-        with capture_prints() as restore:
             runtime = Runtime(config, options, ui, commands_in=commands_in)
-            restore.attach(runtime.reporter)
-            return asyncio.run(runtime.run())
+            code = asyncio.run(runtime.run())
+        else:
+            from devnode.ui.capture import capture_prints
+
+            with capture_prints() as restore:
+                runtime = Runtime(config, options, ui, commands_in=commands_in)
+                restore.attach(runtime.reporter)
+                code = asyncio.run(runtime.run())
     finally:
         close = getattr(ui, "close", None)
         if close is not None:
             close()  # the JSON UI writes event lines once per loop turn: nothing may stay behind
+    _restart_if_asked(runtime)
+    return code
+
+
+def _restart_if_asked(runtime: Any, histories: dict[str, list[str]] | None = None) -> None:
+    """``restart`` (command, R, a changed .env): everything is shut down; start devnode again in this process."""
+    if runtime.restart_reason is not None and not runtime.options.headless:
+        from devnode.restart import exec_again, keep_recording
+
+        try:
+            kept = keep_recording(runtime.options.record)
+            if kept is not None:
+                print(f"devnode: the recording so far is kept as {kept}; {runtime.options.record} starts again",
+                      file=sys.stderr)
+            exec_again(runtime.restart_reason, histories)
+        except OSError as exc:  # everything is already shut down: say why, and end like a quit
+            print(f"devnode: error: could not restart ({exc}); start devnode again by hand", file=sys.stderr)
 
 
 def _run_rich(args: argparse.Namespace, config: NodeConfig, options: Any) -> int:
@@ -274,12 +337,14 @@ def _run_rich(args: argparse.Namespace, config: NodeConfig, options: Any) -> int
     except (AttributeError, OSError, ValueError):
         keys_fd = None  # no stdin at all: the console only shows
     console = RichConsole(sys.stdout, post_mortem=args.pdb, open_console=args.console, keys_fd=keys_fd,
-                          force_terminal=True if args.ui == "rich" else None)
+                          force_terminal=True if args.ui == "rich" else None, editor=options.editor)
     runtime = Runtime(config, options, console, commands_in=None, on_start=console.attach)
     try:
-        return asyncio.run(runtime.run())
+        code = asyncio.run(runtime.run())
     finally:
         console.close()
+    _restart_if_asked(runtime, console.histories())
+    return code
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -290,14 +355,20 @@ def _check(args: argparse.Namespace) -> int:
     from devnode.ui.plain import format_record
 
     config = _config(args)
-    report = asyncio.run(check_plugins(config, timeout=args.timeout))
+    if args.format == "json":
+        from devnode.ui.capture import stdout_to_stderr
+
+        with stdout_to_stderr():  # stdout holds exactly one JSON document, whatever plugins print
+            report = asyncio.run(check_plugins(config, timeout=args.timeout))
+    else:
+        report = asyncio.run(check_plugins(config, timeout=args.timeout))
     clean = report.clean(args.strict)
     if args.format == "json":
         print(json.dumps({**report.to_dict(), "clean": clean, "strict": args.strict}, default=str, indent=2))
     else:
         print(f"devnode check: {config.plugin_dir}")
         print(f"  {len(report.plugins)} plugin(s) loaded: {', '.join(report.plugins) or 'none'}")
-        for record in report.failures + report.warnings:
+        for record in report.failures + report.warnings + report.notes:
             print(format_record(record))
         verdict = "clean" if clean else "problems found"
         print(f"{len(report.failures)} failure(s), {len(report.warnings)} parity warning(s): {verdict}")

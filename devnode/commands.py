@@ -304,6 +304,17 @@ def _one_path(text: str, usage: str) -> Path:
     return path
 
 
+@command("restart", "restart", "shut everything down and start devnode again with the same arguments (data kept)")
+async def _restart(runtime: Runtime, rest: str) -> None:
+    from devnode.restart import can_restart
+
+    if runtime.options.headless:
+        raise CommandError("restart is for devnode run; a scenario or replay run starts fresh each time")
+    if not can_restart():
+        raise CommandError("restart needs devnode started as a program (devnode run ...), not called from other code")
+    runtime.request_restart("restart command")
+
+
 @command("quit", "quit", "shut every plugin down and stop the node")
 async def _quit(runtime: Runtime, rest: str) -> None:
     runtime.request_stop()

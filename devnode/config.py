@@ -67,15 +67,17 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     require_plugin_dir: bool = True,
+    project: Mapping[str, tuple[Any, str]] | None = None,
 ) -> NodeConfig:
     """Merge the sources in precedence order and validate the result.
 
     ``env_file`` None means "./.env if it exists"; a given path must exist.
     ``flags`` holds config field names to values already chosen on the command line.
+    ``project``: field -> (value, source) from ``[tool.devnode]`` (devnode/project.py), the lowest source.
     """
     cwd = cwd or Path.cwd()
     environ = os.environ if environ is None else environ
-    raw: dict[str, tuple[Any, str]] = {}
+    raw: dict[str, tuple[Any, str]] = dict(project or {})
 
     dotenv_path = _resolve_env_file(env_file, cwd)
     if dotenv_path is not None:
@@ -140,6 +142,7 @@ def _convert(name: str, value: Any, source: str) -> Any:
 
 
 def _typed_here(config: NodeConfig, name: str) -> bool:
+    # [tool.devnode] paths arrive absolute (relative to the pyproject.toml); either base keeps them.
     return config.source_of(name).startswith(("--", "environment variable"))
 
 

@@ -21,6 +21,8 @@ class Reporter:
 
     def __init__(self) -> None:
         self._sinks: list[Sink] = []
+        # Called on each record before the sinks see it (e.g. to add a restart offer to a warning).
+        self.enrichers: list[Callable[[Record], None]] = []
         # Called once when a sink's reader went away (e.g. ``devnode run | head``).
         self.on_output_closed: Callable[[], None] | None = None
 
@@ -33,6 +35,8 @@ class Reporter:
 
     def emit(self, kind: str, **fields: Any) -> Record:
         record: Record = {"kind": kind, "ts": round(time.time(), 6), **fields}
+        for enrich in self.enrichers:
+            enrich(record)
         for sink in list(self._sinks):
             try:
                 sink(record)

@@ -9,11 +9,11 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from devnode import compat
+from devnode import authoring, compat
 from devnode.commands import execute
 from devnode.config import NodeConfig
 from devnode.events import Event, EventType, HandlerResult
@@ -51,6 +51,14 @@ class RunOptions:
     replay: str | None = None
     fast: bool = False
     headless: bool = False  # stop once the scenario/replay is done; run() returns 0/1 on its outcome
+    # The authoring loop (docs/reload.md, docs/authoring.md): watch scope, .env, editor, tests on save.
+    watch_paths: list[Path] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    env_file: Path | None = None  # the .env in use: watched, a change restarts the node with it
+    editor: str | None = None
+    test_args: list[str] | None = None  # devnode run --test [PYTEST_ARGS]
+    test_timeout: float = 60.0
+    config_loader: Callable[[], NodeConfig] | None = None  # re-reads the configuration (after a .env change)
 
 
 class Runtime:
@@ -85,6 +93,9 @@ class Runtime:
         self._root_level = logging.WARNING
         self.exit_code = 0
         self.recorder: Recorder | None = None
+        self.restart_reason: str | None = None  # set by request_restart(); the CLI then starts devnode afresh
+        self.env_values: dict[str, str | None] = {}  # the .env as read at start (authoring.env_changed diffs it)
+        self.test_runner: Any = None  # devnode run --test (devnode/testrun.py)
 
     # -- the whole life of the node --------------------------------------------------
     async def run(self) -> int:
@@ -117,16 +128,19 @@ class Runtime:
                 self.recorder.attach(self.node)
             await self.node.start()
             await self.host.start()
+            authoring.install(self)
             if self.options.watch:
                 self.reloader = Reloader(
                     self.host, debounce_ms=self.options.debounce_ms, step_ms=self.options.step_ms,
-                    force_polling=self.options.force_polling,
+                    force_polling=self.options.force_polling, scope=authoring.watch_scope(self),
+                    on_env_change=lambda path: authoring.env_changed(self, path),
                 )
                 self._tasks.append(loop.create_task(self.reloader.run(self.stop_event), name="devnode-watcher"))
                 await _first_of(self.reloader.ready.wait(), self.stop_event.wait())
             self.reporter.emit(
                 "node.ready", node_id=self.config.node_id, plugin_dir=self.config.plugin_dir,
                 data_dir=self.config.data_dir, plugins=sorted(self.host.plugins), watching=self.options.watch,
+                **authoring.ready_fields(self),
             )
             await self.node.event_bus.publish(Event(EventType.NODE_STARTED, {"node_id": self.config.node_id}))
             if self.commands_in is not None and self.options.read_commands:
@@ -170,6 +184,13 @@ class Runtime:
     def request_stop(self, reason: str = "quit") -> None:
         self.stop_reason = reason
         self.stop_event.set()
+
+    def request_restart(self, reason: str = "restart command") -> None:
+        """Shut everything down cleanly, then start devnode again with the same arguments (see cli)."""
+        if self.restart_reason is None:
+            self.restart_reason = reason
+            self.reporter.emit("node.restarting", reason=reason)
+        self.request_stop("restart")
 
     def start_task(self, coro: Any, name: str) -> asyncio.Task[Any]:
         """Run ``coro`` in the background until it ends or the node stops (it is cancelled then)."""

@@ -50,12 +50,13 @@ def test_every_fixture_is_available_without_a_conftest(project: pytest.Pytester)
     result = run(project, """
         from devnode import EventType
 
-        def test_greets(devnode, devnode_node, devnode_events, load_plugin, reload_plugin, publish_event, share_data):
-            plugin = load_plugin("greeter_plugin")
-            event = publish_event(EventType.PEER_CONNECTED, {"peer_id": "peer7"})
+        def test_greets(devnode, devnode_node, devnode_events, devnode_plugin_dir):
+            plugin = devnode.load("greeter_plugin")
+            event = devnode.publish(EventType.PEER_CONNECTED, {"peer_id": "peer7"})
             assert event.handled_by == ["greeter_plugin"]
-            assert reload_plugin("greeter_plugin").greeted == ["peer7"]
-            assert share_data({"x": 1}, "peer2").startswith("0x")
+            assert devnode.reload("greeter_plugin").greeted == ["peer7"]
+            assert devnode.share({"x": 1}, "peer2").startswith("0x")
+            assert devnode_plugin_dir == devnode.plugin_dir
             assert devnode_events.types() == ["network.peer_connected", "data.shared"]
             assert devnode_node is devnode.node and devnode_node.plugin_manager.get_plugin("greeter_plugin")
     """)
@@ -257,3 +258,57 @@ def test_a_projects_own_devnode_fixture_wins_and_is_left_alone(pytester: pytest.
 
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*async def functions are not natively supported*"])
+
+
+def test_generic_names_are_left_to_the_project(project: pytest.Pytester) -> None:
+    """Only ``devnode`` and ``devnode_*`` are ours: a project's ``share_data`` or ``load_plugin`` is never shadowed."""
+    result = run(project, """
+        def test_unknown(share_data):
+            pass
+    """)
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'share_data' not found*"])
+    assert "load_plugin" not in result.stdout.str()
+
+
+def test_a_misspelt_marker_argument_fails_listing_the_accepted_ones(project: pytest.Pytester) -> None:
+    result = run(project, """
+        import pytest
+
+        @pytest.mark.devnode(peer=["alice"])
+        def test_typo(devnode):
+            pass
+
+        @pytest.mark.devnode("plugins")
+        def test_positional(devnode):
+            pass
+
+        @pytest.mark.devnode(node="mainnet")
+        def test_node_kind(devnode):
+            pass
+
+        @pytest.mark.devnode(node="standin", strict=False)
+        def test_accepted(devnode):
+            devnode.load("greeter_plugin")
+    """)
+
+    result.assert_outcomes(errors=3, passed=1)
+    result.stdout.fnmatch_lines([
+        '*@pytest.mark.devnode got unknown argument(s) "peer" (did you mean "peers"?); accepted: plugin_dir=*'
+        "node_id=*peers=*timeout=*strict=*node=*",
+        "*@pytest.mark.devnode takes keyword arguments only, got ('plugins',)*",
+        '*@pytest.mark.devnode(node=\'mainnet\'): node must be "standin" or "production"*',
+    ])
+    assert "TypeError" not in result.stdout.str()
+
+
+def test_the_package_ships_py_typed() -> None:
+    """Type checkers read devnode's annotations in authors' projects (PEP 561)."""
+    import importlib.resources
+    import tomllib
+    from pathlib import Path
+
+    assert importlib.resources.files("devnode").joinpath("py.typed").is_file()
+    pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["devnode"]

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from devnode.events import Event, EventBus
-from devnode.host import dependencies, parity
+from devnode.host import contract, dependencies, parity
 from devnode.host.diagnostics import PluginLookupError, PluginProblem, diagnose, drop_frames
 from devnode.host.file_reads import recording_reads
 from devnode.host.importer import PluginImporter
@@ -282,6 +282,8 @@ class PluginHost:
             self._warn(slot, warning)
         for warning in dependencies.check_module(name, slot.path, self.plugin_dir, self.graph.third_party.get(name)):
             self._warn(slot, warning)
+        for warning in contract.misspelt_lifecycle(name, cls, slot.path):
+            self._note_once(slot, "warning", warning.message, **warning.to_record())
 
         # 2-5. hold events, retire the old version, start the new one (or bring the old back)
         self._hold(slot)
@@ -316,6 +318,7 @@ class PluginHost:
         assert slot.ledger is not None
         slot.ledger.absorb(import_ledger)
         slot.files_read = set(slot.ledger.files_read)
+        self._note_unsubscribed(slot, cls)
         timings["total"] = round(_ms(started) + timings.get("detect", 0.0), 3)
         if was_serving:
             slot.reloads += 1
@@ -597,6 +600,22 @@ class PluginHost:
                 return
             slot.warned.add(key)
         self.reporter.emit("warning", **warning.to_record())
+
+    def _note_once(self, slot: PluginSlot, kind: str, key: str, **fields: Any) -> None:
+        """Emit a contract record once per plugin (not again at every reload)."""
+        if key in slot.warned:
+            return
+        slot.warned.add(key)
+        self.reporter.emit(kind, **fields)
+
+    def _note_unsubscribed(self, slot: PluginSlot, cls: type) -> None:
+        """An info-level note for each ``async def on_*`` that initialize() did not subscribe."""
+        assert slot.ledger is not None
+        callbacks = [sub.callback for sub in slot.ledger.subscriptions]
+        for method, line in contract.unsubscribed_handlers(cls, callbacks):
+            message = contract.unsubscribed_note(slot.name, cls, method, line, slot.path)
+            self._note_once(slot, "log", message, plugin=slot.name, level="INFO", logger="devnode.contract",
+                            message=message, file=str(slot.path), line=line, code="unsubscribed-handler")
 
     def _warn_helper(self, name: str) -> None:
         path = module_path(self.plugin_dir, name)

@@ -25,8 +25,7 @@ RUST_TIMEOUT_MS = 5_000  # the watcher returns "timeout" this often when nothing
 
 
 async def watch_in_thread(
-    path: Path,
-    *,
+    *paths: Path,
     watch_filter: Filter,
     debounce: int,
     step: int,
@@ -35,13 +34,13 @@ async def watch_in_thread(
     poll_delay_ms: int,
     recursive: bool = True,
 ) -> AsyncIterator[set[tuple[Change, str]]]:
-    """Yield each batch of filtered changes under ``path`` until ``stop_event`` is set."""
+    """Yield each batch of filtered changes under ``paths`` until ``stop_event`` is set (awatch's arguments)."""
     loop = asyncio.get_running_loop()
     stopping = threading.Event()  # what the Rust loop polls every step
     batches: asyncio.Queue[set[tuple[Change, str]] | BaseException | None] = asyncio.Queue()
     ignore_denied = bool(os.getenv("WATCHFILES_IGNORE_PERMISSION_DENIED"))
     debug = bool(os.getenv("WATCHFILES_DEBUG"))
-    with RustNotify([str(path)], debug, force_polling, poll_delay_ms, recursive, ignore_denied) as watcher:
+    with RustNotify([str(p) for p in paths], debug, force_polling, poll_delay_ms, recursive, ignore_denied) as watcher:
 
         def post(item: set[tuple[Change, str]] | BaseException | None) -> None:
             try:

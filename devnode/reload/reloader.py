@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import traceback
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from watchfiles import Change
@@ -12,31 +14,45 @@ from watchfiles import Change
 from devnode.host import tree
 from devnode.host.host import PluginHost
 from devnode.reload.planner import ContentLedger, Plan, plan_changes
+from devnode.reload.scope import WatchScope, watch_scope
 from devnode.reload.watcher import PluginDirFilter, watch_plugin_dir
 
 
 class Reloader:
     """Keeps the host in step with the plugin dir on disk."""
 
-    def __init__(self, host: PluginHost, *, debounce_ms: int = 1600, step_ms: int = 10, force_polling: bool = False) -> None:
+    def __init__(self, host: PluginHost, *, debounce_ms: int = 1600, step_ms: int = 10, force_polling: bool = False,
+                 scope: WatchScope | None = None, on_env_change: Callable[[Path], Awaitable[None]] | None = None) -> None:
         self.host = host
         self.plugin_dir = host.plugin_dir
         self.debounce_ms = debounce_ms
         self.step_ms = step_ms
         self.force_polling = force_polling
+        # --watch paths, ignores and the .env (docs/reload.md "What is watched"); None: the plugin dir only.
+        self.scope = scope
+        self.on_env_change = on_env_change
         self._keep = PluginDirFilter(self.plugin_dir)
         self._relevant = _Relevance(host)
         self.contents = ContentLedger(self.plugin_dir, self._relevant, self._keep_dir, host.importer.executed)
         self.ready = asyncio.Event()
+        if scope is not None:
+            from devnode.reload.outside import OutsideChanges
+
+            self.outside: OutsideChanges | None = OutsideChanges(host, scope, self.contents)
+        else:
+            self.outside = None
 
     async def run(self, stop_event: asyncio.Event) -> None:
-        batches = watch_plugin_dir(
-            self.plugin_dir, stop_event, debounce_ms=self.debounce_ms, step_ms=self.step_ms, force_polling=self.force_polling
-        ).__aiter__()
+        options = dict(debounce_ms=self.debounce_ms, step_ms=self.step_ms, force_polling=self.force_polling)
+        if self.scope is not None:
+            batches = watch_scope(self.scope, stop_event, **options).__aiter__()  # type: ignore[arg-type]
+        else:
+            batches = watch_plugin_dir(self.plugin_dir, stop_event, **options).__aiter__()  # type: ignore[arg-type]
         # The watcher registers its OS watch synchronously in its first step; let that step run,
         # then catch up on anything saved between start-up and registration.
         first = asyncio.ensure_future(batches.__anext__())
-        await asyncio.sleep(0)
+        for _ in range(3 if self.scope is not None else 1):  # the scope's watchers start one step later
+            await asyncio.sleep(0)
         await self.apply_safely(self.rescan(), trust_stat=True)
         self.ready.set()
         try:
@@ -67,13 +83,19 @@ class Reloader:
             path = Path(entry.path)
             if self._relevant(path) and self._keep(Change.modified, entry.path):
                 current.add(path)
-        return current | self.contents.known()
+        found = current | self.contents.known()
+        if self.scope is not None:
+            found = {p for p in found if self.scope.kind(p) != "plugin" or not self.scope.ignored(p)}
+        return found
 
     def _keep_dir(self, path: str) -> bool:
-        return self._keep(Change.modified, path)
+        """Walk into this directory? Not if the watcher ignores it (nor the ignore rules, with a scope)."""
+        return self._keep(Change.modified, path) and (self.scope is None or not self.scope.ignored(Path(path)))
 
     async def apply(self, paths: set[Path], *, trust_stat: bool = False) -> Plan:
         """Plan and carry out one batch of changed paths (``trust_stat``: see ``ContentLedger.changed``)."""
+        if self.outside is not None:
+            paths = await self.outside.take(paths, self.on_env_change)
         self._relevant.forget()  # plugins may read other files since the last batch
         changed = {p for p in paths if self.contents.changed(p, trust_stat=trust_stat)}
         if not changed:
@@ -123,11 +145,14 @@ class _Relevance:
 
     def __init__(self, host: PluginHost) -> None:
         self.host = host
+        self._inside = str(host.plugin_dir) + os.sep
         self._read: set[Path] | None = None
 
     def __call__(self, path: Path) -> bool:
         if path.suffix == ".py" or self.host.graph.mentions_file(path.name):
             return True
+        if not str(path).startswith(self._inside):
+            return True  # the .env and --watch files: the watch scope chose them, so their content matters
         if self._read is None:
             self._read = set().union(*(slot.files_read for slot in self.host.slots.values()))
         return path in self._read

@@ -8,7 +8,7 @@ in docs/testing.md.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +22,19 @@ if TYPE_CHECKING:
 KIT = "devnode"
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox.ini", ".git")
 MARKER_HELP = (
-    "devnode(plugin_dir=None, node_id='node1', peers=None, timeout=5.0, strict=False): configure the devnode "
-    "fixture's node; strict=True also fails the test on production-parity warnings"
+    "devnode(plugin_dir=None, node_id='node1', peers=None, timeout=5.0, strict=False, node='standin'): configure "
+    "the devnode fixture's node; strict=True also fails the test on production-parity warnings"
 )
+# The marker's keyword arguments, each with what it accepts (shown when a test passes a wrong one).
+MARKER_ARGUMENTS = {
+    "plugin_dir": "a path (str or Path) to the plugin dir",
+    "node_id": "the node's id (str)",
+    "peers": "a list of simulated peer ids",
+    "timeout": "seconds for an async initialize()/shutdown() (number)",
+    "strict": "True to fail the test on production-parity warnings",
+    "node": '"standin" (default) or "production"',
+}
+NODE_KINDS = ("standin", "production")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,8 +62,9 @@ def devnode(request: pytest.FixtureRequest, tmp_path: Path, devnode_plugin_dir: 
     from devnode.testing.kit import DevNodeKit
 
     marker = request.node.get_closest_marker("devnode")
-    options = dict(marker.kwargs) if marker else {}
+    options = marker_options(marker)
     options.pop("strict", None)
+    options.pop("node", None)
     plugin_dir = Path(options.pop("plugin_dir", devnode_plugin_dir))
     kit = DevNodeKit(plugin_dir, tmp_path / "devnode-data", **options)
     try:
@@ -72,30 +83,6 @@ def devnode_node(devnode: DevNodeKit) -> DevNode:
 def devnode_events(devnode: DevNodeKit) -> EventRecorder:
     """Every event published on the bus during the test, with the plugins that handled it."""
     return devnode.events
-
-
-@pytest.fixture
-def load_plugin(devnode: DevNodeKit) -> Callable[..., Any]:
-    """``load_plugin("greeter_plugin")`` or ``load_plugin(path)``: load it, return the live instance."""
-    return devnode.load
-
-
-@pytest.fixture
-def reload_plugin(devnode: DevNodeKit) -> Callable[..., Any]:
-    """``reload_plugin("greeter_plugin")``: re-import from disk, carry state over, return the new instance."""
-    return devnode.reload
-
-
-@pytest.fixture
-def publish_event(devnode: DevNodeKit) -> Callable[..., Any]:
-    """``publish_event(EventType.X, {...})``: publish and wait for every handler; returns the RecordedEvent."""
-    return devnode.publish
-
-
-@pytest.fixture
-def share_data(devnode: DevNodeKit) -> Callable[..., Any]:
-    """``share_data(data, "peer1")``: the node's share_data (through plugins wrapping it); returns the tx hash."""
-    return devnode.share
 
 
 # -- async tests and the end-of-test check -------------------------------------------------
@@ -141,6 +128,32 @@ def _kit_of(item: pytest.Item) -> DevNodeKit | None:
 
     value = funcargs[KIT]
     return value if isinstance(value, DevNodeKit) else None
+
+
+def marker_options(marker: pytest.Mark | None) -> dict[str, Any]:
+    """The ``@pytest.mark.devnode(...)`` keyword arguments, checked; a wrong one fails the test saying what is accepted."""
+    if marker is None:
+        return {}
+    accepted = "; ".join(f"{name}= {what}" for name, what in MARKER_ARGUMENTS.items())
+    if marker.args:
+        pytest.fail(f"@pytest.mark.devnode takes keyword arguments only, got {marker.args!r}; accepted: {accepted}",
+                    pytrace=False)
+    unknown = sorted(set(marker.kwargs) - set(MARKER_ARGUMENTS))
+    if unknown:
+        near = {name: _closest(name) for name in unknown}
+        named = ", ".join(f'"{u}"' + (f' (did you mean "{near[u]}"?)' if near[u] else "") for u in unknown)
+        pytest.fail(f"@pytest.mark.devnode got unknown argument(s) {named}; accepted: {accepted}", pytrace=False)
+    node = marker.kwargs.get("node", "standin")
+    if node not in NODE_KINDS:
+        pytest.fail(f'@pytest.mark.devnode(node={node!r}): node must be "standin" or "production"', pytrace=False)
+    return dict(marker.kwargs)
+
+
+def _closest(name: str) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(name, list(MARKER_ARGUMENTS), n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 def find_plugin_dir(start: Path) -> Path:

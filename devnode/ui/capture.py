@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,3 +46,27 @@ def capture_prints() -> Iterator[PrintCapture]:
         yield capture
     finally:
         sys.stdout = original
+
+
+@contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to stdout (print, threads, C code writing fd 1) to stderr meanwhile.
+
+    ``devnode check --format json`` keeps stdout for its one JSON document, whatever plugins print.
+    """
+    sys.stdout.flush()
+    try:
+        saved_fd: int | None = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:  # no fd 1 (embedded use): the Python-level redirect still holds
+        saved_fd = None
+    original = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = original
+        if saved_fd is not None:
+            sys.stderr.flush()
+            os.dup2(saved_fd, 1)
+            os.close(saved_fd)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any, Callable
 
+from devnode.ui.authoring_lines import AUTHORING_FORMATTERS
 from devnode.ui.playback_lines import PLAYBACK_FORMATTERS
 
 PREVIEW = 80
@@ -121,6 +122,7 @@ FORMATTERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "command.error": lambda r: f"error: {r['error']}",
     "command.result": lambda r: f"ok: {r['command']} {preview(r['result'], 200)}",
     **PLAYBACK_FORMATTERS,  # scenario.*, replay.*, peers
+    **AUTHORING_FORMATTERS,  # tests.finished, config.changed, node.restarting
 }
 
 

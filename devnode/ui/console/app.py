@@ -30,6 +30,7 @@ from devnode.ui.console.debugger import Breakpoints, post_mortem
 from devnode.ui.console.event_lines import Burst, Coalescer, burst_line, event_line, paused_summary
 from devnode.ui.console.footer import Footer
 from devnode.ui.console.keys import KeyReader
+from devnode.ui.console.links import Linker, Location, editor_command, links_enabled, run_editor
 from devnode.ui.console.prompt import LineHistory, on_thread, read_line, words_completer
 from devnode.ui.console.repl import NodeConsole, interact, namespace
 from devnode.ui.console.table import status_table
@@ -61,6 +62,7 @@ class RichConsole:
         open_console: bool = False,
         keys_fd: int | None = None,
         force_terminal: bool | None = None,
+        editor: str | None = None,
     ) -> None:
         self.stream = stream if stream is not None else sys.stdout
         # The console writes to the real stream: print() is redirected *to* it while the footer shows.
@@ -92,6 +94,11 @@ class RichConsole:
         self._interrupts = 0
         self._stall_in_debugger = False
         self._closed = False
+        # OSC 8 links on file:line, and the o key (docs/authoring.md); set up in attach() once the dirs are known.
+        self.editor = editor or os.environ.get("DEVNODE_EDITOR") or None
+        self.linker = Linker([], self.editor, enabled=False)
+        self.last_error: Location | None = None
+        self._restore_histories()
 
     # -- the reporter sink (hot path) -------------------------------------------------------
     def __call__(self, record: Record) -> None:
@@ -128,6 +135,7 @@ class RichConsole:
             view = errors.from_record(record, self.plugin_dir, exc)
         except Exception:  # an odd traceback must not cost the panel (or switch the console off)
             view = errors.from_record(record, self.plugin_dir)
+        self._remember_error(view, record)
         self._queue.append((record, view))
         self._poke()
         if self.post_mortem and exc is not None and self._on_loop() and self._debuggable(exc):
@@ -180,6 +188,8 @@ class RichConsole:
         """Runtime hook, called on the loop once the node exists and before plugins load."""
         self.runtime = runtime
         self.plugin_dir = runtime.host.plugin_dir
+        self.linker = Linker([self.plugin_dir.parent, self.plugin_dir, Path.cwd()], self.editor,
+                             enabled=links_enabled(self.console.is_terminal))
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._wake = asyncio.Event()
@@ -255,11 +265,12 @@ class RichConsole:
                     skipped_logs[record.get("plugin") or record.get("logger") or "-"] += 1
                     continue
             if isinstance(extra, errors.ErrorView):
-                lines.append(errors.error_panel(extra))
+                lines.append(errors.error_panel(extra, self.linker.link_text if self.linker.enabled else None))
             elif extra is not None:
                 lines.append(extra)  # a line the console made itself
             else:
-                lines.append(_render_safely(record, width))
+                line = _render_safely(record, width)
+                lines.append(self.linker.link_text(line) if isinstance(line, Text) else line)
         lines += self._event_lines(self.coalescer.feed(run, now))
         if final:
             lines += self._event_lines(self.coalescer.close_all())
@@ -381,6 +392,10 @@ class RichConsole:
             self._spawn(self._emit_prompt(), "devnode-prompt")
         elif key == "c":
             self._open_console()
+        elif key == "R":
+            self._command("restart")
+        elif key == "o":
+            self._open_last_error()
 
     def _command(self, line: str) -> None:
         assert self.runtime is not None
@@ -437,6 +452,55 @@ class RichConsole:
         if head == "log-level":
             return LOG_LEVELS
         return []
+
+    # -- the editor and histories across a restart -----------------------------------------------------
+    def _remember_error(self, view: errors.ErrorView, record: Record) -> None:
+        """The innermost plugin frame of the newest error: where ``o`` opens the editor."""
+        if view.frames:
+            frame = view.frames[-1]
+            found = self.linker.resolve(frame.file, frame.line, frame.column)
+        elif record.get("file") and record.get("line"):
+            found = self.linker.resolve(str(record["file"]), int(record["line"]), record.get("column"))
+        else:
+            found = None
+        if found is not None:
+            self.last_error = found
+
+    def _open_last_error(self) -> None:
+        assert self.runtime is not None
+        location = self.last_error
+        if location is None:
+            self.runtime.reporter.emit("command.error", command="o", error="no error to open yet")
+            return
+        command = editor_command(location, self.editor)
+        if command is None:
+            self.runtime.reporter.emit("command.error", command="o",
+                                       error="no editor configured: set $EDITOR, $DEVNODE_EDITOR or --editor")
+            return
+        self.step_aside("prompt")  # a terminal editor gets the terminal until it exits
+        self._spawn(self._edit(command), "devnode-editor")
+
+    async def _edit(self, command: list[str]) -> None:
+        assert self._loop is not None and self.runtime is not None
+        try:
+            problem = await on_thread(self._loop, lambda: run_editor(command))
+        finally:
+            self.come_back()
+        if problem:
+            self.runtime.reporter.emit("command.error", command="o", error=problem)
+
+    def histories(self) -> dict[str, list[str]]:
+        """The prompts' histories, handed to the next process by a restart."""
+        return {"command": self._command_history.items, "emit": self._emit_history.items,
+                "data": self._data_history.items}
+
+    def _restore_histories(self) -> None:
+        from devnode.restart import take_histories
+
+        saved = take_histories()
+        self._command_history.items = saved.get("command", [])
+        self._emit_history.items = saved.get("emit", [])
+        self._data_history.items = saved.get("data", [])
 
     # -- the Python console -----------------------------------------------------------------------
     def _open_console(self) -> None:

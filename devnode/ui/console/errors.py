@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -180,8 +181,11 @@ def _code(frame: FrameView, last: bool) -> RenderableType:
     return Group(*rows)
 
 
-def error_panel(view: ErrorView) -> Panel:
-    """The panel for one failure: plugin frames (most recent last), the error, the hint."""
+def error_panel(view: ErrorView, link: Callable[[Text], Text] | None = None) -> Panel:
+    """The panel for one failure: plugin frames (most recent last), the error, the hint.
+
+    ``link`` makes each frame's file:line a hyperlink (the console's Linker).
+    """
     parts: list[RenderableType] = []
     if view.omitted:
         parts.append(Text(f"… {view.omitted} earlier plugin frame(s)", style.TIME))
@@ -192,6 +196,8 @@ def error_panel(view: ErrorView) -> Panel:
         if frame.column and last:
             where.append(f":{frame.column}")
         where.append(f" in {frame.name}", style.TIME)
+        if link is not None:
+            where = link(where)
         parts += [where, _code(frame, last)]
     parts.append(Text(view.error, style.FAILED))
     if view.context:

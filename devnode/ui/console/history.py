@@ -11,6 +11,7 @@ from rich.text import Text
 
 from devnode.reporting import Record
 from devnode.ui.console import style
+from devnode.ui.console.authoring_lines import AUTHORING_RENDERERS
 from devnode.ui.console.table import status_details
 from devnode.ui.plain import format_record, preview, timings_text
 
@@ -22,6 +23,8 @@ KEYS = [
     ("c", "Python console on the live node (await works)"),
     ("p", "pause / resume the event stream"),
     ("l", "cycle the plugins' log level"),
+    ("o", "open the last error in the editor at its line ($EDITOR, $DEVNODE_EDITOR or --editor)"),
+    ("R", "restart devnode in place (same arguments, data kept)"),
     ("?", "this help"),
     ("q", "quit (shuts every plugin down)"),
 ]
@@ -142,6 +145,7 @@ RENDERERS: dict[str, Callable[[Record, int], RenderableType]] = {
     "help": _help,
     "command.error": _command_error,
     "command.result": _command_result,
+    **AUTHORING_RENDERERS,  # tests.finished, config.changed, node.restarting
 }
 
 
