@@ -17,12 +17,15 @@ import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pathspec
 from watchfiles import Change, DefaultFilter
 
 from devnode.reload.notify import watch_in_thread  # watchfiles' watcher without anyio
 from devnode.reload.watcher import EDITOR_DEBRIS_NAMES, EDITOR_DEBRIS_SUFFIXES
+
+if TYPE_CHECKING:
+    import pathspec
 
 IGNORE_FILES = (".gitignore", ".devnodeignore")
 log = logging.getLogger("devnode.watch")
@@ -78,6 +81,8 @@ class _Root:
             if base == self.path:
                 lines = list(self.patterns) + lines
             if lines:
+                import pathspec  # only where there are ignore rules: it costs start-up time
+
                 self.specs.append((base, pathspec.GitIgnoreSpec.from_lines(lines)))
 
     def ignores(self, path: Path, is_dir: bool) -> bool:
