@@ -26,7 +26,7 @@ def outside_links(plugin_dir: Path) -> list[tuple[Path, Path]]:
                 target = path.resolve()
                 if not target.is_relative_to(root):
                     found.append((path, target))
-    return found
+    return sorted(found)
 
 
 class LinkGuard:

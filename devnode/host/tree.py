@@ -31,11 +31,11 @@ def walk(root: Path, keep_dir: DirFilter | None = None) -> Iterator[tuple[str, l
         folder = pending.pop()
         try:
             with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda e: e.name)
+                entries = list(listing)  # in the directory's own order: sorting thousands of data files costs
         except OSError:
             continue
         yield folder, entries
-        for entry in reversed(entries):
+        for entry in entries:
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:

@@ -34,7 +34,7 @@ class Plan:
         return bool(self.unload or self.load or self.reload or self.purge)
 
 
-Relevant = Callable[[Path], bool]
+Relevant = Callable[[str], bool]  # a file's path, as a string (no Path object per file for the thousands that are not)
 
 
 class ContentLedger:
@@ -64,12 +64,14 @@ class ContentLedger:
         self._signatures: dict[Path, Signature] = {}  # the file's stat when it was hashed
         executed = executed or {}
         for entry in tree.files(plugin_dir, keep_dir):
+            if not self.relevant(entry.path):
+                continue  # never read, never even turned into a Path
             path = Path(entry.path)
             if path in executed:
                 before, self._hashes[path] = executed[path]
                 if before is not None:
                     self._signatures[path] = before
-            elif self.relevant(path):
+            else:
                 self._record(path)
 
     def known(self) -> set[Path]:
@@ -82,7 +84,7 @@ class ContentLedger:
         unchanged without reading it (the catch-up rescan right after start-up uses it, so
         start-up hashes each file once; a save from the watcher is always hashed).
         """
-        if path not in self._hashes and not self.relevant(path):
+        if path not in self._hashes and not self.relevant(str(path)):
             return True
         before = self._hashes.get(path, "<unknown>")
         if trust_stat and before is not None and before != "<unknown>" and _signature(path) == self._signatures.get(path):

@@ -80,9 +80,8 @@ class Reloader:
         self._relevant.forget()
         current = set()
         for entry in tree.files(self.plugin_dir, self._keep_dir):
-            path = Path(entry.path)
-            if self._relevant(path) and self._keep(Change.modified, entry.path):
-                current.add(path)
+            if self._relevant(entry.path) and self._keep(Change.modified, entry.path):
+                current.add(Path(entry.path))
         found = current | self.contents.known()
         if self.scope is not None:
             found = {p for p in found if self.scope.kind(p) != "plugin" or not self.scope.ignored(p)}
@@ -146,15 +145,16 @@ class _Relevance:
     def __init__(self, host: PluginHost) -> None:
         self.host = host
         self._inside = str(host.plugin_dir) + os.sep
-        self._read: set[Path] | None = None
+        self._read: set[str] | None = None
 
-    def __call__(self, path: Path) -> bool:
-        if path.suffix == ".py" or self.host.graph.mentions_file(path.name):
+    def __call__(self, path: str) -> bool:
+        name = path.rpartition(os.sep)[2]
+        if name.endswith(".py") or self.host.graph.mentions_file(name):
             return True
-        if not str(path).startswith(self._inside):
+        if not path.startswith(self._inside):
             return True  # the .env and --watch files: the watch scope chose them, so their content matters
         if self._read is None:
-            self._read = set().union(*(slot.files_read for slot in self.host.slots.values()))
+            self._read = {str(p) for slot in self.host.slots.values() for p in slot.files_read}
         return path in self._read
 
     def forget(self) -> None:
