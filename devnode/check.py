@@ -8,13 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devnode import compat
 from devnode.config import NodeConfig
 from devnode.host import dependencies
-from devnode.host.host import PluginHost
-from devnode.node.node import DevNode
-from devnode.ownership import TrackedThread, install_task_factory
 from devnode.reporting import Record, Reporter
+from devnode.session import NodeChoice, NodeSession
 from devnode.watchdog import Watchdog
 
 PROBLEM_KINDS = {"plugin.failed"}
@@ -43,17 +40,12 @@ class CheckReport:
         }
 
 
-async def check_plugins(config: NodeConfig, timeout: float = 5.0) -> CheckReport:
+async def check_plugins(config: NodeConfig, timeout: float = 5.0, node: NodeChoice | None = None) -> CheckReport:
     """Run the plugin dir through a full lifecycle twice (forward and reverse order)."""
     report = CheckReport(plugin_dir=config.plugin_dir)
-    install_task_factory(asyncio.get_running_loop())
-    TrackedThread.install()
-    compat.install()
-    try:
-        forward = await _lifecycle(config, reverse=False, timeout=timeout)
-        backward = await _lifecycle(config, reverse=True, timeout=timeout)
-    finally:
-        compat.uninstall()
+    node = node or NodeChoice()
+    forward = await _lifecycle(config, reverse=False, timeout=timeout, node=node)
+    backward = await _lifecycle(config, reverse=True, timeout=timeout, node=node)
     report.plugins = forward["loaded"]
     report.failures = forward["failures"]
     report.notes = forward["notes"]
@@ -76,25 +68,23 @@ async def check_plugins(config: NodeConfig, timeout: float = 5.0) -> CheckReport
     return report
 
 
-async def _lifecycle(config: NodeConfig, reverse: bool, timeout: float) -> dict[str, Any]:
+async def _lifecycle(config: NodeConfig, reverse: bool, timeout: float, node: NodeChoice) -> dict[str, Any]:
     records: list[Record] = []
     reporter = Reporter()
     reporter.add_sink(records.append)
     with tempfile.TemporaryDirectory(prefix="devnode-check-") as tmp:
         throwaway = NodeConfig(**{**vars(config), "data_dir": tmp, "sqlite_db_path": str(Path(tmp) / "devnode.sqlite3"),
                                   "db_path": str(Path(tmp) / "devnode.sqlite3"), "sources": dict(config.sources)})
-        node = DevNode(throwaway)
-        host = PluginHost(node, Path(config.plugin_dir), reporter, timeout=timeout)
-        node.plugin_manager = host
+        session = NodeSession(throwaway, reporter, kind=node.kind, production=node.production, timeout=timeout)
         # A plugin stuck in an endless loop is interrupted after ``timeout`` instead of hanging the check.
         watchdog = Watchdog(reporter, Path(config.plugin_dir), interrupt_after=timeout)
         watchdog.start(asyncio.get_running_loop())
         try:
-            await node.start()
-            await host.start(reverse=reverse)
-            loaded = sorted(host.plugins)
-            await host.stop()
-            await node.stop()
+            async with session:
+                assert session.host is not None
+                await session.start(reverse=reverse)
+                loaded = sorted(session.host.plugins)
+                await session.stop()
         finally:
             watchdog.stop()
     return {

@@ -37,6 +37,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _debug_endpoint(text: str) -> str:
+    from devnode.debug_adapter import EndpointError, parse_endpoint
+
+    try:
+        parse_endpoint(text)
+    except EndpointError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _peers(text: str) -> list[str]:
     """``--peers 5`` makes peer1..peer5; ``--peers alice,bob`` names them."""
     if text.isdigit():
@@ -58,7 +68,18 @@ def _node_options(parser: argparse.ArgumentParser) -> None:
     node.add_argument("--data-dir", metavar="DIR", help="where the node keeps its SQLite data and key (default: $DATA_DIR or ./data)")
     node.add_argument("--node-id", metavar="ID", help="this node's id (default: $NODE_ID or node1)")
     node.add_argument("--peers", type=_peers, metavar="N|A,B", help="simulated peers: a count or comma-separated ids (default: $INITIAL_PEERS or peer1,peer2,peer3)")
-    node.add_argument("--p2p-port", metavar="PORT", help="reported as config.p2p_port; devnode opens no socket")
+    node.add_argument("--p2p-port", metavar="PORT", help="reported as config.p2p_port; devnode opens no socket "
+                                                         "(--node production: its DHT's port, on 127.0.0.1 only)")
+    kind = parser.add_argument_group("which node (docs/production-node.md)")
+    kind.add_argument("--node", choices=["standin", "production"], default="standin",
+                      help="standin: devnode's own services (default); production: production's own Node and "
+                           "services from your DataMgmt Node checkout, on a local chain")
+    kind.add_argument("--node-src", metavar="PATH",
+                      help="with --node production: your datamgmtnode checkout (default: $DATAMGMTNODE_SRC, else "
+                           "one found in or above the plugin dir's parent)")
+    kind.add_argument("--authorize", choices=["devnode", "production"],
+                      help="with --node production: devnode grants share_data authorization (default; production "
+                           "as shipped refuses every share) or production's own check decides")
     parser.add_argument("--timeout", type=_seconds, default=5.0, metavar="SECONDS",
                         help="limit for an async initialize() or shutdown(), and for plugin code blocking "
                              "the event loop before devnode interrupts it (default: 5)")
@@ -101,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     debug.add_argument("--console", action="store_true",
                        help="open the Python console on the live node at start; 'c' opens it later "
                             "(rich console only; ignored with --ui plain/json)")
+    debug.add_argument("--debug-adapter", type=_debug_endpoint, metavar="[HOST:]PORT",
+                       help="let an editor's debugger (VS Code, any Debug Adapter Protocol client) attach on PORT; "
+                            "loopback only unless HOST is given (docs/debugging.md)")
+    debug.add_argument("--wait-for-client", action="store_true",
+                       help="with --debug-adapter: load no plugin until the editor has attached")
     _playback_run_options(run)
 
     check = sub.add_parser(
@@ -114,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
     _playback_commands(sub)
     _new_command(sub)
+    sub.add_parser(
+        "setup-chain", help="install the local chain (anvil) the production-backed node runs on",
+        description="Install anvil (npm package @foundry-rs/anvil) into devnode's cache dir, unless $DEVNODE_ANVIL "
+                    "or an anvil on PATH is already there; print the binary used. See docs/production-node.md.",
+    )
     return parser
 
 
@@ -212,6 +243,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return _headless(args)
         if args.command == "new":
             return _new(args)
+        if args.command == "setup-chain":
+            return _setup_chain()
     except ConfigError as exc:
         print(f"devnode: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -255,6 +288,7 @@ def _authoring(args: argparse.Namespace, options: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from devnode.config import ConfigError
     from devnode.runtime import RunOptions
     from devnode.ui.jsonl import JsonUI
     from devnode.ui.plain import PlainUI
@@ -263,12 +297,13 @@ def _run(args: argparse.Namespace) -> int:
     options = RunOptions(
         watch=not args.no_watch, debounce_ms=args.debounce, step_ms=args.step, force_polling=args.force_polling,
         timeout=args.timeout, log_level=args.log_level,
-        scenario=args.scenario, loop_scenario=args.loop_scenario, record=args.record,
+        scenario=args.scenario, loop_scenario=args.loop_scenario, record=args.record, node=_node_choice(args),
+        debug_adapter=args.debug_adapter, wait_for_client=args.wait_for_client,
     )
     _authoring(args, options)
+    if args.wait_for_client and args.debug_adapter is None:
+        raise ConfigError("--wait-for-client needs --debug-adapter [HOST:]PORT to know where the editor attaches")
     if args.loop_scenario and not args.scenario:
-        from devnode.config import ConfigError
-
         raise ConfigError("--loop-scenario needs --scenario FILE to know what to play")
     problem = _input_problem("scenario", args.scenario) if args.scenario else None
     if problem is not None:  # a broken scenario stops here, before any plugin is loaded
@@ -355,13 +390,14 @@ def _check(args: argparse.Namespace) -> int:
     from devnode.ui.plain import format_record
 
     config = _config(args)
+    node = _node_choice(args)
     if args.format == "json":
         from devnode.ui.capture import stdout_to_stderr
 
         with stdout_to_stderr():  # stdout holds exactly one JSON document, whatever plugins print
-            report = asyncio.run(check_plugins(config, timeout=args.timeout))
+            report = asyncio.run(check_plugins(config, timeout=args.timeout, node=node))
     else:
-        report = asyncio.run(check_plugins(config, timeout=args.timeout))
+        report = asyncio.run(check_plugins(config, timeout=args.timeout, node=node))
     clean = report.clean(args.strict)
     if args.format == "json":
         print(json.dumps({**report.to_dict(), "clean": clean, "strict": args.strict}, default=str, indent=2))
@@ -373,6 +409,20 @@ def _check(args: argparse.Namespace) -> int:
         verdict = "clean" if clean else "problems found"
         print(f"{len(report.failures)} failure(s), {len(report.warnings)} parity warning(s): {verdict}")
     return EXIT_OK if clean else EXIT_PROBLEMS
+
+
+def _node_choice(args: argparse.Namespace) -> Any:
+    """``--node``, ``--node-src`` and ``--authorize`` as a session's NodeChoice."""
+    from devnode.config import ConfigError
+    from devnode.production.node import ProductionOptions
+    from devnode.session import NodeChoice
+
+    if args.node != "production":
+        for flag, value in (("--node-src", args.node_src), ("--authorize", args.authorize)):
+            if value is not None:
+                raise ConfigError(f"{flag} only applies to the production-backed node; add --node production")
+        return NodeChoice()
+    return NodeChoice("production", ProductionOptions(node_src=args.node_src, authorize=args.authorize or "devnode"))
 
 
 def _input_problem(kind: str, path: str) -> str | None:
@@ -412,7 +462,7 @@ def _headless(args: argparse.Namespace) -> int:
             watch=False, read_commands=False, timeout=args.timeout, log_level=args.log_level, headless=True,
             scenario=args.file if args.command == "scenario" else None,
             replay=args.file if args.command == "replay" else None,
-            fast=getattr(args, "fast", False),
+            fast=getattr(args, "fast", False), node=_node_choice(args),
         )
         ui: Any = JsonUI(sys.stdout) if args.ui == "json" else PlainUI(sys.stdout)
         sink = _results_only(ui) if args.quiet else ui
@@ -427,6 +477,18 @@ def _results_only(ui: Any) -> Any:
             ui(record)
 
     return sink
+
+
+def _setup_chain() -> int:
+    from devnode.production.anvil import AnvilNotFound, find_anvil, install_anvil
+
+    try:
+        binary = find_anvil()
+    except AnvilNotFound:
+        print("devnode: installing anvil with npm (one time, a few seconds) ...", file=sys.stderr)
+        binary = install_anvil()
+    print(f"anvil: {binary}")
+    return EXIT_OK
 
 
 def _new_command(sub: Any) -> None:

@@ -38,6 +38,8 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {}
+# Commands built on the stand-in's simulated network and chain (DevNode.receive, peers, node.address).
+STANDIN_ONLY = frozenset({"receive", "peer", "transfer"})
 
 
 def command(name: str, usage: str, summary: str) -> Callable[[Handler], Handler]:
@@ -58,6 +60,9 @@ async def execute(runtime: Runtime, line: str) -> None:
     try:
         if cmd is None:
             raise CommandError(f'unknown command "{name}"; type "help" for the list ({", ".join(COMMANDS)})')
+        if cmd.name in STANDIN_ONLY and runtime.session.kind != "standin":
+            raise CommandError(f'"{cmd.name}" drives the stand-in\'s simulated peers and chain; production\'s node '
+                               "has none (docs/production-node.md); use share, emit, status or the console instead")
         await cmd.run(runtime, rest.strip())
     except DevnodeError as exc:  # CommandError and devnode's own errors say what was expected
         runtime.reporter.emit("command.error", command=text, error=str(exc))

@@ -100,7 +100,9 @@ class Subscription:
 class HandlerResult:
     """How one handler fared with one event."""
 
-    __slots__ = ("subscription", "seconds", "error")
+    # "debugged" is set (by devnode.paused) only when a debugger stopped inside the handler.
+    __slots__ = ("subscription", "seconds", "error", "debugged")
+    debugged: bool
 
     def __init__(self, subscription: Subscription, seconds: float, error: BaseException | None) -> None:
         self.subscription = subscription

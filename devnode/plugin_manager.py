@@ -13,6 +13,7 @@ from typing import Any
 from devnode.errors import DevnodeError
 from devnode.host.host import PluginHost
 from devnode.reporting import Reporter
+from devnode.session import install_loop_hooks
 
 
 class PluginManager:
@@ -52,6 +53,8 @@ class PluginManager:
                                "in devnode's console use `await node.plugin_manager.load(name)` instead")
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
+            # Tasks and threads the plugins start are theirs, as under devnode run (the node is the caller's).
+            install_loop_hooks(self._loop)
         self._loop.run_until_complete(coro)
 
     @staticmethod

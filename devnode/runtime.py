@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from devnode import authoring, compat
+from devnode import authoring
 from devnode.commands import execute
 from devnode.config import NodeConfig
 from devnode.events import Event, EventType, HandlerResult
 from devnode.host.host import PluginHost
-from devnode.node.node import DevNode
-from devnode.ownership import TrackedThread, install_task_factory
+from devnode.paused import exclude_pauses
 from devnode.reload.reloader import Reloader
 from devnode.reporting import Record, Reporter
+from devnode.session import NodeChoice, NodeSession
 from devnode.ui.records import PluginLogBridge, event_fields
 from devnode.watchdog import Watchdog
 
@@ -51,6 +51,9 @@ class RunOptions:
     replay: str | None = None
     fast: bool = False
     headless: bool = False  # stop once the scenario/replay is done; run() returns 0/1 on its outcome
+    node: NodeChoice = field(default_factory=NodeChoice)  # stand-in or production-backed (--node)
+    debug_adapter: str | None = None  # [HOST:]PORT for an editor's debugger (docs/debugging.md); None: nothing listens
+    wait_for_client: bool = False
     # The authoring loop (docs/reload.md, docs/authoring.md): watch scope, .env, editor, tests on save.
     watch_paths: list[Path] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
@@ -83,7 +86,9 @@ class Runtime:
         self.reporter.on_output_closed = lambda: self.request_stop("output closed")
         self.stop_event = asyncio.Event()
         self.stop_reason = "quit"
-        self.node: DevNode
+        self.session = NodeSession(config, self.reporter, kind=options.node.kind, production=options.node.production,
+                                   timeout=options.timeout, check_leaks=options.check_leaks)
+        self.node: Any  # a DevNode or production's Node
         self.host: PluginHost
         self.reloader: Reloader | None = None
         self._log_bridge = PluginLogBridge(self.reporter)
@@ -93,6 +98,7 @@ class Runtime:
         self._root_level = logging.WARNING
         self.exit_code = 0
         self.recorder: Recorder | None = None
+        self.debug_adapter: Any = None
         self.restart_reason: str | None = None  # set by request_restart(); the CLI then starts devnode afresh
         self.env_values: dict[str, str | None] = {}  # the .env as read at start (authoring.env_changed diffs it)
         self.test_runner: Any = None  # devnode run --test (devnode/testrun.py)
@@ -100,9 +106,6 @@ class Runtime:
     # -- the whole life of the node --------------------------------------------------
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
-        install_task_factory(loop)
-        TrackedThread.install()
-        compat.install()
         self._install_signals(loop)
         self._install_logging()
         watchdog = Watchdog(self.reporter, Path(self.config.plugin_dir), warn_after=self.options.stall_warn,
@@ -113,20 +116,27 @@ class Runtime:
                 from devnode.recording import Recorder
 
                 self.recorder = Recorder(self.options.record, self.config.node_id)
-            self.node = DevNode(self.config)
-            for message in self.node.startup_warnings:
-                self.reporter.emit("warning", code="key-permissions", plugin=None, message=message)
-            self.host = PluginHost(
-                self.node, Path(self.config.plugin_dir), self.reporter,
-                timeout=self.options.timeout, check_leaks=self.options.check_leaks,
-            )
-            self.node.plugin_manager = self.host
+            await self.session.open()
+            assert self.session.host is not None
+            self.node, self.host = self.session.node, self.session.host
+            for code, message in self.session.notices():
+                self.reporter.emit("warning", code=code, plugin=None, message=message)
             self.node.event_bus.add_observer(self._on_event)
+            self.node.event_bus.add_observer(exclude_pauses, first=True)  # before any handler time is reported
             if self.on_start is not None:
                 self.on_start(self)
             if self.recorder is not None:
                 self.recorder.attach(self.node)
-            await self.node.start()
+            await self.session.start_node()
+            if self.options.debug_adapter is not None:
+                from devnode.debug_adapter import start_debug_adapter
+
+                self.debug_adapter = await start_debug_adapter(self, self.options.debug_adapter,
+                                                               self.options.wait_for_client)
+            elif "pydevd" in sys.modules:  # run under an IDE's debugger: its stops are not handler time either
+                from devnode.debug_adapter import follow_running_debugger
+
+                self.debug_adapter = follow_running_debugger(self)
             await self.host.start()
             authoring.install(self)
             if self.options.watch:
@@ -140,6 +150,7 @@ class Runtime:
             self.reporter.emit(
                 "node.ready", node_id=self.config.node_id, plugin_dir=self.config.plugin_dir,
                 data_dir=self.config.data_dir, plugins=sorted(self.host.plugins), watching=self.options.watch,
+                **self.session.ready_fields(),
                 **authoring.ready_fields(self),
             )
             await self.node.event_bus.publish(Event(EventType.NODE_STARTED, {"node_id": self.config.node_id}))
@@ -152,13 +163,15 @@ class Runtime:
             await self.stop_event.wait()
             await self._shutdown()
         finally:
-            if hasattr(self, "node") and not self._stopped:
+            if not self._stopped:
                 await self._abandon()
             watchdog.stop()
+            if self.debug_adapter is not None:
+                self.debug_adapter.stop()
             if self.recorder is not None:
                 self.recorder.close()
             self._uninstall_logging()
-            compat.uninstall()
+            await self.session.close()  # removes the global hooks
         return self.exit_code
 
     async def _shutdown(self) -> None:
@@ -166,8 +179,7 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.host.stop()
-        await self.node.stop()
+        await self.session.stop()
         self._stopped = True
         self.reporter.emit("node.stopped", reason=self.stop_reason)
 
@@ -176,9 +188,7 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if hasattr(self, "host"):
-            await self.host.stop()
-        await self.node.stop()
+        await self.session.stop()
         self._stopped = True
 
     def request_stop(self, reason: str = "quit") -> None:

@@ -32,6 +32,7 @@ from typing import Any
 from devnode.host.diagnostics import display_path
 from devnode.host.naming import PACKAGE
 from devnode.ownership import ledger_running_in
+from devnode.paused import CLOCK
 from devnode.reporting import Reporter
 
 logger = logging.getLogger("devnode.watchdog")
@@ -105,6 +106,7 @@ class Watchdog:
             self._can_interrupt = True
         self._stop.clear()
         self._thread = threading.Thread(target=self._watch, name="devnode-watchdog", daemon=True)
+        self._thread.pydev_do_not_trace = True  # type: ignore[attr-defined]  # an attached editor never stops it
         self._thread.start()
 
     def stop(self) -> None:
@@ -147,6 +149,7 @@ class Watchdog:
             self._sense()
             if self._loop is not None and not self._loop.is_running():
                 self._beat = time.monotonic()  # a loop that is not running is idle, not blocked
+            self._skip_debugger_stops()
             beat = self._beat
             lag = time.monotonic() - beat
             if lag < self.warn_after:
@@ -185,6 +188,15 @@ class Watchdog:
             loop.call_soon_threadsafe(self._heartbeat)
         except RuntimeError:  # the loop is closed
             self._pinged = False
+
+    def _skip_debugger_stops(self) -> None:
+        """A loop stopped in a debugger is the author looking around, not a plugin blocking it."""
+        if CLOCK.is_stopped(self._loop_thread):
+            self._beat = time.monotonic()
+            return
+        resumed = CLOCK.resumed_at.get(self._loop_thread)
+        if resumed is not None and resumed > self._beat:
+            self._beat = resumed
 
     def _inspect(self, lag: float) -> Stall:
         frame = sys._current_frames().get(self._loop_thread)

@@ -16,12 +16,10 @@ from typing import Any
 
 import pytest
 
-from devnode import compat
 from devnode.config import NodeConfig
 from devnode.host.host import PluginHost
-from devnode.node.node import DevNode
-from devnode.ownership import TrackedThread, install_task_factory
 from devnode.reporting import Record, Reporter
+from devnode.session import NodeSession
 from devnode.testing.kit import await_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,24 +72,21 @@ class HostHarness:
         self.data_dir = data_dir
         self.records: list[Record] = []
         self.loop = asyncio.new_event_loop()
-        install_task_factory(self.loop)
-        TrackedThread.install()
-        compat.install()
         config = NodeConfig(plugin_dir=str(plugin_dir), data_dir=str(data_dir),
                             sqlite_db_path=str(data_dir / "devnode.sqlite3"))
         self.reporter = Reporter()
         self.reporter.add_sink(self.records.append)
-        self.node = DevNode(config)
-        self.host = PluginHost(self.node, plugin_dir, self.reporter, **host_options)
-        self.node.plugin_manager = self.host
+        self.session = NodeSession(config, self.reporter)
+        self.run(self.session.open(host=False))
+        self.node = self.session.node
+        self.host: PluginHost = self.session.attach_host(plugin_dir, **host_options)
         self.bus = self.node.event_bus
 
     def run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
 
     def start(self) -> HostHarness:
-        self.run(self.node.start())
-        self.run(self.host.start())
+        self.run(self.session.start())
         return self
 
     def kinds(self, kind: str, plugin: str | None = None) -> list[Record]:
@@ -99,16 +94,15 @@ class HostHarness:
 
     def close(self) -> None:
         try:
-            self.run(self.host.stop())
-            self.run(self.node.stop())
+            self.run(self.session.stop())
             pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
             for task in pending:
                 task.cancel()
             if pending:
                 self.run(asyncio.wait(pending, timeout=5))
         finally:
+            self.run(self.session.close())  # removes the global hooks
             self.loop.close()
-            compat.uninstall()
 
 
 @pytest.fixture

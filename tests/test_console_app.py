@@ -238,7 +238,19 @@ def test_footer_fits_80_columns_and_names_every_key(plugin_dir: Path, tmp_path: 
     assert re.search(r"^chatty_plugin\s+active\s+0\s+1\s+0\s+0\s+0$", footers[0], re.M), footers[0]
     assert "node1 · 1 plugin(s) · 1 events · log INFO · not watching" in footers[0]
     assert lines[-1].split() == ["r", "reload", "s", "status", "e", "emit", ":", "command", "c", "console",
-                                 "p", "pause", "?", "help", "q", "quit"]
+                                 "p", "pause", "l", "log", "?", "help", "q", "quit"]
+
+
+@pytest.mark.parametrize("width", [60, 64, 72, 79])
+def test_the_key_line_degrades_below_80_columns_without_wrapping_or_losing_keys_silently(width: int) -> None:
+    from devnode.ui.console.key_hints import KEYS, key_hints
+
+    line = key_hints(width).plain
+    assert len(line) <= width
+    shown = line.split()[::2]
+    assert "?" in shown and "q" in shown
+    if len(shown) < len(KEYS):
+        assert "? more" in line  # a dropped key is one ? away
 
 
 # -- the Python console ------------------------------------------------------------------------
@@ -367,3 +379,11 @@ def test_command_line_completes_commands_plugins_event_types_and_peers(plugin_di
     assert words["peer "] == ["connect", "disconnect"]
     assert words["peer connect "] == words["share "] == ["peer1"]
     assert words["log-level "] == ["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def test_the_footer_counts_every_row_of_its_table_and_names_those_not_serving() -> None:
+    from devnode.ui.console.app import plugin_count
+
+    rows = [{"plugin": f"p{i}", "state": "active"} for i in range(5)] + [{"plugin": "broken", "state": "failed"}]
+    assert plugin_count(rows) == "6 plugin(s) (1 failed)"
+    assert plugin_count(rows[:2]) == "2 plugin(s)"

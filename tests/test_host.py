@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
+import importlib.abc
 import json
 import logging
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -355,8 +356,21 @@ def test_guide_accessing_node_services_block_reports_await_in_sync_initialize(
     assert "await self.node.event_bus.publish(Event(" in record["code"]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("aiohttp") is not None, reason="aiohttp is installed here")
-def test_guide_webhook_plugin_without_aiohttp_says_how_to_install_it(harness: Harness, plugin_dir: Path) -> None:
+class _WithoutAiohttp(importlib.abc.MetaPathFinder):
+    """Makes aiohttp look not installed (the [production] extra installs it in the test venv)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.split(".")[0] == "aiohttp":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+def test_guide_webhook_plugin_without_aiohttp_says_how_to_install_it(
+    harness: Harness, plugin_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [m for m in sys.modules if m.split(".")[0] == "aiohttp"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [_WithoutAiohttp(), *sys.meta_path])
     path = from_guide(plugin_dir, "webhook_plugin")
     h = harness().start()
     record = failure(h, "webhook_plugin")

@@ -33,6 +33,7 @@ from devnode.host.file_reads import recording_reads
 from devnode.host.importer import PluginImporter
 from devnode.host.imports import ModuleGraph
 from devnode.host.leaks import LeakWatch
+from devnode.host.node_like import NodeLike
 from devnode.host.links import LinkGuard
 from devnode.host.naming import candidate_modules, expected_class_name, module_path
 from devnode.host.run_errors import RunErrors
@@ -114,7 +115,7 @@ class PluginHost:
 
     def __init__(
         self,
-        node: Any,
+        node: NodeLike,
         plugin_dir: Path,
         reporter: Reporter,
         *,
@@ -150,7 +151,7 @@ class PluginHost:
 
     @property
     def bus(self) -> EventBus:
-        return self.node.event_bus  # type: ignore[no-any-return]
+        return self.node.event_bus
 
     # -- discovery -------------------------------------------------------------
     def plugin_names(self) -> list[str]:

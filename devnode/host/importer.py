@@ -17,6 +17,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import os
 import sys
 import types
 from collections.abc import Iterator, Sequence
@@ -43,7 +44,8 @@ class FreshSourceLoader(importlib.machinery.SourceFileLoader):
         source = self.get_data(path)
         if self.executed is not None:
             self.executed[Path(path)] = (before, digest(source))
-        return self.source_to_code(source, path)
+        # The real path as co_filename: an editor's debugger matches breakpoints to each new version by it.
+        return self.source_to_code(source, os.path.realpath(path))
 
     def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
         """Never write bytecode into the author's plugin dir."""

@@ -7,7 +7,8 @@ import sys
 import threading
 import types
 import weakref
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -20,11 +21,24 @@ class Leftover:
     holders: list[str]
 
 
+@dataclass
+class OwnReferences:
+    """What devnode itself holds on the author's behalf (the console's variables, ``_``, pdb's frames).
+
+    ``release`` hooks drop what is only a convenience before a check; a version still held
+    only from an ``own`` namespace is the author's doing in devnode's console, not a plugin leak.
+    """
+
+    release: list[Callable[[], None]] = field(default_factory=list)
+    namespaces: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # (globals, label)
+
+
 class LeakWatch:
     """Weak references to plugin versions that should die; checked in batches (gc is not free)."""
 
     def __init__(self) -> None:
         self._pending: list[tuple[str, str, weakref.ref[Any]]] = []
+        self.own = OwnReferences()
 
     def expect_freed(self, plugin: str, cls: type) -> None:
         """Watch ``cls``, the class of a retired version: anything holding one of its instances holds it too."""
@@ -38,6 +52,11 @@ class LeakWatch:
         """Collect garbage, then report every watched object still alive."""
         if not self._pending:
             return []
+        for release in list(self.own.release):
+            try:
+                release()
+            except Exception:  # a hook must never cost the check
+                pass
         gc.collect()
         leftovers: list[Leftover] = []
         reported: set[str] = set()
@@ -46,14 +65,25 @@ class LeakWatch:
             if obj is None or plugin in reported:
                 continue
             reported.add(plugin)
-            leftovers.append(Leftover(plugin, what, describe_holders(obj)))
+            holders = describe_holders(obj, own=self.own.namespaces)
+            if all(h.endswith(OWN_MARK) for h in holders):
+                continue  # kept by the author in devnode's own console: not the plugin's leak
+            leftovers.append(Leftover(plugin, what, [h for h in holders if not h.endswith(OWN_MARK)]))
         self._pending.clear()
         return leftovers
 
 
-def describe_holders(obj: object, depth: int = 4, limit: int = 3) -> list[str]:
-    """Human descriptions of chains of references that keep ``obj`` alive."""
+OWN_MARK = " [devnode's own]"
+
+
+def describe_holders(obj: object, depth: int = 4, limit: int = 3,
+                     own: list[tuple[dict[str, Any], str]] | None = None) -> list[str]:
+    """Human descriptions of chains of references that keep ``obj`` alive.
+
+    Chains that end in one of the ``own`` namespaces end with ``OWN_MARK``.
+    """
     found: list[str] = []
+    owned = {id(namespace): label for namespace, label in own or ()}
     ignore = {id(sys._getframe())}
 
     def walk(target: object, path: list[str], level: int) -> None:
@@ -67,6 +97,9 @@ def describe_holders(obj: object, depth: int = 4, limit: int = 3) -> list[str]:
                 continue
             step = path + [label]
             root = _root(ref)
+            if id(ref) in owned:
+                names = [k for k, v in ref.items() if v is target] if isinstance(ref, dict) else []
+                root = f"{owned[id(ref)]} (variable {', '.join(map(str, names)) or '?'}){OWN_MARK}"
             if root is not None:
                 found.append(" <- ".join(step + [root]))
                 if len(found) >= limit:

@@ -17,16 +17,15 @@ from inspect import isawaitable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from devnode import compat
 from devnode.config import NodeConfig
 from devnode.errors import DevnodeError
 from devnode.events import Event, EventType
 from devnode.host import parity
 from devnode.host.host import PluginHost
 from devnode.host.naming import candidate_modules
-from devnode.node.node import DevNode
-from devnode.ownership import TrackedThread, install_task_factory
+from devnode.production.node import Authorize, ProductionOptions
 from devnode.reporting import Record, Reporter
+from devnode.session import NodeKind, NodeSession
 from devnode.testing.leftovers import LEFTOVER_CODES, leftover_problems
 from devnode.testing.reachability import default_roots, find_path
 from devnode.testing.recorder import EventRecorder, RecordedEvent
@@ -76,6 +75,9 @@ class DevNodeKit:
         peers: list[str] | None = None,
         timeout: float = 5.0,
         settle_timeout: float = SETTLE_TIMEOUT,
+        node: NodeKind = "standin",
+        node_src: str | Path | None = None,
+        authorize: Authorize = "devnode",
     ) -> None:
         self.plugin_dir = Path(plugin_dir).resolve()
         self.data_dir = Path(data_dir)
@@ -87,9 +89,6 @@ class DevNodeKit:
         self.reporter.add_sink(self._record)
         self.events = EventRecorder()
         self.loop = asyncio.new_event_loop()
-        install_task_factory(self.loop)
-        TrackedThread.install()
-        compat.install()
         self._host: PluginHost | None = None
         self._stale: list[tuple[str, str, weakref.ref[type]]] = []  # (plugin, action, old class)
         self._finished = False
@@ -97,20 +96,23 @@ class DevNodeKit:
         self._log_handler = _KitLogHandler(self.reporter)
         self._plugins_logger = logging.getLogger("plugins")
         self._saved_level = self._plugins_logger.level
+        config = NodeConfig(
+            plugin_dir=str(self.plugin_dir), data_dir=str(self.data_dir), node_id=node_id,
+            initial_peers=list(peers or []), sqlite_db_path=str(self.data_dir / "devnode.sqlite3"),
+            db_path=str(self.data_dir / "devnode.sqlite3"),
+        )
+        production = ProductionOptions(node_src=str(node_src) if node_src is not None else None, authorize=authorize)
+        # The host comes on the first load (a test may load by path from another plugin dir).
+        self.session = NodeSession(config, self.reporter, kind=node, production=production, timeout=timeout,
+                                   check_leaks=False)
         try:
-            config = NodeConfig(
-                plugin_dir=str(self.plugin_dir), data_dir=str(self.data_dir), node_id=node_id,
-                initial_peers=list(peers or []), sqlite_db_path=str(self.data_dir / "devnode.sqlite3"),
-                db_path=str(self.data_dir / "devnode.sqlite3"),
-            )
-            self.node = DevNode(config)
+            self.run(self.session.open(host=False))
+            self.node: Any = self.session.node
             self.node.event_bus.add_observer(self.events.observe)
-            self.run(self.node.start())
+            self.run(self.session.start_node())
         except BaseException:
-            if hasattr(self, "node"):
-                self.node.store.close()
+            self.loop.run_until_complete(self.session.close())
             self.loop.close()
-            compat.uninstall()
             raise
         self._plugins_logger.addHandler(self._log_handler)
         if self._plugins_logger.level == logging.NOTSET:
@@ -308,8 +310,7 @@ class DevNodeKit:
         # Before the stop: it drops the plugin modules, and with them the globals a leak hides in.
         leaks = self.leaked_versions()
         self._doing = "the end of the test"
-        if self._host is not None:
-            self.run(self._host.stop())
+        self.run(self.session.stop_plugins())
         return leftover_problems(self.records) + leaks
 
     def leaked_versions(self) -> list[str]:
@@ -339,11 +340,8 @@ class DevNodeKit:
             return
         self._closed = True
         try:
-            if not self._finished:
-                self._finished = True
-                if self._host is not None:
-                    self.run(self._host.stop())
-            self.run(self.node.stop())
+            self._finished = True
+            self.run(self.session.stop())
             pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
             for task in pending:
                 task.cancel()
@@ -353,8 +351,8 @@ class DevNodeKit:
             self.node.event_bus.remove_observer(self.events.observe)
             self._plugins_logger.removeHandler(self._log_handler)
             self._plugins_logger.setLevel(self._saved_level)
+            self.loop.run_until_complete(self.session.close())  # removes the global hooks
             self.loop.close()
-            compat.uninstall()
 
     # -- internals ---------------------------------------------------------------------------
     def _record(self, record: Record) -> None:
@@ -404,8 +402,7 @@ class DevNodeKit:
             self.node.event_bus.remove_observer(host.run_errors.observe)
         self.plugin_dir = plugin_dir
         self.node.config.plugin_dir = str(plugin_dir)
-        host = PluginHost(self.node, plugin_dir, self.reporter, timeout=self.timeout, check_leaks=False)
-        self.node.plugin_manager = host
+        host = self.session.attach_host(plugin_dir)
         host.importer.install()
         for warning in parity.check_plugin_dir(plugin_dir):
             self.reporter.emit("warning", **warning.to_record())

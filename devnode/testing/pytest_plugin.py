@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from devnode.node.node import DevNode
     from devnode.testing.kit import DevNodeKit
     from devnode.testing.recorder import EventRecorder
 
 KIT = "devnode"
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox.ini", ".git")
 MARKER_HELP = (
-    "devnode(plugin_dir=None, node_id='node1', peers=None, timeout=5.0, strict=False, node='standin'): configure "
-    "the devnode fixture's node; strict=True also fails the test on production-parity warnings"
+    "devnode(plugin_dir=None, node_id='node1', peers=None, timeout=5.0, strict=False, node='standin', "
+    "node_src=None, authorize='devnode'): configure the devnode fixture's node; strict=True also fails the test "
+    "on production-parity warnings; node='production' hosts the plugins in production's own Node "
+    "(docs/production-node.md)"
 )
 # The marker's keyword arguments, each with what it accepts (shown when a test passes a wrong one).
 MARKER_ARGUMENTS = {
@@ -33,6 +34,8 @@ MARKER_ARGUMENTS = {
     "timeout": "seconds for an async initialize()/shutdown() (number)",
     "strict": "True to fail the test on production-parity warnings",
     "node": '"standin" (default) or "production"',
+    "node_src": "with node=\"production\": the datamgmtnode checkout (a path; default $DATAMGMTNODE_SRC or one found)",
+    "authorize": 'with node="production": "devnode" (default, shares authorized) or "production" (its own check)',
 }
 NODE_KINDS = ("standin", "production")
 
@@ -64,7 +67,6 @@ def devnode(request: pytest.FixtureRequest, tmp_path: Path, devnode_plugin_dir: 
     marker = request.node.get_closest_marker("devnode")
     options = marker_options(marker)
     options.pop("strict", None)
-    options.pop("node", None)
     plugin_dir = Path(options.pop("plugin_dir", devnode_plugin_dir))
     kit = DevNodeKit(plugin_dir, tmp_path / "devnode-data", **options)
     try:
@@ -74,8 +76,8 @@ def devnode(request: pytest.FixtureRequest, tmp_path: Path, devnode_plugin_dir: 
 
 
 @pytest.fixture
-def devnode_node(devnode: DevNodeKit) -> DevNode:
-    """The node object plugins receive (config, event_bus and every service)."""
+def devnode_node(devnode: DevNodeKit) -> Any:
+    """The node object plugins receive (config, event_bus and every service): a DevNode, or production's Node."""
     return devnode.node
 
 

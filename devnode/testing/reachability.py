@@ -74,8 +74,9 @@ def _skipped(obj: object) -> bool:
         return True
     if isinstance(obj, _LRU_CACHE) and getattr(obj, "__module__", None) in CACHE_MODULES:
         return True
-    module = getattr(type(obj), "__module__", "") or ""
-    return module.split(".")[0] in TEST_RUNNER_MODULES
+    module = getattr(type(obj), "__module__", "")
+    # Some extension types (Cython's, e.g. from web3's dependencies) expose a descriptor here, not a str.
+    return isinstance(module, str) and module.split(".")[0] in TEST_RUNNER_MODULES
 
 
 def _describe(target: object, parents: dict[int, int], keep: dict[int, Any], roots: dict[int, str]) -> str:

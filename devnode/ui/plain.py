@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any, Callable
 
+from devnode.ui.debugger_lines import DEBUGGER_FORMATTERS
 from devnode.ui.authoring_lines import AUTHORING_FORMATTERS
 from devnode.ui.playback_lines import PLAYBACK_FORMATTERS
 
@@ -38,7 +39,10 @@ def format_record(r: dict[str, Any]) -> str:
 
 def _ready(r: dict[str, Any]) -> str:
     names = ", ".join(r["plugins"]) or "no plugins"
-    return f"devnode: node {r['node_id']} ready; {len(r['plugins'])} plugin(s) from {r['plugin_dir']}: {names}"
+    line = f"devnode: node {r['node_id']} ready; {len(r['plugins'])} plugin(s) from {r['plugin_dir']}: {names}"
+    if r.get("node") == "production":  # the stand-in's line stays as it was
+        line += f"\n  production's Node from {r.get('checkout')}, on {r.get('chain')}"
+    return line
 
 
 def _loaded(r: dict[str, Any]) -> str:
@@ -76,7 +80,9 @@ def _unloaded(r: dict[str, Any]) -> str:
 
 def _event(r: dict[str, Any]) -> str:
     handlers = [
-        f"{h['plugin'] or '-'} {'ok' if h['ok'] else 'FAILED'} {h['ms']:.1f} ms" + ("" if h["ok"] else f" ({h['error']})")
+        f"{h['plugin'] or '-'} {'ok' if h['ok'] else 'FAILED'} {h['ms']:.1f} ms"
+        + (" (debugged: time stopped in the debugger not counted)" if h.get("debugged") else "")
+        + ("" if h["ok"] else f" ({h['error']})")
         for h in r["handlers"]
     ]
     return f"event {r['type']} {preview(r['data'])} -> {', '.join(handlers) or 'no handlers'}"
@@ -122,6 +128,7 @@ FORMATTERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "command.error": lambda r: f"error: {r['error']}",
     "command.result": lambda r: f"ok: {r['command']} {preview(r['result'], 200)}",
     **PLAYBACK_FORMATTERS,  # scenario.*, replay.*, peers
+    **DEBUGGER_FORMATTERS,  # debugger.* (--debug-adapter)
     **AUTHORING_FORMATTERS,  # tests.finished, config.changed, node.restarting
 }
 

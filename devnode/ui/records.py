@@ -16,13 +16,16 @@ def event_fields(event: Event, results: list[HandlerResult]) -> dict[str, Any]:
     handlers = []
     for r in results:
         error = r.error
-        handlers.append({
+        entry = {
             "plugin": r.subscription.owner_name,
             "handler": _handler_name(r.subscription.callback),
             "ok": error is None,
             "ms": round(r.seconds * 1000, 3),
             "error": None if error is None else f"{type(error).__name__}: {error}",
-        })
+        }
+        if getattr(r, "debugged", False):
+            entry["debugged"] = True
+        handlers.append(entry)
     return {"type": event.type.value, "data": event.data, "handlers": handlers}
 
 

@@ -14,8 +14,9 @@ import signal
 import sys
 import threading
 import time
+import types
 from collections import Counter, deque
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -29,9 +30,11 @@ from devnode.ui.console import errors, history, render_caches, style
 from devnode.ui.console.debugger import Breakpoints, post_mortem
 from devnode.ui.console.event_lines import Burst, Coalescer, burst_line, event_line, paused_summary
 from devnode.ui.console.footer import Footer
+from devnode.ui.console.key_hints import key_hints
 from devnode.ui.console.keys import KeyReader
+from devnode.ui.console.line_editor import LineEditor, PromptHistory
+from devnode.ui.console.prompt import on_thread
 from devnode.ui.console.links import Linker, Location, editor_command, links_enabled, run_editor
-from devnode.ui.console.prompt import LineHistory, on_thread, read_line, words_completer
 from devnode.ui.console.repl import NodeConsole, interact, namespace
 from devnode.ui.console.table import status_table
 
@@ -43,8 +46,6 @@ RENDER_SHARE = 0.05  # and rendering never takes more than ~5% of the loop's tim
 FOOTER_EVERY = 0.5  # counters alone refresh the footer this often
 MAX_LOG_LINES = 40  # per frame; a log flood is summed up, not scrolled
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
-KEY_HELP = [("r", "reload"), ("s", "status"), ("e", "emit"), (":", "command"), ("c", "console"),
-            ("p", "pause"), ("l", "log"), ("?", "help"), ("q", "quit")]
 HOLDING_MODES = ("prompt", "debugger")
 
 
@@ -88,11 +89,15 @@ class RichConsole:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._breakpoints = Breakpoints(self)
         self._repl: NodeConsole | None = None
-        self._command_history = LineHistory()
-        self._emit_history = LineHistory()
-        self._data_history = LineHistory()
+        self._command_history = PromptHistory()
+        self._emit_history = PromptHistory()
+        self._data_history = PromptHistory()
+        self._editor: tuple[LineEditor, asyncio.Future[str | None]] | None = None  # the open : or e prompt
+        self._early_keys: list[str] = []
         self._interrupts = 0
         self._stall_in_debugger = False
+        self._editor_attached = False
+        self._editor_stop: Record | None = None
         self._closed = False
         # OSC 8 links on file:line, and the o key (docs/authoring.md); set up in attach() once the dirs are known.
         self.editor = editor or os.environ.get("DEVNODE_EDITOR") or None
@@ -111,6 +116,9 @@ class RichConsole:
             self._failure(record)
             return
         if kind in ("warning", "log") and self._hide_stall(record):
+            return
+        if kind.startswith("debugger."):
+            self._editor_debugger(record)
             return
         if kind == "node.ready" and self.open_console and self._loop is not None:
             self.open_console = False
@@ -171,6 +179,33 @@ class RichConsole:
             return True
         return False
 
+    def _editor_debugger(self, record: Record) -> None:
+        """An attached editor's state, for the footer; a stop of the loop thread is drawn at once."""
+        kind = record["kind"]
+        if kind in ("debugger.attached", "debugger.detached"):
+            self._editor_attached = kind == "debugger.attached"
+        elif kind == "debugger.stopped":
+            self._editor_stop = record
+        elif kind == "debugger.resumed":
+            self._editor_stop = None
+            self._footer_stale = True
+            self._poke()
+            return  # the stop line said it all; the footer just drops its note
+        self._queue.append((record, None))
+        if kind == "debugger.stopped" and record.get("on_loop") and self._on_loop() and not self._closed:
+            self.flush()  # the loop stays blocked until the editor continues: the pump cannot draw this
+        else:
+            self._poke()
+
+    def _debugger_notes(self) -> list[tuple[str, str]]:
+        stop = self._editor_stop
+        if stop is not None:
+            where = f"{Path(str(stop.get('file'))).name}:{stop.get('line')}"
+            return [(f"stopped in your editor at {where}", "bold " + style.WARNING)]
+        if self._editor_attached:
+            return [("editor attached", style.HINT)]
+        return []
+
     def _poke(self) -> None:
         wake = self._wake
         if wake is None or wake.is_set():
@@ -197,6 +232,7 @@ class RichConsole:
         bus.add_observer(self._catch_live, first=True)
         bus.add_observer(self._forget_live)
         self._breakpoints.install()
+        runtime.host.leaks.own.release.append(self._release_own_references)
         self._install_sigint()
         self._spawn(self._pump(), "devnode-console")
         self._enter_dashboard()
@@ -305,20 +341,18 @@ class RichConsole:
         if runtime is None or not hasattr(runtime, "host"):
             return Text("devnode starting…", style.TIME)
         limit = max(3, self.console.height - 12)
-        table = status_table(runtime.host.status(), width, limit)
+        rows = runtime.host.status()
+        table = status_table(rows, width, limit)
         bus = runtime.node.event_bus
-        info = Text.assemble((runtime.config.node_id, "bold"))
-        info.append(f" · {len(runtime.host.plugins)} plugin(s) · {bus.published} events · log {runtime.options.log_level}",
-                    style.TIME)
+        info = Text.assemble((runtime.config.node_id, "bold"), no_wrap=True, overflow="ellipsis")
+        info.append(f" · {plugin_count(rows)} · {bus.published} events · log {runtime.options.log_level}", style.TIME)
         info.append(" · watching" if runtime.reloader is not None else " · not watching", style.TIME)
         if self._paused:
             info.append(f" · events paused ({sum(self._paused_counts.values())} hidden)", "bold " + style.WARNING)
-        keys = Text()
-        for key, what in KEY_HELP if width >= 90 else [k for k in KEY_HELP if k[0] != "l"]:
-            if keys:
-                keys.append("  ")
-            keys.append(key, "bold reverse")
-            keys.append(" " + what)
+        for note, note_style in self._debugger_notes():
+            info.append(" · " + note, note_style)
+        info.truncate(width, overflow="ellipsis")
+        keys = key_hints(width)
         return Group(Rule(style=style.TIME), table, info, keys)
 
     # -- the console steps aside for prompts, the Python console and pdb ---------------------
@@ -326,14 +360,16 @@ class RichConsole:
         """Hand the terminal over (mode: prompt, console or debugger); nested calls stack."""
         if not self._modes:
             self.footer.hide()
+            if self._on_loop():
+                self.flush(final=True)  # everything up to now is on screen before the terminal is handed over
+        if mode != "prompt":  # the : and e prompts read keys here; pdb and the Python console read the terminal
+            self._cancel_prompt()
             if self.keys is not None:
                 if self._on_loop():
                     self.keys.stop()
                 elif self._loop is not None:  # breakpoint() in a plugin's own thread
                     self.keys.restore_terminal()
                     self._loop.call_soon_threadsafe(self.keys.stop)
-            if self._on_loop():
-                self.flush(final=True)  # everything up to now is on screen before the terminal is handed over
         self._modes.append(mode)
 
     def come_back(self) -> None:
@@ -342,6 +378,7 @@ class RichConsole:
             return
         self._modes.pop()
         if not self._modes:
+            self._early_keys.clear()  # typed ahead for a prompt that did not come: not keys for the dashboard
             self._enter_dashboard()
 
     def _enter_dashboard(self) -> None:
@@ -367,6 +404,14 @@ class RichConsole:
     # -- keys -----------------------------------------------------------------------------------
     def _on_key(self, key: str) -> None:
         runtime = self.runtime
+        if self._editor is not None and not self._editor[1].done():
+            editor, answer = self._editor
+            if editor.feed(key):
+                answer.set_result(editor.result)
+            return
+        if self._modes and self._modes[-1] == "prompt":
+            self._early_keys.append(key)  # typed right after ":" or "e", before the prompt is drawn
+            return
         if runtime is None or self._modes:
             return
         if key == "q":
@@ -409,28 +454,53 @@ class RichConsole:
         self._footer_stale = True
         self._poke()
 
-    async def _command_prompt(self) -> None:
-        assert self._loop is not None and self.runtime is not None
+    async def _ask(self, prompt: str, history: PromptHistory,
+                   candidates: Callable[[str], Sequence[str]] | None = None) -> str | None:
+        """One line typed at ``prompt`` (keys come from the key reader); None when cancelled."""
+        assert self._loop is not None
+        editor = LineEditor(prompt, history, self.console.file, lambda: self.console.width, candidates)
+        answer: asyncio.Future[str | None] = self._loop.create_future()
+        self._editor = (editor, answer)
+        editor.open()
+        early, self._early_keys = self._early_keys, []
+        for key in early:
+            if editor.feed(key) and not answer.done():
+                answer.set_result(editor.result)
         try:
-            line = await on_thread(self._loop, lambda: read_line(": ", self._command_history,
-                                                                 words_completer(self._command_words)))
+            return await answer
+        finally:
+            self._editor = None
+
+    def _cancel_prompt(self) -> bool:
+        """Escape, Ctrl-C or something else taking the terminal: the open prompt ends, nothing is run."""
+        if self._editor is None:
+            return False
+        editor, answer = self._editor
+        if not answer.done():
+            editor.cancel()
+            answer.set_result(None)
+        return True
+
+    async def _command_prompt(self) -> None:
+        assert self.runtime is not None
+        try:
+            line = await self._ask(": ", self._command_history, self._command_words)
         finally:
             self.come_back()
-        if isinstance(line, str) and line.strip():
+        if line is not None and line.strip():
             await self.runtime.run_command(line)
 
     async def _emit_prompt(self) -> None:
-        assert self._loop is not None and self.runtime is not None
-        types = words_completer(lambda _: [t.value for t in EventType])
+        assert self.runtime is not None
+        data = None
         try:
-            kind = await on_thread(self._loop, lambda: read_line("event type: ", self._emit_history, types))
-            data = None
-            if isinstance(kind, str) and kind.strip():
-                data = await on_thread(self._loop, lambda: read_line("data (JSON, Enter for {}): ", self._data_history))
+            kind = await self._ask("event type: ", self._emit_history, lambda _: [t.value for t in EventType])
+            if kind is not None and kind.strip():
+                data = await self._ask("data (JSON, Enter for {}): ", self._data_history)
         finally:
             self.come_back()
-        if isinstance(kind, str) and kind.strip() and data is not None:
-            await self.runtime.run_command(f"emit {kind.strip()} {str(data).strip()}")
+        if kind is not None and kind.strip() and data is not None:
+            await self.runtime.run_command(f"emit {kind.strip()} {data.strip()}")
 
     def _command_words(self, line: str) -> list[str]:
         from devnode.commands import COMMANDS
@@ -444,11 +514,13 @@ class RichConsole:
             return [t.value for t in EventType]
         if head in ("load", "unload", "reload"):
             return self.runtime.host.plugin_names() + (["all"] if head == "reload" else [])
+        # Production's P2PNetwork has no simulated peers to offer (--node production).
+        peers = list(getattr(self.runtime.node.p2p_network, "known_peers", []))
         if head in ("share", "receive", "balance", "transfer"):
-            return list(self.runtime.node.p2p_network.known_peers)
+            return peers
         if head == "peer":
             return ["connect", "disconnect"] if len(words) == 1 or (len(words) == 2 and not line.endswith(" ")) \
-                else list(self.runtime.node.p2p_network.known_peers)
+                else peers
         if head == "log-level":
             return LOG_LEVELS
         return []
@@ -509,15 +581,34 @@ class RichConsole:
         self.step_aside("console")
         self._spawn(self._run_console(), "devnode-python-console")
 
-    async def _run_console(self) -> None:
+    def python_console(self) -> NodeConsole:
+        """The Python console on the live node (one per node: what was defined stays defined)."""
         assert self._loop is not None and self.runtime is not None
         if self._repl is None:
             self._repl = NodeConsole(namespace(self.runtime), self._loop)
-        repl = self._repl
+            # What the author keeps in the console is theirs to drop: the leak check names it, not the plugin.
+            self.runtime.host.leaks.own.namespaces.append((self._repl.locals, "the devnode console"))
+        return self._repl
+
+    async def _run_console(self) -> None:
+        assert self._loop is not None and self.runtime is not None
+        repl = self.python_console()
         try:
             await on_thread(self._loop, lambda: interact(repl))
         finally:
             self.come_back()
+
+    def _release_own_references(self) -> None:
+        """Before a leak check: the console's ``_`` and last error keep no retired plugin version alive."""
+        if self._repl is None:
+            return
+        import builtins
+
+        if refers_to_plugin_code(builtins.__dict__.get("_")):
+            builtins._ = None  # type: ignore[attr-defined]
+        for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+            if getattr(sys, name, None) is not None:
+                setattr(sys, name, None)
 
     # -- Ctrl-C -----------------------------------------------------------------------------------
     def _install_sigint(self) -> None:
@@ -525,10 +616,22 @@ class RichConsole:
             return
         try:
             self._loop.add_signal_handler(signal.SIGINT, self._interrupted)
+            if hasattr(signal, "SIGWINCH"):
+                self._loop.add_signal_handler(signal.SIGWINCH, self._resized)
         except (NotImplementedError, RuntimeError):
             pass
 
+    def _resized(self) -> None:
+        """SIGWINCH: redraw the footer for the new width now, not at the next output."""
+        self.footer.resized(self.console.width)
+        if self.footer.shown and not self._modes and not self._closed:
+            self.footer.update(self.footer_renderable())
+            self.footer.draw()
+            self._footer_drawn, self._footer_stale = time.monotonic(), False
+
     def _interrupted(self) -> None:
+        if self._cancel_prompt():
+            return  # Ctrl-C in a prompt cancels it; only Ctrl-C at the console itself quits
         if self._modes and self._modes[-1] == "console" and self._repl is not None:
             # As in any Python console, Ctrl-C stops the code running there, not the node.
             if not self._repl.interrupt():
@@ -567,6 +670,35 @@ class RichConsole:
 
     def _debuggable(self, exc: BaseException) -> bool:
         return self.plugin_dir is not None and bool(errors.plugin_tracebacks(exc.__traceback__, self.plugin_dir))
+
+
+def refers_to_plugin_code(value: object, depth: int = 1) -> bool:
+    """Whether ``value`` is (or, one level down, contains) something from a plugin module."""
+    from devnode.host.naming import PACKAGE
+
+    def from_plugin(v: object) -> bool:
+        module = getattr(v, "__module__", None) if isinstance(v, (type, types.FunctionType, types.MethodType)) \
+            else getattr(type(v), "__module__", None)
+        if isinstance(v, types.ModuleType):
+            module = v.__name__
+        return isinstance(module, str) and (module == PACKAGE or module.startswith(PACKAGE + "."))
+
+    if value is None:
+        return False
+    if from_plugin(value):
+        return True
+    if depth and isinstance(value, (list, tuple, set, frozenset, dict)):
+        items = list(value.values() if isinstance(value, dict) else value)[:100]
+        return any(refers_to_plugin_code(item, depth - 1) for item in items)
+    return False
+
+
+def plugin_count(rows: Sequence[dict[str, Any]]) -> str:
+    """``6 plugin(s) (1 failed)``: counts every row the table shows, and says which are not serving."""
+    states = Counter(r.get("state") for r in rows)
+    text = f"{len(rows)} plugin(s)"
+    others = [f"{n} {state}" for state, n in sorted(states.items(), key=lambda kv: str(kv[0])) if state != "active"]
+    return text + (f" ({', '.join(others)})" if others else "")
 
 
 def _exception_for(record: Record) -> BaseException | None:

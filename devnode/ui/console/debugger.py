@@ -2,12 +2,16 @@
 
 While pdb has the terminal the footer steps aside, keys are not read and the
 terminal is back in its normal line mode; pdb runs on the node's loop thread,
-so the node is paused and nothing is lost. On ``continue`` (or ``quit``, or the
-end of a post-mortem) the console comes back.
+so the node is paused and nothing is lost. However the session ends the console
+comes back: ``continue``, ``quit``, the end of a post-mortem, or stepping out of
+plugin code (``n``/``s``/``r`` past the end of a handler or task, or an exception
+unwinding it). Stepping never stops in devnode's own frames (pdb's ``skip``).
 """
 
 from __future__ import annotations
 
+import dis
+import inspect
 import pdb
 import signal
 import sys
@@ -18,7 +22,14 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Protocol
 
+from devnode.host.naming import PACKAGE
+from devnode.paused import CLOCK
 from devnode.ui.console.errors import plugin_tracebacks
+
+# Modules whose frames `n`/`s` pass through without stopping: devnode and the machinery that calls plugins.
+SKIP = ("devnode", "devnode.*", "asyncio", "asyncio.*", "concurrent.*", "threading", "selectors", "contextvars",
+        "contextlib", "runpy", "rich", "rich.*", "watchfiles", "watchfiles.*")
+SUSPENDED = dis.opmap["YIELD_VALUE"]
 
 
 class Stage(Protocol):
@@ -32,13 +43,21 @@ class Stage(Protocol):
 class ConsolePdb(pdb.Pdb):
     """A Pdb that hands the terminal back to the console when the author continues."""
 
-    def __init__(self, stage: Stage, plugin_dir: Path | None = None) -> None:
+    def __init__(self, stage: Stage, plugin_dir: Path | None = None, home: str | None = None) -> None:
         # nosigint: pdb must not take over SIGINT from the event loop on `continue`.
-        super().__init__(nosigint=True)
+        super().__init__(nosigint=True, skip=SKIP)
         self._stage = stage
         self._plugin_dir = plugin_dir
+        self._home = home  # the module breakpoint() was called from: author code even outside the plugin dir
+        self._previous_trace = sys.gettrace()  # an attached editor's tracer (debugpy), put back afterwards
         self._aside = False
         self._leaving = False
+        self._released = False
+
+    def trace_dispatch(self, frame: FrameType, event: str, arg: Any) -> Any:
+        if self._released:
+            return None  # a frame still pointing at a finished session: leave it alone
+        return super().trace_dispatch(frame, event, arg)
 
     def step_aside(self) -> None:
         if not self._aside:
@@ -48,15 +67,63 @@ class ConsolePdb(pdb.Pdb):
     def interaction(self, frame: FrameType | None, traceback: TracebackType | None) -> None:
         self.step_aside()
         ended = True
+        CLOCK.stopped()  # the time at the prompt is the author's, not the handler's
         try:
             with _terminal_for_pdb():
                 super().interaction(frame, traceback)
-            ended = self._leaving or traceback is not None
+            ended = self._leaving or frame is None  # frame None: a post-mortem, over when pdb returns
         finally:
+            CLOCK.resumed()
             if self._aside and ended:  # continue, quit, end of a post-mortem, or pdb itself failed
-                self._leaving = False
-                self._aside = False
-                self._stage.come_back()
+                self._end_session()
+
+    def _end_session(self) -> None:
+        self._leaving = False
+        self._aside = False
+        if not self.breaks:
+            self._release()
+            if self._previous_trace is not None and sys.gettrace() is None:
+                sys.settrace(self._previous_trace)  # the editor's breakpoints work again on this thread
+        self._stage.come_back()
+
+    def _release(self) -> None:
+        """Drop the frames pdb keeps after a session: they hold plugin instances (the leak check would blame them)."""
+        self._released = True
+        if self.botframe is not None and self.botframe.f_trace is not None:
+            self.botframe.f_trace = None  # set_continue leaves the bottom frame's trace: it holds this debugger
+        self.curframe = None
+        self.curframe_locals = {}
+        self.stack = []
+        self.botframe = self.stopframe = self.returnframe = None
+        self.frame_returning = None
+
+    def stop_here(self, frame: FrameType) -> bool:
+        """Where a step would stop next; once no author frame is left, the session is over."""
+        if self._aside and not self.quitting and self.stoplineno != -1 \
+                and not self._author_on_stack(frame) and not self._awaiting():
+            # Stepped out of the handler or task (or an exception unwound it): the node runs on, as after `c`.
+            self.message("--stepped out of plugin code: back to the devnode console--")
+            self.set_continue()
+            self._end_session()
+            return False
+        return bool(super().stop_here(frame))
+
+    def _author_on_stack(self, frame: FrameType | None) -> bool:
+        while frame is not None:
+            name = frame.f_globals.get("__name__")
+            if isinstance(name, str) and (name == PACKAGE or name.startswith(PACKAGE + ".") or name == self._home):
+                return True
+            frame = frame.f_back
+        return False
+
+    def _awaiting(self) -> bool:
+        """Whether the frame `n` is waiting in is a coroutine suspended at an ``await`` (it will resume)."""
+        frame = self.stopframe
+        if frame is None or frame is self.botframe or not frame.f_code.co_flags & (
+                inspect.CO_COROUTINE | inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE):
+            return False
+        code = frame.f_code.co_code
+        return 0 <= frame.f_lasti < len(code) and code[frame.f_lasti] == SUSPENDED
 
     def set_continue(self) -> None:
         self._leaving = True
@@ -128,12 +195,13 @@ class Breakpoints:
         stage = self.stage
 
         def set_trace(*, header: str | None = None) -> None:
+            caller = sys._getframe().f_back  # breakpoint()'s hook is C: this is the author's frame
             stage.step_aside("debugger")
-            debugger = ConsolePdb(stage)
+            debugger = ConsolePdb(stage, home=caller.f_globals.get("__name__") if caller is not None else None)
             debugger._aside = True
             if header is not None:
                 debugger.message(header)
-            debugger.set_trace(sys._getframe().f_back)
+            debugger.set_trace(caller)
 
         # sys.breakpointhook's default looks pdb.set_trace up at call time, so this covers breakpoint() too.
         pdb.set_trace = set_trace

@@ -162,6 +162,8 @@ def event_line(record: Record) -> Text:
         else:
             line.append(" FAILED", style.FAILED)
         line.append(f" {handler.get('ms', 0.0):.1f} ms", style.TIME)
+        if handler.get("debugged"):
+            line.append(" (debugged)", style.WARNING)  # the time stopped in the debugger is left out
         if not handler.get("ok", True) and handler.get("error"):
             line.append(f" ({handler['error']})", style.FAILED)
     return line

@@ -12,11 +12,36 @@ import sys
 import threading
 from typing import IO
 
-from rich.console import Console, ConsoleRenderable, RenderableType, RenderHook
+from rich.console import Console, ConsoleOptions, ConsoleRenderable, RenderableType, RenderHook, RenderResult
 from rich.control import Control
 from rich.file_proxy import FileProxy
 from rich.live_render import LiveRender
+from rich.segment import Segment
 from rich.text import Text
+
+
+class _Region(LiveRender):
+    """A LiveRender that remembers each line's width, to find the footer again after a resize."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        super().__init__(renderable, vertical_overflow="crop")
+        self.line_widths: list[int] = []
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = console.render_lines(self.renderable, options, pad=False)[: options.size.height]
+        self.line_widths = [Segment.get_line_length(line) for line in lines]
+        self._shape = Segment.get_shape(lines)
+        for index, line in enumerate(lines):
+            yield from line
+            if index < len(lines) - 1:
+                yield Segment.line()
+
+    def reflowed(self, width: int) -> None:
+        """The terminal is now ``width`` wide and rewrapped the footer's lines: count the rows they take."""
+        if self._shape is None or width <= 0:
+            return
+        rows = sum(max(1, -(-w // width)) for w in self.line_widths) or self._shape[1]
+        self._shape = (width, rows)
 
 
 class Footer(RenderHook):
@@ -24,7 +49,7 @@ class Footer(RenderHook):
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self._render = LiveRender(Text())
+        self._render = _Region(Text())
         self._lock = threading.RLock()
         self._shown = False
         self._saved: tuple[IO[str], IO[str]] | None = None
@@ -57,6 +82,11 @@ class Footer(RenderHook):
                 with self.console:
                     self.console.print(Control())
 
+    def resized(self, width: int) -> None:
+        """The terminal changed size: next draw erases the footer as the terminal now shows it."""
+        with self._lock:
+            self._render.reflowed(width)
+
     def hide(self, keep: bool = False) -> None:
         """Stop pinning; erase the footer unless ``keep`` (then it stays as ordinary output)."""
         with self._lock:
@@ -70,7 +100,7 @@ class Footer(RenderHook):
                     self.console.line()
                 else:
                     self.console.control(self._render.position_cursor())
-                self._render = LiveRender(self._render.renderable)
+                self._render = _Region(self._render.renderable)
             if self.console.is_terminal:
                 self.console.show_cursor(True)
 

@@ -89,6 +89,8 @@ def _ready(r: Record, width: int) -> Text:
     names = r.get("plugins") or []
     line.append(f" · {len(names)} plugin(s) from {r['plugin_dir']}")
     line.append(" · watching for changes" if r.get("watching") else " · not watching (reload with r)", style.TIME)
+    if r.get("node") == "production":
+        line.append(f"\n  production's Node from {r.get('checkout')}, on {r.get('chain')}")
     return line
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import os
+import select
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,13 @@ except ImportError:  # pragma: no cover - not a POSIX terminal
 
 CTRL_D = "\x04"
 ESC = "\x1b"
+ESCAPE_WAIT = 0.05  # a lone Escape: nothing followed it this long (terminals send a sequence in one write)
+# Escape sequences -> the names the line editor knows (the dashboard ignores them).
+SEQUENCES = {
+    "[A": "up", "[B": "down", "[C": "right", "[D": "left", "OA": "up", "OB": "down", "OC": "right", "OD": "left",
+    "[H": "home", "OH": "home", "[1~": "home", "[7~": "home", "[F": "end", "OF": "end", "[4~": "end",
+    "[8~": "end", "[3~": "delete",
+}
 
 
 class KeyReader:
@@ -30,6 +38,8 @@ class KeyReader:
         self._saved: list[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._escape = 0  # 0 plain, 1 after ESC, 2 inside an escape sequence
+        self._sequence = ""
+        self._lone: asyncio.TimerHandle | None = None
         self._eof = False
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")
 
@@ -49,6 +59,9 @@ class KeyReader:
 
     def stop(self) -> None:
         """Stop reading and give the terminal back its own (line-editing, echoing) mode."""
+        if self._lone is not None:
+            self._lone.cancel()
+            self._lone = None
         if self._loop is not None:
             try:
                 self._loop.remove_reader(self.fd)
@@ -80,15 +93,43 @@ class KeyReader:
                 self.on_eof()
             return
         for char in self._decoder.decode(data):
-            if self._escape == 1:  # after ESC: arrow and function keys go on with [ or O
-                self._escape = 2 if char in "[O" else 0
-                if self._escape:
-                    continue
-            elif self._escape == 2:  # swallow the sequence up to its final letter
-                if char.isalpha() or char == "~":
-                    self._escape = 0
-                continue
-            if char == ESC:
-                self._escape = 1
-                continue
-            self.on_key(char)
+            self._char(char)
+        if self._escape == 1 and self._loop is not None and self._lone is None:
+            if self._more_waiting():
+                return  # the rest of the sequence is already there: the next read gets it
+            self._lone = self._loop.call_later(ESCAPE_WAIT, self._lone_escape)
+
+    def _char(self, char: str) -> None:
+        if self._lone is not None:
+            self._lone.cancel()
+            self._lone = None
+        if self._escape == 1:  # after ESC: arrow and function keys go on with [ or O
+            if char in "[O":
+                self._escape, self._sequence = 2, char
+                return
+            self._escape = 0
+            self.on_key("escape")  # Escape, then a key typed quickly after it (or Alt+key)
+        elif self._escape == 2:  # collect the sequence up to its final letter
+            self._sequence += char
+            if char.isalpha() or char == "~":
+                self._escape = 0
+                name = SEQUENCES.get(self._sequence)
+                if name is not None:
+                    self.on_key(name)
+            return
+        if char == ESC:
+            self._escape = 1
+            return
+        self.on_key(char)
+
+    def _lone_escape(self) -> None:
+        self._lone = None
+        if self._escape == 1:
+            self._escape = 0
+            self.on_key("escape")
+
+    def _more_waiting(self) -> bool:
+        try:
+            return bool(select.select([self.fd], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
