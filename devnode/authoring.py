@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dotenv import dotenv_values
 
 from devnode.config import ConfigError
 from devnode.reload.scope import WatchScope
@@ -71,6 +70,8 @@ def offer_restart(record: Record) -> None:
 def _read_env(path: Path | None) -> dict[str, str | None]:
     if path is None:
         return {}
+    from dotenv import dotenv_values  # only with a .env: it costs start-up time otherwise
+
     try:
         return dict(dotenv_values(path))
     except (OSError, UnicodeDecodeError, ValueError):

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
-
 from devnode.errors import DevnodeError
 
 
@@ -109,6 +107,8 @@ def load_config(
 
     dotenv_path = _resolve_env_file(env_file, cwd)
     if dotenv_path is not None:
+        from dotenv import dotenv_values  # only when there is a .env: it costs start-up time otherwise
+
         for key, value in dotenv_values(dotenv_path).items():
             if key in ENV_FIELDS and value is not None:
                 raw[ENV_FIELDS[key]] = (value, f".env ({dotenv_path}) {key}")
@@ -148,6 +148,8 @@ def export_dotenv(dotenv_path: Path, environ: Mapping[str, str]) -> list[str]:
     if not isinstance(environ, MutableMapping):
         return []
     added = []
+    from dotenv import dotenv_values  # lazily, as in load_config
+
     for key, value in dotenv_values(dotenv_path).items():
         if value is not None and key not in environ:
             environ[key] = value

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
 
 from devnode.config import ConfigError
 
@@ -110,7 +109,11 @@ def authoring_settings(
     cwd: Path,
 ) -> AuthoringSettings:
     """Merge watch/ignore/editor from the four sources; the highest that sets a value wins."""
-    dotenv: dict[str, str | None] = dict(dotenv_values(env_file)) if env_file is not None else {}
+    dotenv: dict[str, str | None] = {}
+    if env_file is not None:
+        from dotenv import dotenv_values  # only with a .env: it costs start-up time otherwise
+
+        dotenv = dict(dotenv_values(env_file))
     settings = AuthoringSettings()
     for key in AUTHORING_KEYS:
         env_name = ENV_NAMES[key]
