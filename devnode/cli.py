@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import math
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from devnode import __version__
-from devnode.config import ConfigError, NodeConfig, load_config
-from devnode.errors import DevnodeError
+
+if TYPE_CHECKING:  # imported where used: --version and --help stay as light as argparse
+    from devnode.config import NodeConfig
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -261,6 +260,9 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    from devnode.config import ConfigError
+    from devnode.errors import DevnodeError
+
     try:
         if args.command == "run":
             return _run(args)
@@ -283,6 +285,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _config(args: argparse.Namespace) -> NodeConfig:
+    from devnode.config import load_config
+
     flags: dict[str, Any] = {
         "plugin_dir": args.plugin_dir,
         "data_dir": args.data_dir,
@@ -324,6 +328,7 @@ def _authoring(args: argparse.Namespace, options: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from devnode.config import ConfigError
     from devnode.runtime import RunOptions
     from devnode.ui.jsonl import JsonUI, private_output
     from devnode.ui.plain import PlainUI
@@ -358,18 +363,25 @@ def _run(args: argparse.Namespace) -> int:
 
 def _serve(config: NodeConfig, options: Any, ui: Any, *, json_lines: bool, commands_in: IO[str] | None = None) -> int:
     """Run a node to its end with a plain or JSON-lines UI; in JSON mode plugins' print() become records."""
+    import asyncio
+
     from devnode.runtime import Runtime
 
-    if not json_lines:
-        runtime = Runtime(config, options, ui, commands_in=commands_in)
-        code = _run_node(runtime)
-    else:
-        from devnode.ui.capture import capture_prints
-
-        with capture_prints() as restore:
+    try:
+        if not json_lines:
             runtime = Runtime(config, options, ui, commands_in=commands_in)
-            restore.attach(runtime.reporter)
             code = _run_node(runtime)
+        else:
+            from devnode.ui.capture import capture_prints
+
+            with capture_prints() as restore:
+                runtime = Runtime(config, options, ui, commands_in=commands_in)
+                restore.attach(runtime.reporter)
+                code = _run_node(runtime)
+    finally:
+        close = getattr(ui, "close", None)
+        if close is not None:
+            close()  # the JSON UI writes event lines once per loop turn: nothing may stay behind
     _restart_if_asked(runtime)
     return _exit_unless_abandoned(runtime, code)
 
@@ -420,6 +432,8 @@ def _restart_if_asked(runtime: Any, histories: dict[str, list[str]] | None = Non
 
 def _run_rich(args: argparse.Namespace, config: NodeConfig, options: Any) -> int:
     """The rich console reads keys itself, so the runtime gets no command stream."""
+    import asyncio
+
     from devnode.runtime import Runtime
     from devnode.ui.console import RichConsole
 
@@ -439,6 +453,9 @@ def _run_rich(args: argparse.Namespace, config: NodeConfig, options: Any) -> int
 
 
 def _check(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
     from devnode.check import check_plugins
     from devnode.ui.plain import format_record
 
@@ -466,6 +483,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _node_choice(args: argparse.Namespace) -> Any:
     """``--node``, ``--node-src`` and ``--authorize`` as a session's NodeChoice."""
+    from devnode.config import ConfigError
     from devnode.production.node import ProductionOptions
     from devnode.session import NodeChoice
 
@@ -544,7 +562,7 @@ def _setup_chain() -> int:
 
 
 def _new_command(sub: Any) -> None:
-    from devnode.scaffold import TEMPLATES
+    from devnode.scaffold.choices import TEMPLATES
 
     new = sub.add_parser(
         "new", help="create a plugin and its test from a template",
@@ -558,6 +576,7 @@ def _new_command(sub: Any) -> None:
 
 
 def _new(args: argparse.Namespace) -> int:
+    from devnode.config import load_config
     from devnode.scaffold import ScaffoldError, create_plugin
 
     plugin_dir = Path(args.dir) if args.dir else Path(load_config(require_plugin_dir=False).plugin_dir)

@@ -16,9 +16,6 @@ from typing import TYPE_CHECKING, Any
 from devnode.errors import DevnodeError
 from devnode.events import Event, EventType
 from devnode.node.lookup import address_of, token_of  # shared with scenarios
-from devnode.playback import guarded, play_scenario_file, replay_file
-from devnode.recording import load_recording
-from devnode.scenarios import load_scenario
 
 if TYPE_CHECKING:
     from devnode.runtime import Runtime
@@ -280,6 +277,9 @@ async def _log_level(runtime: Runtime, rest: str) -> None:
 
 @command("scenario", "scenario FILE", "play a scenario file against the running plugins (docs/scenarios.md)")
 async def _scenario(runtime: Runtime, rest: str) -> None:
+    from devnode.playback import guarded, play_scenario_file  # scenarios cost start-up time: loaded when used
+    from devnode.scenarios import load_scenario
+
     path = _one_path(rest, "scenario FILE")
     load_scenario(path)  # a broken file is reported now, as this command's error
     runtime.start_task(guarded(runtime, play_scenario_file(runtime, path), "scenario"), "devnode-scenario")
@@ -290,6 +290,9 @@ async def _replay(runtime: Runtime, rest: str) -> None:
     words = rest.split()
     fast = "--fast" in words
     path = _one_path(" ".join(w for w in words if w != "--fast"), "replay FILE [--fast]")
+    from devnode.playback import guarded, replay_file  # loaded when used, as for scenarios
+    from devnode.recording import load_recording
+
     load_recording(path)
     runtime.start_task(guarded(runtime, replay_file(runtime, path, fast), "replay"), "devnode-replay")
 

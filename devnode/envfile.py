@@ -14,9 +14,6 @@ import io
 import stat
 from pathlib import Path
 
-from dotenv import dotenv_values
-from dotenv.parser import parse_stream
-
 from devnode.errors import DevnodeError
 
 BOMS = (
@@ -52,6 +49,9 @@ def read_env_file(path: Path) -> dict[str, str | None]:
     except OSError as exc:
         raise EnvFileError(f'.env file "{path}" cannot be read ({exc.strerror})') from None
     text = decode(raw, path)
+    from dotenv import dotenv_values  # only when there is a .env: it costs start-up time otherwise
+    from dotenv.parser import parse_stream
+
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
             line = binding.original.line

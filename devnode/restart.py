@@ -12,11 +12,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import NoReturn
 
-from devnode.authoring import RESTARTED_ENV
 
 HISTORY_ENV = "DEVNODE_RESTART_HISTORY"
 _original_environ: dict[str, str] | None = None
@@ -48,8 +46,12 @@ def exec_again(reason: str, histories: dict[str, list[str]] | None = None) -> No
     """Start devnode afresh in this process's place; never returns."""
     env = dict(_original_environ if _original_environ is not None else os.environ)
     env.pop(HISTORY_ENV, None)
+    from devnode.authoring import RESTARTED_ENV  # cli imports this module first thing: keep it light
+
     env[RESTARTED_ENV] = reason
     if histories:
+        import tempfile
+
         fd, name = tempfile.mkstemp(prefix="devnode-history-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(histories, out)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from devnode import authoring
 from devnode.command_feed import CommandFeed, private_stream
@@ -23,13 +23,14 @@ from devnode.events import Event, EventType, HandlerResult
 from devnode.host.host import PluginHost
 from devnode.paused import exclude_pauses
 from devnode.process_ownership import OwnedExecutor, keep_handler, process_leftovers
-from devnode.playback import run_requested
-from devnode.recording import Recorder
 from devnode.reload.reloader import Reloader
 from devnode.reporting import Record, Reporter
 from devnode.session import NodeChoice, NodeSession
 from devnode.ui.records import PluginLogBridge, event_fields
 from devnode.watchdog import Watchdog
+
+if TYPE_CHECKING:  # scenarios and recordings are imported only when asked for (start-up time)
+    from devnode.recording import Recorder
 
 UI = Callable[[Record], None]
 
@@ -127,6 +128,8 @@ class Runtime:
         watchdog.start(loop)
         try:
             if self.options.record:
+                from devnode.recording import Recorder
+
                 self.recorder = Recorder(self.options.record, self.config.node_id)
             await self.session.open()
             assert self.session.host is not None
@@ -172,6 +175,8 @@ class Runtime:
             if self.commands_in is not None and self.options.read_commands:
                 self._start_command_reader(loop)
             if self.options.scenario or self.options.replay:
+                from devnode.playback import run_requested
+
                 self.start_task(run_requested(self), "devnode-playback")
             await self.stop_event.wait()
             await self._shutdown()

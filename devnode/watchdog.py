@@ -1,7 +1,10 @@
 """Notices plugin code blocking the event loop, says whose code and where, and interrupts it past a limit.
 
-A heartbeat callback on the loop stamps the time every ``tick``; a thread watches
-the stamp. When it is older than ``warn_after``, the loop is blocked: the thread
+A thread watches the loop every ``tick`` without waking an idle loop: a loop
+waiting in its selector is idle, so the thread stamps the heartbeat itself; a loop
+doing anything else gets a ping (``call_soon_threadsafe``) that stamps it when the
+loop gets to it. An idle node thus costs one thread wakeup per tick and no loop
+wakeups (a periodic timer on the loop cost two wakeups per tick). When it is older than ``warn_after``, the loop is blocked: the thread
 reads the loop thread's stack and the plugin that owns the running code (its
 ledger, which the thread can read through ``ownership.ledger_running_in``) and
 emits a ``warning`` record with code ``stall`` at once, while the loop is still
@@ -77,7 +80,7 @@ class Watchdog:
         *,
         warn_after: float = 1.0,
         interrupt_after: float | None = 5.0,
-        tick: float = 0.05,
+        tick: float = 0.1,  # a stall is reported within warn_after + tick
     ) -> None:
         self.reporter = reporter
         self.plugin_dir = plugin_dir.resolve()
@@ -89,7 +92,8 @@ class Watchdog:
         self._beat = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
-        self._handle: asyncio.TimerHandle | None = None
+        self._select_code: types.CodeType | None = None  # the loop's selector wait: seen there, the loop is idle
+        self._pinged = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._previous_handler: Any = None
@@ -106,7 +110,8 @@ class Watchdog:
         self._loop = loop or asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._beat = time.monotonic()
-        self._handle = self._loop.call_later(self.tick, self._heartbeat)
+        select = getattr(getattr(self._loop, "_selector", None), "select", None)
+        self._select_code = getattr(getattr(select, "__func__", None), "__code__", None)
         # Signal handlers can only be set, and only run, on the main thread.
         if self.interrupt_after is not None and threading.current_thread() is threading.main_thread():
             self._previous_handler = signal.signal(INTERRUPT_SIGNAL, self._on_signal)
@@ -125,9 +130,6 @@ class Watchdog:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
         if self._can_interrupt:
             signal.signal(INTERRUPT_SIGNAL, self._previous_handler)
             self._can_interrupt = False
@@ -143,10 +145,9 @@ class Watchdog:
 
     # -- the loop side -------------------------------------------------------------
     def _heartbeat(self) -> None:
+        """The answer to a ping: the loop ran it, so it is not blocked."""
         self._beat = time.monotonic()
-        assert self._loop is not None
-        if not self._stop.is_set():
-            self._handle = self._loop.call_later(self.tick, self._heartbeat)
+        self._pinged = False
 
     def _on_signal(self, signum: int, frame: types.FrameType | None) -> None:
         """Runs on the loop thread, inside whatever code is blocking it."""
@@ -203,6 +204,7 @@ class Watchdog:
             if starved and self._gil_alarm:
                 continue  # this thread was kept from running: the alarm's handler reports, from inside the stall
             self._arm()  # this thread runs, so the GIL is not stuck: push the CPU-time alarm back
+            self._sense()
             if self._loop is not None and not self._loop.is_running():
                 self._beat = time.monotonic()  # a loop that is not running is idle, not blocked
             self._skip_debugger_stops()
@@ -227,6 +229,23 @@ class Watchdog:
                 interrupted_at = lag  # again after another interval if the plugin swallows it
                 self._interrupt_for = beat
                 signal.pthread_kill(self._loop_thread, INTERRUPT_SIGNAL)
+
+    def _sense(self) -> None:
+        """Stamp the heartbeat if the loop is idle in its selector; otherwise ping it (once) to hear it is alive."""
+        loop = self._loop
+        if loop is None or self._pinged:
+            return
+        frame = sys._current_frames().get(self._loop_thread)
+        idle = frame is not None and self._select_code is not None and frame.f_code is self._select_code
+        del frame  # frames hold plugin objects: keep none
+        if idle:
+            self._beat = time.monotonic()
+            return
+        self._pinged = True
+        try:
+            loop.call_soon_threadsafe(self._heartbeat)
+        except RuntimeError:  # the loop is closed
+            self._pinged = False
 
     def _skip_debugger_stops(self) -> None:
         """A loop stopped in a debugger is the author looking around, not a plugin blocking it."""

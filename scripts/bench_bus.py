@@ -1,16 +1,23 @@
-"""Event bus throughput: ``EventBus.publish`` (ownership and per-handler timing on) against a bare loop.
+"""Event delivery on the real ``devnode run`` path against the same callbacks in a bare loop.
 
-Both sides call the same handlers (10 async, 10 sync by default) for the same
-events in the same process. The bus side subscribes them under a plugin's
-ledger, as the plugin host does, so every dispatch runs with the owner set and
-times each handler. The bare side is ``for h in handlers: await h(event)``
-(sync handlers called directly). Rounds alternate between the two; the
-medians are reported, with the ratio bare/bus (the goal is at most 1.5).
+The bus side is the path a running node takes: a ``Runtime`` built as ``devnode run``
+builds it (recorder off), with its UI (``--ui json`` by default, its output to
+/dev/null), the reporter, the host's error observer and the runtime's event records,
+and the plugins loaded from disk by the host, so every handler runs under its
+plugin's ledger and is timed. The bare side calls the very same subscribed callbacks
+(``await cb(event)`` for async ones, ``cb(event)`` otherwise), in the same process,
+with the same logging, for the same events. Rounds alternate; medians are reported
+with the ratio bare/bus (goal: at most 1.5).
 
-    .venv/bin/python scripts/bench_bus.py                # light handlers (count, read the payload)
-    .venv/bin/python scripts/bench_bus.py --work json    # handlers that serialise the event, like the audit plugin
-    .venv/bin/python scripts/bench_bus.py --work empty   # empty handlers: pure dispatch overhead
-    .venv/bin/python scripts/bench_bus.py --profile      # cProfile of the bus side
+Two handler sets:
+  bundled  the bundled plugins (plugins/): audit appends each event to a file,
+           example logs each share, metrics counts, configurable logs what it watches;
+  light    two plugins with 5 async + 5 sync handlers each that count and read the
+           payload (like metrics): the dispatch and UI overhead dominate here.
+
+    .venv/bin/python scripts/bench_bus.py                       # both sets, --ui json
+    .venv/bin/python scripts/bench_bus.py --ui rich --set light # the rich console's observers (to /dev/null)
+    .venv/bin/python scripts/bench_bus.py --profile             # cProfile of the bus side
 """
 
 from __future__ import annotations
@@ -18,156 +25,221 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import json
+import inspect
+import os
 import pstats
+import shutil
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from devnode.events import Event, EventBus, EventType  # noqa: E402
-from devnode.ownership import Ledger, reset_current, set_current  # noqa: E402
 
 GOAL = 1.5
-Handler = Callable[[Event], Any]
+
+LIGHT_PLUGIN = '''\
+"""Light handlers, like the metrics plugin's: count and read the payload."""
+
+from dashboard.event_bus import EventType
 
 
-def make_handlers(n_async: int, n_sync: int, work: str) -> list[Handler]:
-    """Handlers shaped like the bundled plugins': light (metrics: count, read the payload), json (audit:
-    serialise the event, without the file write), or empty."""
-    counts: dict[str, int] = {}
-    handlers: list[Handler] = []
+class {cls}:
+    def __init__(self, node):
+        self.node = node
+        self.counts = {{}}
 
-    def light_body(event: Event) -> None:
+    def _body(self, event):
         kind = event.type.value
-        counts[kind] = counts.get(kind, 0) + 1
-        data_hash = event.data.get("data_hash", "")
-        if not data_hash.startswith("0x"):
-            counts["odd"] = counts.get("odd", 0) + 1
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if not event.data.get("data_hash", "").startswith("0x"):
+            self.counts["odd"] = self.counts.get("odd", 0) + 1
 
-    def json_body(event: Event) -> None:
-        light_body(event)
-        counts["bytes"] = counts.get("bytes", 0) + len(json.dumps({"event": event.type.value, "data": event.data}))
+{methods}
+    def initialize(self):
+        for name in dir(self):
+            if name.startswith("on_"):
+                self.node.event_bus.subscribe(EventType.DATA_SHARED, getattr(self, name))
 
-    realistic_body = json_body if work == "json" else light_body
+    def shutdown(self):
+        for name in dir(self):
+            if name.startswith("on_"):
+                self.node.event_bus.unsubscribe(EventType.DATA_SHARED, getattr(self, name))
+'''
 
-    for i in range(n_async):
-        if work == "empty":
-            async def handler(event: Event) -> None:
-                pass
+
+def light_plugin(name: str, n_async: int, n_sync: int) -> str:
+    methods = "".join(f"    async def on_async_{i}(self, event):\n        self._body(event)\n\n" for i in range(n_async))
+    methods += "".join(f"    def on_sync_{i}(self, event):\n        self._body(event)\n\n" for i in range(n_sync))
+    return LIGHT_PLUGIN.format(cls=name.capitalize() + "Plugin", methods=methods)
+
+
+def plugin_dir_for(which: str, root: Path) -> Path:
+    plugin_dir = root / which / "plugins"
+    if which == "bundled":
+        shutil.copytree(ROOT / "plugins", plugin_dir, ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        plugin_dir.mkdir(parents=True)
+        for name in ("light_a_plugin", "light_b_plugin"):
+            (plugin_dir / f"{name}.py").write_text(light_plugin(name, 5, 5))
+    return plugin_dir
+
+
+def events_for(which: str, count: int) -> list[Event]:
+    """Events shaped like the node's own (node.share_data, receive, transfers)."""
+    kinds = [EventType.DATA_SHARED] if which == "light" else [
+        EventType.DATA_SHARED, EventType.DATA_RECEIVED, EventType.DATA_SHARED, EventType.TRANSFER_COMPLETED]
+    events = []
+    for i in range(count):
+        kind = kinds[i % len(kinds)]
+        data: dict[str, Any] = {"data_hash": f"0x{i:064x}"}
+        if kind is EventType.DATA_SHARED:
+            data |= {"recipient": "peer1", "compliance_tx_hash": f"0x{i + 7:064x}"}
+        elif kind is EventType.DATA_RECEIVED:
+            data |= {"sender": "peer2"}
         else:
-            async def handler(event: Event, _body: Callable[[Event], None] = realistic_body) -> None:
-                _body(event)
-        handler.__qualname__ = f"async_handler_{i}"
-        handlers.append(handler)
-    for i in range(n_sync):
-        if work == "empty":
-            def sync_handler(event: Event) -> None:
-                pass
+            data = {"token": "0x" + "0" * 39 + "1", "to": "0x" + "ab" * 20, "amount": i}
+        events.append(Event(kind, data))
+    return events
+
+
+class RunningNode:
+    """A ``Runtime`` as ``devnode run --ui UI`` builds it, running on this loop until ``stop``."""
+
+    def __init__(self, plugin_dir: Path, ui_name: str) -> None:
+        from devnode.config import load_config
+        from devnode.runtime import RunOptions, Runtime
+
+        self.sink = open(os.devnull, "w")  # noqa: SIM115 - closed in stop()
+        on_start = None
+        if ui_name == "rich":
+            from devnode.ui.console import RichConsole
+
+            self.ui: Any = RichConsole(self.sink, keys_fd=None, force_terminal=True)
+            on_start = self.ui.attach
+        elif ui_name == "plain":
+            from devnode.ui.plain import PlainUI
+
+            self.ui = PlainUI(self.sink)
         else:
-            def sync_handler(event: Event, _body: Callable[[Event], None] = realistic_body) -> None:
-                _body(event)
-        sync_handler.__qualname__ = f"sync_handler_{i}"
-        handlers.append(sync_handler)
-    return handlers
+            from devnode.ui.jsonl import JsonUI
 
+            self.ui = JsonUI(self.sink)
+        config = load_config({"plugin_dir": str(plugin_dir), "data_dir": str(plugin_dir.parent / "data")})
+        options = RunOptions(watch=False, read_commands=False)
+        self.runtime = Runtime(config, options, self.ui, commands_in=None, on_start=on_start)
+        self._ready = asyncio.Event()
+        self.runtime.reporter.add_sink(lambda r: self._ready.set() if r["kind"] == "node.ready" else None)
 
-def bus_for(handlers: list[Handler], plugins: int) -> EventBus:
-    """Subscribe the handlers as ``plugins`` plugins' initialize() would: under their ledgers."""
-    bus = EventBus()
-    ledgers = [Ledger(f"bench_plugin_{i}") for i in range(plugins)]
-    per_plugin = -(-len(handlers) // plugins)
-    for index, handler in enumerate(handlers):
-        token = set_current(ledgers[index // per_plugin])
-        try:
-            bus.subscribe(EventType.DATA_SHARED, handler)
-        finally:
-            reset_current(token)
-    return bus
+    async def start(self) -> EventBus:
+        self._task = asyncio.ensure_future(self.runtime.run())
+        await asyncio.wait_for(self._ready.wait(), 60)
+        return self.runtime.node.event_bus
+
+    async def stop(self) -> None:
+        self.runtime.request_stop()
+        await self._task
+        if hasattr(self.ui, "close"):
+            self.ui.close()
+        self.sink.close()
 
 
 async def through_bus(bus: EventBus, events: list[Event]) -> float:
     publish = bus.publish
     start = time.perf_counter()
-    for event in events:
+    for n, event in enumerate(events, 1):
         await publish(event)
+        if n % 100 == 0:
+            await asyncio.sleep(0)  # as a real burst does: the loop (and the UI's flushes) get their turn
     return time.perf_counter() - start
 
 
-async def bare_loop(handlers: list[Handler], events: list[Event]) -> float:
-    is_async = [asyncio.iscoroutinefunction(h) for h in handlers]
-    pairs = list(zip(handlers, is_async))
+async def bare_loop(handlers: dict[EventType, list[tuple[Any, bool]]], events: list[Event]) -> float:
     start = time.perf_counter()
-    for event in events:
-        for handler, awaited in pairs:
-            if awaited:
-                await handler(event)
+    for n, event in enumerate(events, 1):
+        for callback, is_async in handlers[event.type]:
+            if is_async:
+                await callback(event)
             else:
-                handler(event)
+                callback(event)
+        if n % 100 == 0:
+            await asyncio.sleep(0)
     return time.perf_counter() - start
 
 
-async def measure(args: argparse.Namespace) -> dict[str, float]:
-    handlers = make_handlers(args.async_handlers, args.sync_handlers, args.work)
-    bus = bus_for(handlers, args.plugins)
-    events = [Event(EventType.DATA_SHARED, {"data_hash": f"{i:064x}", "recipient": "peer1"}) for i in range(args.events)]
-    await through_bus(bus, events[:1000])  # warm up both paths
-    await bare_loop(handlers, events[:1000])
-    bus_rates: list[float] = []
-    bare_rates: list[float] = []
-    for round_no in range(args.rounds):
-        # alternate the order so drift (CPU frequency, caches) does not favour one side
-        if round_no % 2 == 0:
-            bus_rates.append(args.events / await through_bus(bus, events))
-            bare_rates.append(args.events / await bare_loop(handlers, events))
-        else:
-            bare_rates.append(args.events / await bare_loop(handlers, events))
-            bus_rates.append(args.events / await through_bus(bus, events))
+def same_callbacks(bus: EventBus, events: list[Event]) -> dict[EventType, list[tuple[Any, bool]]]:
+    """The callbacks the bus would call for each event type, in its order."""
+    types = {e.type for e in events}
+    return {t: [(s.callback, inspect.iscoroutinefunction(s.callback)) for s in bus._snapshot(t)] for t in types}
+
+
+async def measure(which: str, ui_name: str, count: int, rounds: int, root: Path) -> dict[str, Any]:
+    node = RunningNode(plugin_dir_for(which, root), ui_name)
+    bus = await node.start()
+    try:
+        events = events_for(which, count)
+        handlers = same_callbacks(bus, events)
+        await through_bus(bus, events[: count // 5])  # warm both paths up
+        await bare_loop(handlers, events[: count // 5])
+        bus_rates: list[float] = []
+        bare_rates: list[float] = []
+        for round_no in range(rounds):
+            sides = [("bus", bus_rates), ("bare", bare_rates)]
+            for side, rates in sides if round_no % 2 == 0 else sides[::-1]:  # alternate: drift favours neither
+                seconds = await (through_bus(bus, events) if side == "bus" else bare_loop(handlers, events))
+                rates.append(count / seconds)
+                await asyncio.sleep(0.05)  # let the UI drain what the round produced
+        per_type = {t.value: len(h) for t, h in handlers.items()}
+    finally:
+        await node.stop()
     ratios = [bare / bus for bare, bus in zip(bare_rates, bus_rates)]
-    return {
-        "bus": statistics.median(bus_rates),
-        "bare": statistics.median(bare_rates),
-        "ratio": statistics.median(ratios),
-    }
+    return {"bus": statistics.median(bus_rates), "bare": statistics.median(bare_rates),
+            "ratio": statistics.median(ratios), "handlers": per_type}
 
 
-def profile(args: argparse.Namespace) -> None:
-    handlers = make_handlers(args.async_handlers, args.sync_handlers, args.work)
-    bus = bus_for(handlers, args.plugins)
-    events = [Event(EventType.DATA_SHARED, {"data_hash": f"{i:064x}"}) for i in range(args.events)]
-    profiler = cProfile.Profile()
-    profiler.enable()
-    asyncio.run(through_bus(bus, events))
-    profiler.disable()
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+def profile(which: str, ui_name: str, count: int, root: Path) -> None:
+    async def run() -> None:
+        node = RunningNode(plugin_dir_for(which, root), ui_name)
+        bus = await node.start()
+        events = events_for(which, count)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        await through_bus(bus, events)
+        profiler.disable()
+        await node.stop()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+    asyncio.run(run())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--async-handlers", type=int, default=10)
-    parser.add_argument("--sync-handlers", type=int, default=10)
-    parser.add_argument("--plugins", type=int, default=1, help="spread the handlers over this many plugin ledgers")
-    parser.add_argument("--work", choices=["light", "json", "empty"], default="light",
-                        help="handler bodies: light like the metrics plugin's (default), json like the audit "
-                             "plugin's, or empty (pure dispatch overhead)")
+    parser.add_argument("--set", choices=["bundled", "light", "both"], default="both", help="handler set (default both)")
+    parser.add_argument("--ui", choices=["json", "plain", "rich"], default="json",
+                        help="the UI observing the bus, its output to /dev/null (default json)")
     parser.add_argument("--events", type=int, default=5000, help="events per round")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="profile the bus side instead of timing it")
     args = parser.parse_args(argv)
-    if args.profile:
-        profile(args)
-        return 0
-    result = asyncio.run(measure(args))
-    print(f"handlers: {args.async_handlers} async + {args.sync_handlers} sync ({args.work} bodies), "
-          f"{args.plugins} plugin ledger(s); {args.rounds} rounds x {args.events} events, medians")
-    print(f"  EventBus.publish : {result['bus']:>10,.0f} events/s")
-    print(f"  bare loop        : {result['bare']:>10,.0f} events/s")
-    verdict = "within" if result["ratio"] <= GOAL else "OUTSIDE"
-    print(f"  ratio bare/bus   : {result['ratio']:.2f}x ({verdict} the {GOAL}x goal)")
+    sets = ["bundled", "light"] if args.set == "both" else [args.set]
+    with tempfile.TemporaryDirectory(prefix="devnode-bench-bus-") as tmp:
+        for which in sets:
+            if args.profile:
+                profile(which, args.ui, args.events, Path(tmp))
+                continue
+            result = asyncio.run(measure(which, args.ui, args.events, args.rounds, Path(tmp)))
+            handlers = ", ".join(f"{k} x{v}" for k, v in sorted(result["handlers"].items()))
+            print(f"{which} handlers ({handlers}); devnode run path with --ui {args.ui} (output to /dev/null); "
+                  f"{args.rounds} rounds x {args.events} events, medians")
+            print(f"  EventBus.publish : {result['bus']:>10,.0f} events/s")
+            print(f"  bare loop        : {result['bare']:>10,.0f} events/s")
+            verdict = "within" if result["ratio"] <= GOAL else "OUTSIDE"
+            print(f"  ratio bare/bus   : {result['ratio']:.2f}x ({verdict} the {GOAL}x goal)")
     return 0
 
 

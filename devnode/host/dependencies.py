@@ -7,79 +7,24 @@ functions over source text and the declaration files, plus one ParityWarning.
 
 from __future__ import annotations
 
-import ast
 import re
 import sys
-import tomllib
-from collections.abc import Iterable
 from functools import lru_cache
-from importlib.metadata import packages_distributions
 from pathlib import Path
 from typing import Any
 
 from devnode.compat import ALIASES, PARENTS
+from devnode.host import tree
 from devnode.host.diagnostics import DISTRIBUTIONS
-from devnode.host.imports import parse_source
+from devnode.host.imports import third_party_imports
 from devnode.host.naming import PACKAGE
 from devnode.host.parity import ParityWarning
+
+__all__ = ["check_module", "check_tree", "declared_distributions", "third_party_imports", "undeclared_imports"]
 
 # Provided to plugins by the node itself (devnode stands in for them).
 NODE_PROVIDED = {name.split(".")[0] for name in [*ALIASES, *PARENTS]}
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-
-
-def third_party_imports(source: str) -> dict[str, int]:
-    """Top-level names of absolute imports that matter at run time -> first line seen.
-
-    Skipped: relative imports, ``if TYPE_CHECKING:`` blocks and imports inside a
-    ``try`` that handles ImportError (optional dependencies).
-    """
-    tree = parse_source(source)
-    if tree is None:
-        return {}
-    found: dict[str, int] = {}
-    for node, guarded in _walk(tree, False):
-        if guarded:
-            continue
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                found.setdefault(alias.name.split(".")[0], node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.setdefault(node.module.split(".")[0], node.lineno)
-    return found
-
-
-def _walk(node: ast.AST, guarded: bool) -> Iterable[tuple[ast.AST, bool]]:
-    yield node, guarded
-    if isinstance(node, ast.If) and _is_type_checking(node.test):
-        for child in node.orelse:
-            yield from _walk(child, guarded)
-        return
-    if isinstance(node, ast.Try) and _handles_import_error(node):
-        for child in node.body:
-            yield from _walk(child, True)
-        rest: list[ast.AST] = [*node.handlers, *node.orelse, *node.finalbody]
-        for other in rest:
-            yield from _walk(other, guarded)
-        return
-    for any_child in ast.iter_child_nodes(node):
-        yield from _walk(any_child, guarded)
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
-def _handles_import_error(node: ast.Try) -> bool:
-    for handler in node.handlers:
-        names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
-        if handler.type is None or any(
-            isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError", "Exception") for n in names
-        ):
-            return True
-    return False
 
 
 def normalize(distribution: str) -> str:
@@ -133,6 +78,8 @@ def _requirements(path: Path, seen: set[Path]) -> set[str]:
 
 
 def _pyproject(path: Path) -> set[str]:
+    import tomllib  # read only when a plugin has an import a declaration could cover
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
@@ -163,6 +110,8 @@ def _array(data: dict[str, Any], key: str) -> list[Any]:
 @lru_cache(maxsize=1)
 def _installed_providers() -> dict[str, tuple[str, ...]]:
     """Import name -> installed distributions providing it (``yaml`` -> ``PyYAML``)."""
+    from importlib.metadata import packages_distributions  # slow to import and to run: only when asked
+
     return {k: tuple(v) for k, v in packages_distributions().items()}
 
 
@@ -175,15 +124,25 @@ def distributions_for(import_name: str) -> set[str]:
     return candidates
 
 
-def local_modules(plugin_dir: Path) -> set[str]:
-    """Names importable from the plugin dir itself (siblings, helper packages) and the package name."""
-    names = {PACKAGE}
-    for entry in plugin_dir.iterdir() if plugin_dir.is_dir() else ():
-        if entry.suffix == ".py":
-            names.add(entry.stem)
-        elif entry.is_dir() and (entry / "__init__.py").is_file():
-            names.add(entry.name)
-    return names
+def is_local_module(name: str, plugin_dir: Path) -> bool:
+    """Whether ``name`` is importable from the plugin dir itself (a sibling module, a helper package, the package).
+
+    Two stats instead of a listing: a plugin's load (and reload) costs the same however
+    many siblings it has (listing the dir per load made start-up quadratic in plugins).
+    """
+    if name == PACKAGE:
+        return True
+    return (plugin_dir / f"{name}.py").exists() or (plugin_dir / name / "__init__.py").is_file()
+
+
+def _unprovided(imports: dict[str, int], plugin_dir: Path) -> dict[str, int]:
+    """The imports that neither the stdlib, the node nor the plugin dir itself provides."""
+    return {
+        name: line
+        for name, line in imports.items()
+        if name not in sys.stdlib_module_names and name not in NODE_PROVIDED and name != "__future__"
+        and not is_local_module(name, plugin_dir)
+    }
 
 
 def undeclared_imports(source: str, plugin_dir: Path, declared: set[str] | None = None) -> dict[str, int]:
@@ -191,27 +150,30 @@ def undeclared_imports(source: str, plugin_dir: Path, declared: set[str] | None 
 
     ``declared``: ``declared_distributions(plugin_dir)``'s names, when the caller has read them already.
     """
-    if declared is None:
+    candidates = _unprovided(third_party_imports(source), plugin_dir)
+    if candidates and declared is None:
         declared, _ = declared_distributions(plugin_dir)
-    local = local_modules(plugin_dir)
-    missing: dict[str, int] = {}
-    for name, line in third_party_imports(source).items():
-        if name in sys.stdlib_module_names or name in NODE_PROVIDED or name in local or name == "__future__":
-            continue
-        if distributions_for(name) & declared:
-            continue
-        missing[name] = line
-    return missing
+    return {name: line for name, line in candidates.items() if not distributions_for(name) & (declared or set())}
 
 
-def check_module(module_name: str, file: Path, plugin_dir: Path) -> list[ParityWarning]:
-    """At most one warning per file, naming every undeclared import in it."""
-    try:
-        source = file.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+def check_module(
+    module_name: str, file: Path, plugin_dir: Path, imports: dict[str, int] | None = None
+) -> list[ParityWarning]:
+    """At most one warning per file, naming every undeclared import in it.
+
+    ``imports``: ``third_party_imports`` of the file, when the caller has them (the module graph does).
+    The declaration files are read only when an import is left that they could declare.
+    """
+    if imports is None:
+        try:
+            imports = third_party_imports(file.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            return []
+    candidates = _unprovided(imports, plugin_dir)
+    if not candidates:
         return []
     declared, files = declared_distributions(plugin_dir)
-    missing = undeclared_imports(source, plugin_dir, declared)
+    missing = {name: line for name, line in candidates.items() if not distributions_for(name) & declared}
     if not missing:
         return []
     listed = ", ".join(f"{name} (line {line})" for name, line in sorted(missing.items(), key=lambda kv: kv[1]))
@@ -232,7 +194,7 @@ def check_module(module_name: str, file: Path, plugin_dir: Path) -> list[ParityW
 def check_tree(plugin_dir: Path) -> list[ParityWarning]:
     """``check_module`` for every module under the plugin dir: plugins and helpers alike."""
     warnings: list[ParityWarning] = []
-    for file in sorted(plugin_dir.rglob("*.py")):
+    for file in sorted(Path(e.path) for e in tree.files(plugin_dir) if e.name.endswith(".py")):
         parts = file.relative_to(plugin_dir).with_suffix("").parts
         if "__pycache__" in parts or any(p.startswith(".") for p in parts):
             continue

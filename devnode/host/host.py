@@ -344,7 +344,7 @@ class PluginHost:
         self.graph.update(name)
         for warning in parity.check_class(name, cls, slot.path):
             self._warn(slot, warning)
-        for warning in dependencies.check_module(name, slot.path, self.plugin_dir):
+        for warning in dependencies.check_module(name, slot.path, self.plugin_dir, self.graph.third_party.get(name)):
             self._warn(slot, warning)
         for warning in contract.misspelt_lifecycle(name, cls, slot.path):
             self._note_once(slot, "warning", warning.message, **warning.to_record())
@@ -659,8 +659,8 @@ class PluginHost:
         started again after the swap so they wrap whatever is then in place.
         """
         lifted: list[tuple[str, Any]] = []
-        if slot.ledger is None:
-            return lifted
+        if slot.ledger is None or not slot.ledger.patches:
+            return lifted  # nothing of ours to wrap: no need to look at every other plugin
         mine = slot.ledger.patches
         for other in list(self.slots.values()):
             if other is slot or other.ledger is None:

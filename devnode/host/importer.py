@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from devnode import safe
+from devnode.host.content import Signature, digest, signature
 from devnode.host.naming import PACKAGE
 
 
@@ -36,9 +37,14 @@ class OutsidePluginDirError(ImportError):
 class FreshSourceLoader(importlib.machinery.SourceFileLoader):
     """Loads a module from its source on every import, bypassing ``__pycache__``."""
 
+    executed: dict[Path, tuple[Signature | None, str]] | None = None  # set by PluginImporter
+
     def get_code(self, fullname: str) -> types.CodeType:
         path = self.get_filename(fullname)
+        before = signature(path)  # taken before reading: a save during the read shows as a changed stat later
         source = self.get_data(path)
+        if self.executed is not None:
+            self.executed[Path(path)] = (before, digest(source))
         # The real path as co_filename: an editor's debugger matches breakpoints to each new version by it.
         return self.source_to_code(source, os.path.realpath(path))
 
@@ -62,6 +68,10 @@ class PluginImporter(importlib.abc.MetaPathFinder):
     def __init__(self, plugin_dir: Path) -> None:
         self.plugin_dir = plugin_dir.resolve()
         self.replaced_package: str | None = None  # what stood in for "plugins" when devnode put it back
+        self._found: list[str] | None = None  # plugins.* modules this finder gave a spec for, in a transaction
+        # File -> (its stat before reading, digest of the source executed), for every module imported:
+        # the reloader's content ledger starts from what actually runs, without reading the files again.
+        self.executed: dict[Path, tuple[Signature | None, str]] = {}
 
     # -- finder protocol -----------------------------------------------------
     def find_spec(
@@ -73,6 +83,8 @@ class PluginImporter(importlib.abc.MetaPathFinder):
                 return self._spec(fullname, init, package_dir=self.plugin_dir)
             spec = importlib.machinery.ModuleSpec(fullname, _EmptyPackageLoader(), is_package=True)
             spec.submodule_search_locations = [str(self.plugin_dir)]
+            if self._found is not None:
+                self._found.append(fullname)
             return spec
         if not fullname.startswith(PACKAGE + "."):
             return None
@@ -87,6 +99,8 @@ class PluginImporter(importlib.abc.MetaPathFinder):
         return None
 
     def _spec(self, fullname: str, file: Path, package_dir: Path | None = None) -> importlib.machinery.ModuleSpec:
+        if self._found is not None:
+            self._found.append(fullname)
         real = file.resolve()
         # The dir itself may have been replaced by a symlink since start-up: inside is inside what it is now.
         if not real.is_relative_to(self.plugin_dir) and not real.is_relative_to(self.plugin_dir.resolve()):
@@ -97,6 +111,7 @@ class PluginImporter(importlib.abc.MetaPathFinder):
                 path=str(file),
             )
         loader = FreshSourceLoader(fullname, str(file))
+        loader.executed = self.executed
         spec = importlib.util.spec_from_file_location(
             fullname,
             file,
@@ -135,6 +150,8 @@ class PluginImporter(importlib.abc.MetaPathFinder):
     def with_submodules(self, modules: Sequence[str]) -> list[str]:
         """``plugins.<m>`` for each helper ``m``, plus its loaded submodules (for packages)."""
         names: list[str] = []
+        if not modules:
+            return names  # the usual reload: no need to scan the whole module table
         loaded = self.loaded_modules()
         for m in modules:
             full = self.qualified(m)
@@ -160,17 +177,21 @@ class PluginImporter(importlib.abc.MetaPathFinder):
         for name, module in saved.items():
             # `from plugins import x` reads the package attribute before sys.modules: drop it too.
             _detach(name, module)
-        before = set(sys.modules)
+        # The modules the import adds are the ones this finder hands out specs for meanwhile: no copy
+        # of the whole module table per import (its size grows with the number of plugins).
+        outer, self._found = self._found, []
         try:
             yield
         except BaseException:
-            for name in set(sys.modules) - before:
-                if name == PACKAGE or name.startswith(PACKAGE + "."):
+            for name in dict.fromkeys(self._found):
+                if name in sys.modules:
                     _detach(name, sys.modules.pop(name))
             for name, module in saved.items():
                 sys.modules[name] = module
                 _attach(name, module)
             raise
+        finally:
+            self._found = outer
 
     def _ensure_package(self) -> None:
         existing = sys.modules.get(PACKAGE)

@@ -1,9 +1,11 @@
 """Static facts about the modules in a plugin dir: which sibling modules each imports,
-and which file names each mentions. Pure functions over source text, easy to test."""
+which third-party names, and which file names each mentions. Pure functions over source text, easy to test."""
 
 from __future__ import annotations
 
 import ast
+import hashlib
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,56 +24,115 @@ def parse_source(source: str) -> ast.Module | None:
         return None
 
 
-def sibling_imports(source: str, module_name: str) -> set[str]:
-    """Names of plugin-dir modules that ``module_name``'s source imports (any form, any depth)."""
+@dataclass(frozen=True)
+class SourceFacts:
+    """What the module graph and the dependency check read from one source, in one pass over its tree."""
+
+    siblings: frozenset[str]  # plugin-dir modules imported (any form, any depth), before removing the module itself
+    mentioned: frozenset[str]  # file names in string literals
+    classes: frozenset[str]  # top-level class names
+    third_party: tuple[tuple[str, int], ...]  # absolute imports that matter at run time, with their first line
+
+
+@lru_cache(maxsize=16)
+def source_facts(source: str) -> SourceFacts | None:
+    """``SourceFacts`` of ``source``, or None if it does not parse. One walk of the tree for all of them."""
     tree = parse_source(source)
     if tree is None:
-        return set()
-    found: set[str] = set()
+        return None
+    siblings: set[str] = set()
+    mentioned: set[str] = set()
+    imports: list[ast.Import | ast.ImportFrom] = []
+    guarded: list[ast.stmt] = []  # statements whose imports are optional or type-only
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
+            imports.append(node)
             for alias in node.names:
                 parts = alias.name.split(".")
                 if parts[0] == PACKAGE and len(parts) > 1:
-                    found.add(parts[1])
+                    siblings.add(parts[1])
         elif isinstance(node, ast.ImportFrom):
+            imports.append(node)
             if node.level == 0 and node.module:
                 parts = node.module.split(".")
                 if parts[0] != PACKAGE:
                     continue
                 if len(parts) > 1:
-                    found.add(parts[1])
+                    siblings.add(parts[1])
                 else:  # from plugins import x, y
-                    found.update(a.name for a in node.names)
+                    siblings.update(a.name for a in node.names)
             elif node.level == 1:  # from . import x / from .x import y
                 if node.module:
-                    found.add(node.module.split(".")[0])
+                    siblings.add(node.module.split(".")[0])
                 else:
-                    found.update(a.name for a in node.names)
-    found.discard(module_name)
-    return found
+                    siblings.update(a.name for a in node.names)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+            if 0 < len(text) < 200 and "." in text and "\n" not in text and " " not in text:
+                mentioned.add(Path(text).name)
+        elif isinstance(node, ast.If) and _is_type_checking(node.test):
+            guarded += node.body
+        elif isinstance(node, ast.Try) and _handles_import_error(node):
+            guarded += node.body
+    skipped = {id(n) for stmt in guarded for n in ast.walk(stmt) if isinstance(n, (ast.Import, ast.ImportFrom))}
+    third_party: dict[str, int] = {}
+    for imp in imports:
+        if id(imp) in skipped:
+            continue
+        if isinstance(imp, ast.Import):
+            names = [alias.name.split(".")[0] for alias in imp.names]
+        elif imp.level == 0 and imp.module:
+            names = [imp.module.split(".")[0]]
+        else:
+            continue
+        for name in names:
+            third_party[name] = min(third_party.get(name, imp.lineno), imp.lineno)
+    classes = frozenset(n.name for n in tree.body if isinstance(n, ast.ClassDef))
+    return SourceFacts(frozenset(siblings), frozenset(mentioned), classes, tuple(third_party.items()))
+
+
+def sibling_imports(source: str, module_name: str) -> set[str]:
+    """Names of plugin-dir modules that ``module_name``'s source imports (any form, any depth)."""
+    facts = source_facts(source)
+    return set() if facts is None else set(facts.siblings - {module_name})
 
 
 def defines_class(source: str, class_name: str) -> bool:
     """Whether the module defines ``class_name`` at top level (without running it)."""
-    tree = parse_source(source)
-    if tree is None:
-        return False
-    return any(isinstance(n, ast.ClassDef) and n.name == class_name for n in tree.body)
+    facts = source_facts(source)
+    return facts is not None and class_name in facts.classes
 
 
 def mentioned_files(source: str) -> set[str]:
     """String literals that look like file names (``'configurable.json'``)."""
-    tree = parse_source(source)
-    if tree is None:
-        return set()
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            text = node.value
-            if 0 < len(text) < 200 and "." in text and "\n" not in text and " " not in text:
-                names.add(Path(text).name)
-    return names
+    facts = source_facts(source)
+    return set() if facts is None else set(facts.mentioned)
+
+
+def third_party_imports(source: str) -> dict[str, int]:
+    """Top-level names of absolute imports that matter at run time -> first line.
+
+    Skipped: relative imports, ``if TYPE_CHECKING:`` blocks and imports inside a
+    ``try`` that handles ImportError (optional dependencies).
+    """
+    facts = source_facts(source)
+    return {} if facts is None else dict(facts.third_party)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _handles_import_error(node: ast.Try) -> bool:
+    for handler in node.handlers:
+        names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        if handler.type is None or any(
+            isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError", "Exception") for n in names
+        ):
+            return True
+    return False
 
 
 def read_source(path: Path) -> str:
@@ -82,37 +143,71 @@ def read_source(path: Path) -> str:
 
 
 class ModuleGraph:
-    """Who imports whom among the modules of one plugin dir, rebuilt from disk on demand."""
+    """Who imports whom among the modules of one plugin dir, rebuilt from disk on demand.
+
+    Each module's source is parsed once per distinct content: ``update`` re-reads the
+    file and skips the parse when the content is what was parsed before (the host calls
+    it on every load, right after ``refresh`` has parsed every module at start). Reverse
+    indexes keep "who imports X" and "who mentions file F" independent of the module count.
+    """
 
     def __init__(self, plugin_dir: Path) -> None:
         self.plugin_dir = plugin_dir
         self.imports: dict[str, set[str]] = {}
         self.mentions: dict[str, set[str]] = {}
         self.has_plugin_class: dict[str, bool] = {}
+        self.third_party: dict[str, dict[str, int]] = {}  # absolute imports -> first line (dependencies.py)
+        self._importers: dict[str, set[str]] = {}  # module -> the modules importing it
+        self._mentioned_by: dict[str, set[str]] = {}  # file name -> the modules naming it
+        self._digests: dict[str, bytes] = {}  # module -> digest of the source its facts come from
         self.refresh()
 
     def refresh(self) -> None:
-        self.imports.clear()
-        self.mentions.clear()
-        self.has_plugin_class.clear()
+        for name in list(self.imports):
+            self._forget(name)
         for path in sorted(self.plugin_dir.glob("*.py")):
             if path.stem != "__init__":
                 self.update(path.stem)
 
     def update(self, name: str) -> None:
         path = self.plugin_dir / f"{name}.py"
-        if path.is_file():
-            source = read_source(path)
-            self.imports[name] = sibling_imports(source, name)
-            self.mentions[name] = mentioned_files(source)
-            self.has_plugin_class[name] = defines_class(source, expected_class_name(name))
-        else:
-            self.imports.pop(name, None)
-            self.mentions.pop(name, None)
-            self.has_plugin_class.pop(name, None)
+        if not path.is_file():
+            self._forget(name)
+            return
+        source = read_source(path)
+        digest = hashlib.blake2b(source.encode("utf-8", "surrogateescape"), digest_size=16).digest()
+        if self._digests.get(name) == digest:
+            return  # the facts already come from this content
+        self._forget(name)
+        self._digests[name] = digest
+        self.imports[name] = sibling_imports(source, name)
+        self.mentions[name] = mentioned_files(source)
+        self.has_plugin_class[name] = defines_class(source, expected_class_name(name))
+        self.third_party[name] = third_party_imports(source)
+        for dep in self.imports[name]:
+            self._importers.setdefault(dep, set()).add(name)
+        for filename in self.mentions[name]:
+            self._mentioned_by.setdefault(filename, set()).add(name)
+
+    def _forget(self, name: str) -> None:
+        for dep in self.imports.pop(name, ()):
+            self._discard(self._importers, dep, name)
+        for filename in self.mentions.pop(name, ()):
+            self._discard(self._mentioned_by, filename, name)
+        self.has_plugin_class.pop(name, None)
+        self.third_party.pop(name, None)
+        self._digests.pop(name, None)
+
+    @staticmethod
+    def _discard(index: dict[str, set[str]], key: str, name: str) -> None:
+        users = index.get(key)
+        if users is not None:
+            users.discard(name)
+            if not users:
+                del index[key]
 
     def imported_by_others(self, name: str) -> bool:
-        return any(name in deps for mod, deps in self.imports.items() if mod != name)
+        return any(m != name for m in self._importers.get(name, ()))
 
     def is_helper(self, name: str) -> bool:
         """``_x.py`` always; otherwise a module other modules import that defines no plugin class."""
@@ -125,7 +220,7 @@ class ModuleGraph:
         result: set[str] = set()
         frontier = set(changed)
         while frontier:
-            nxt = {m for m, deps in self.imports.items() if deps & frontier and m not in result}
+            nxt = {m for dep in frontier for m in self._importers.get(dep, ()) if m not in result}
             result |= nxt
             frontier = nxt - changed
         return result - changed
@@ -153,5 +248,9 @@ class ModuleGraph:
             pending.remove(ready[0])
         return placed
 
+    def mentions_file(self, filename: str) -> bool:
+        """Whether any module's source names ``filename`` (a string literal ending in it)."""
+        return filename in self._mentioned_by
+
     def mentioning(self, filename: str) -> set[str]:
-        return {m for m, names in self.mentions.items() if filename in names}
+        return set(self._mentioned_by.get(filename, ()))

@@ -8,10 +8,10 @@ seen, so the author knows which of their files devnode watches but will not run.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from devnode.host import tree
 from devnode.host.parity import ParityWarning
 
 
@@ -19,14 +19,14 @@ def outside_links(plugin_dir: Path) -> list[tuple[Path, Path]]:
     """``(link, target)`` for every symlink under ``plugin_dir`` (not followed) that points outside it."""
     root = plugin_dir.resolve()
     found: list[tuple[Path, Path]] = []
-    for folder, dirs, files in os.walk(root):  # os.walk does not descend into symlinked dirs
-        for name in sorted(dirs + files):
-            path = Path(folder, name)
-            if path.is_symlink():
+    for _, entries in tree.walk(root):  # not into symlinked dirs, nor into .git and the like
+        for entry in entries:
+            if entry.is_symlink():  # from the directory listing: no stat per entry
+                path = Path(entry.path)
                 target = path.resolve()
                 if not target.is_relative_to(root):
                     found.append((path, target))
-    return found
+    return sorted(found)
 
 
 class LinkGuard:

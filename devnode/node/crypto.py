@@ -8,11 +8,18 @@ encrypted with it unreadable.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
+# Needed at import: DecryptError is an InvalidToken, so a plugin's `except InvalidToken` works as in production.
+from cryptography.fernet import InvalidToken
+
+if TYPE_CHECKING:  # cryptography is imported on the first encrypt/decrypt: it is a sizeable part of start-up
+    from cryptography.fernet import Fernet
 
 from devnode.errors import DevnodeError
 
@@ -30,7 +37,7 @@ class DecryptError(DevnodeError, InvalidToken):
 def load_or_create_key(data_dir: Path) -> bytes:
     """The Fernet key in ``data_dir/KEY_FILENAME``, created on first use."""
     path = Path(data_dir) / KEY_FILENAME
-    key = Fernet.generate_key()
+    key = base64.urlsafe_b64encode(os.urandom(32))  # what Fernet.generate_key() makes
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -65,7 +72,7 @@ def _read_key(path: Path) -> bytes:
     except OSError as exc:
         raise KeyFileError(f'cannot read the key file "{path}" ({exc}). Fix its permissions (chmod 600).') from exc
     try:
-        Fernet(key)
+        _check_key(key)
     except ValueError as exc:
         raise KeyFileError(
             f'"{path}" is not a valid Fernet key ({exc}). '
@@ -73,6 +80,16 @@ def _read_key(path: Path) -> bytes:
             "(data encrypted with the old key will no longer decrypt); devnode never overwrites it."
         ) from exc
     return key
+
+
+def _check_key(key: bytes) -> None:
+    """Fernet's own check of a key (32 url-safe base64-encoded bytes), without importing cryptography."""
+    try:
+        raw = base64.urlsafe_b64decode(key)
+    except binascii.Error as exc:
+        raise ValueError(str(exc)) from exc
+    if len(raw) != 32:
+        raise ValueError("Fernet key must be 32 url-safe base64-encoded bytes.")
 
 
 def key_file_problems(path: Path) -> list[str]:
@@ -89,12 +106,24 @@ class Cipher:
     """Encrypts like production ``node.encrypt_data``: a Fernet token of ``str(data)``."""
 
     def __init__(self, key: bytes) -> None:
-        self._fernet = Fernet(key)
+        _check_key(key)
+        self._key = key
+        self._cipher: Fernet | None = None
+
+    @property
+    def _fernet(self) -> Fernet:
+        if self._cipher is None:
+            from cryptography.fernet import Fernet
+
+            self._cipher = Fernet(self._key)
+        return self._cipher
 
     def encrypt(self, data: object) -> str:
         return self._fernet.encrypt(str(data).encode()).decode()
 
     def decrypt(self, token: str | bytes) -> str:
+        from cryptography.fernet import InvalidToken
+
         raw = token.encode() if isinstance(token, str) else token
         try:
             return self._fernet.decrypt(raw).decode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import stat
 import time
 import traceback
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from watchfiles import Change
 
+from devnode.host import tree
 from devnode.host.host import PluginHost
 from devnode.reload.planner import ContentLedger, Plan, plan_changes
 from devnode.reload.scope import WatchScope, watch_scope
@@ -29,11 +31,13 @@ class Reloader:
         self.debounce_ms = debounce_ms
         self.step_ms = step_ms
         self.force_polling = force_polling
-        self.contents = ContentLedger(self.plugin_dir)
-        self.ready = asyncio.Event()
         # --watch paths, ignores and the .env (docs/reload.md "What is watched"); None: the plugin dir only.
         self.scope = scope
         self.on_env_change = on_env_change
+        self._keep = PluginDirFilter(self.plugin_dir)
+        self._relevant = _Relevance(host)
+        self.contents = ContentLedger(self.plugin_dir, self._relevant, self._keep_dir, host.importer.executed)
+        self.ready = asyncio.Event()
         if scope is not None:
             from devnode.reload.outside import OutsideChanges
 
@@ -84,7 +88,7 @@ class Reloader:
         first = asyncio.ensure_future(batches.__anext__())
         for _ in range(3 if self.scope is not None else 1):  # the scope's watchers start one step later
             await asyncio.sleep(0)
-        await self.apply_safely(self.rescan())
+        await self.apply_safely(self.rescan(), trust_stat=True)
         if mode != "back":
             self.ready.set()
         else:
@@ -128,10 +132,10 @@ class Reloader:
             except asyncio.TimeoutError:
                 pass
 
-    async def apply_safely(self, paths: set[Path]) -> None:
+    async def apply_safely(self, paths: set[Path], *, trust_stat: bool = False) -> None:
         """``apply``, but a bug in devnode's own reload code is reported and watching goes on."""
         try:
-            await self.apply(paths)
+            await (self.apply(paths, trust_stat=True) if trust_stat else self.apply(paths))
         except Exception as exc:
             self.host.reporter.emit(
                 "warning", code="reload-error", plugin=None,
@@ -141,19 +145,27 @@ class Reloader:
             )
 
     def rescan(self) -> set[Path]:
-        """Every file in the plugin dir, plus the ones known before (to see deletions)."""
-        keep = PluginDirFilter(self.plugin_dir)
-        current = {p for p in self.plugin_dir.rglob("*") if p.is_file() and keep(Change.modified, str(p))}
+        """Every file in the plugin dir that matters (see ``ContentLedger``), plus the ones known before (deletions)."""
+        self._relevant.forget()
+        current = set()
+        for entry in tree.files(self.plugin_dir, self._keep_dir):
+            if self._relevant(entry.path) and self._keep(Change.modified, entry.path):
+                current.add(Path(entry.path))
         found = current | self.contents.known()
         if self.scope is not None:
             found = {p for p in found if self.scope.kind(p) != "plugin" or not self.scope.ignored(p)}
         return found
 
-    async def apply(self, paths: set[Path]) -> Plan:
-        """Plan and carry out one batch of changed paths."""
+    def _keep_dir(self, path: str) -> bool:
+        """Walk into this directory? Not if the watcher ignores it (nor the ignore rules, with a scope)."""
+        return self._keep(Change.modified, path) and (self.scope is None or not self.scope.ignored(Path(path)))
+
+    async def apply(self, paths: set[Path], *, trust_stat: bool = False) -> Plan:
+        """Plan and carry out one batch of changed paths (``trust_stat``: see ``ContentLedger.changed``)."""
         if self.outside is not None:
             paths = await self.outside.take(paths, self.on_env_change)
-        changed = {p for p in paths if self.contents.changed(p)}
+        self._relevant.forget()  # plugins may read other files since the last batch
+        changed = {p for p in paths if self.contents.changed(p, trust_stat=trust_stat)}
         if not changed:
             return Plan()
         for warning in self.host.links.check_paths(changed):
@@ -198,3 +210,30 @@ def _detect_ms(paths: set[Path]) -> float | None:
     if not mtimes:
         return None
     return max(0.0, (time.time() - max(mtimes)) * 1000)
+
+
+class _Relevance:
+    """Which files' content matters: modules, and files a plugin read while loading or names in its source.
+
+    The set of files read is gathered lazily, once per batch, and only when a path that is
+    neither a module nor a named file is asked about: a reload's cost does not grow with
+    the number of plugins.
+    """
+
+    def __init__(self, host: PluginHost) -> None:
+        self.host = host
+        self._inside = str(host.plugin_dir) + os.sep
+        self._read: set[str] | None = None
+
+    def __call__(self, path: str) -> bool:
+        name = path.rpartition(os.sep)[2]
+        if name.endswith(".py") or self.host.graph.mentions_file(name):
+            return True
+        if not path.startswith(self._inside):
+            return True  # the .env and --watch files: the watch scope chose them, so their content matters
+        if self._read is None:
+            self._read = {str(p) for slot in self.host.slots.values() for p in slot.files_read}
+        return path in self._read
+
+    def forget(self) -> None:
+        self._read = None

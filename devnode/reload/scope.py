@@ -17,11 +17,15 @@ import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pathspec
-from watchfiles import Change, DefaultFilter, awatch
+from watchfiles import Change, DefaultFilter
 
+from devnode.reload.notify import watch_in_thread  # watchfiles' watcher without anyio
 from devnode.reload.watcher import EDITOR_DEBRIS_NAMES, EDITOR_DEBRIS_SUFFIXES
+
+if TYPE_CHECKING:
+    import pathspec
 
 IGNORE_FILES = (".gitignore", ".devnodeignore")
 log = logging.getLogger("devnode.watch")
@@ -77,6 +81,8 @@ class _Root:
             if base == self.path:
                 lines = list(self.patterns) + lines
             if lines:
+                import pathspec  # only where there are ignore rules: it costs start-up time
+
                 self.specs.append((base, pathspec.GitIgnoreSpec.from_lines(lines)))
 
     def ignores(self, path: Path, is_dir: bool) -> bool:
@@ -210,7 +216,7 @@ async def watch_scope(
 
     async def pump(paths: list[Path], recursive: bool, watch_filter: _ScopeFilter) -> None:
         try:
-            async for changes in awatch(*paths, watch_filter=watch_filter, recursive=recursive, **options):  # type: ignore[arg-type]
+            async for changes in watch_in_thread(*paths, watch_filter=watch_filter, recursive=recursive, **options):  # type: ignore[arg-type]
                 queue.put_nowait({Path(p) for _, p in changes})
         except Exception as exc:  # e.g. a --watch dir removed: the other watches go on
             log.warning("devnode stopped watching %s: %s: %s", ", ".join(map(str, paths)), type(exc).__name__, exc)

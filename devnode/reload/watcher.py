@@ -7,7 +7,9 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from watchfiles import Change, DefaultFilter, awatch
+from watchfiles import Change, DefaultFilter
+
+from devnode.reload.notify import watch_in_thread
 
 # Files editors write beside the real one while saving.
 EDITOR_DEBRIS_SUFFIXES = (".swp", ".swx", ".swo", "~", ".tmp", ".bak", ".orig", ".pyc", ".kate-swp")
@@ -40,7 +42,7 @@ async def watch_plugin_dir(
     poll_delay_ms: int = 100,
 ) -> AsyncIterator[set[Path]]:
     """Yield batches of changed paths; an atomic save arrives as one batch."""
-    async for changes in awatch(
+    async for changes in watch_in_thread(  # watchfiles' watcher without anyio (see notify.py)
         plugin_dir,
         watch_filter=PluginDirFilter(plugin_dir),
         debounce=debounce_ms,

@@ -12,8 +12,8 @@ from string import Template
 
 from devnode.errors import DevnodeError
 from devnode.host.naming import expected_class_name
+from devnode.scaffold.choices import TEMPLATES
 
-TEMPLATES = ("basic", "audit", "validation", "webhook", "configurable")
 SUFFIX = "_plugin"
 PACKAGE_INIT = "# The plugin package: the node imports each module here as plugins.<name>.\n"
 

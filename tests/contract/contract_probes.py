@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+from collections.abc import Callable
 from typing import Any
 
 from contract_kit import Probe, attribute, describe, outcome, settle, signature, wait_for
@@ -77,7 +78,9 @@ SURFACE: dict[str, dict[str, list[str]]] = {
 NOT_IN_PRODUCTION = {"p2p_network": ["known_peers"], "blockchain_interface": ["call_contract"]}
 
 
-def probe(name: str) -> Any:
+def probe(name: str) -> Callable[[Probe], Probe]:
+    """Register the decorated probe under ``name`` (probes run in the order they are defined)."""
+
     def register(fn: Probe) -> Probe:
         PROBES.append((name, fn))
         return fn
@@ -247,6 +250,30 @@ async def bus_callback_error(ctx: Any) -> Any:
     return {"publish": result, "others_called": called}
 
 
+@probe("bus.async_callback_error")
+async def bus_async_callback_error(ctx: Any) -> Any:
+    bus = ctx.node.event_bus
+    called: list[str] = []
+
+    async def boom(event: Any) -> None:
+        raise LookupError("probe async callback failed")
+
+    async def after(event: Any) -> None:
+        called.append("after")
+
+    bus.subscribe(_event_module(ctx).EventType.DATA_VERIFIED, boom)
+    bus.subscribe_all(after)
+    try:
+        await bus.publish(_event(ctx, "DATA_VERIFIED", {"probe": "async error"}))
+        raised = "nothing"
+    except Exception as exc:
+        raised = type(exc).__name__
+    finally:
+        bus.unsubscribe(_event_module(ctx).EventType.DATA_VERIFIED, boom)
+        bus.unsubscribe_all(after)
+    return {"publish_raised": raised, "others_called": called}
+
+
 @probe("bus.system_exit_propagates")
 async def bus_system_exit(ctx: Any) -> Any:
     bus = ctx.node.event_bus
@@ -299,6 +326,37 @@ async def bus_history(ctx: Any) -> Any:
         "recent_kind": describe(recent),
         "history_size": describe(bus.history_size),
     }
+
+
+@probe("bus.recent_events_zero")
+async def bus_recent_zero(ctx: Any) -> Any:
+    """``get_recent_events(0)``: production slices ``[-0:]``, the whole history."""
+    bus = ctx.node.event_bus
+    size = bus.history_size
+    return {"zero_is_all": len(bus.get_recent_events(0)) == size,
+            "minus_one_drops_the_first": len(bus.get_recent_events(-1)) == max(size - 1, 0)}
+
+
+@probe("bus.subscribe_with_a_string")
+async def bus_subscribe_string(ctx: Any) -> Any:
+    """Subscribing with the type's value instead of the EventType member, and unsubscribing what never was."""
+    bus = ctx.node.event_bus
+    heard: list[str] = []
+
+    def cb(event: Any) -> None:
+        heard.append("heard")
+
+    subscribed = await outcome(bus.subscribe, "data.verified", cb)
+    await bus.publish(_event(ctx, "DATA_VERIFIED", {"probe": "string"}))
+    unsubscribed = await outcome(bus.unsubscribe, "data.verified", cb)
+    never = await outcome(bus.unsubscribe, _event_module(ctx).EventType.ERROR, cb)
+    return {"subscribe": subscribed, "heard": bool(heard), "unsubscribe": unsubscribed, "never_subscribed": never}
+
+
+@probe("bus.publish_event_with_a_string_type")
+async def bus_publish_string_type(ctx: Any) -> Any:
+    module = _event_module(ctx)
+    return await outcome(ctx.node.event_bus.publish, module.Event(type="data.verified", data={"probe": "str"}))
 
 
 @probe("bus.clear_history")

@@ -8,8 +8,9 @@ Started by the contract suite once per side, each in its own process:
   dirs on sys.path, nothing of devnode imported, no compat alias), configured by
   production's ``main.load_config()`` from WORKDIR/.env, on the chain that .env names.
   Run from ``-c`` so that python-dotenv looks for .env in the working directory.
-- ``standin``: devnode's default node, built as ``devnode run`` builds it
-  (``load_config`` from WORKDIR/.env, then ``Runtime``), with the watcher off.
+- ``standin``: devnode's default node, and ``production-backed``: devnode's
+  ``--node production`` on the checkout SOURCE; both run through devnode's CLI
+  (``devnode run plugins --ui json --no-watch``), as an author runs them.
 
 WORKDIR holds ``plugins/`` (the probe plugins) and ``.env``; the process runs there.
 """
@@ -27,9 +28,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from contract_kit import EventLog, LogCapture, describe, settle, wait_for
-
-from contract_probes import CONFIG_FIELDS  # noqa: E402
+import contract_kit
+from contract_kit import EventLog, LogCapture, settle, wait_for
+from contract_probes import CONFIG_FIELDS, run_all
 
 ENV_NAMES = [f.upper() for f in CONFIG_FIELDS]
 PERIODIC_WAIT = 14.0  # seconds after NODE_STARTED; production's first status update comes 10 s after start
@@ -90,8 +91,8 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=1, sort_keys=True))
 
 
-# -- shared by both sides --------------------------------------------------------------------------------
-def empty_dir(workdir: Path) -> Path:
+# -- shared by every side --------------------------------------------------------------------------------
+def empty_dir() -> Path:
     """A fresh dir outside the work dir (python-dotenv looks for .env in every parent dir)."""
     return Path(tempfile.mkdtemp(prefix="contract-empty-"))
 
@@ -121,10 +122,6 @@ def _portable(value: Any, cwd: Path) -> Any:
 
 async def probe_node(ctx: Context) -> dict[str, Any]:
     """The probes, after the node announced it started (NODE_STARTED)."""
-    from contract_probes import run_all
-
-    import contract_kit
-
     own = str(ctx.node.blockchain_interface.account.address)
     contract_kit.REDACT.update({ctx.receiver: "<receiver>", ctx.receiver.lower(): "<receiver>", own: "<own>",
                                 own.lower(): "<own>"})
@@ -175,7 +172,7 @@ def run_production(workdir: Path, source: Path) -> dict[str, Any]:
     ctx = Context("production", node, workdir, peer_url="")
     ctx.logs = capture
     ctx.authorize = lambda: _granted(node)
-    ctx.defaults = lambda: _production_defaults(production_main, empty_dir(workdir))
+    ctx.defaults = lambda: _production_defaults(production_main, empty_dir())
     node.event_bus.subscribe_all(ctx.events)
     return asyncio.run(_production_session(ctx, node))
 
@@ -217,7 +214,7 @@ def _loopback_kademlia() -> None:
     async def loopback(self: Any, port: int, interface: str = "127.0.0.1") -> Any:
         return await listen(self, port, interface="127.0.0.1")
 
-    Server.listen = loopback  # type: ignore[method-assign]
+    Server.listen = loopback
 
 
 def _no_api_servers(node: Any) -> None:
@@ -275,7 +272,7 @@ def run_devnode(workdir: Path, kind: str, source: Path | None) -> dict[str, Any]
         capture.install()
         ctx = Context(kind, runtime.node, workdir, peer_url="http://127.0.0.1:9")
         ctx.logs = capture
-        ctx.defaults = lambda: _standin_defaults(empty_dir(workdir))
+        ctx.defaults = lambda: _standin_defaults(empty_dir())
         ctx.warning_records.extend(r for r in records if r.get("kind") == "warning")
         runtime.node.event_bus.subscribe_all(ctx.events)
         box.update(ctx=ctx, runtime=runtime, log_mark=capture.mark())

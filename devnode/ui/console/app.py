@@ -26,7 +26,7 @@ from rich.text import Text
 
 from devnode.events import Event, EventType, HandlerResult
 from devnode.reporting import Record
-from devnode.ui.console import errors, history, style
+from devnode.ui.console import errors, history, render_caches, style
 from devnode.ui.console.debugger import Breakpoints, post_mortem
 from devnode.ui.console.event_lines import Burst, Coalescer, burst_line, event_line, paused_summary
 from devnode.ui.console.footer import Footer
@@ -266,6 +266,7 @@ class RichConsole:
                 self.flush()
             except Exception as exc:  # the display must outlive a rendering bug; say so and go on
                 self.console.print(Text(f"devnode console: could not draw: {type(exc).__name__}: {exc}", style.FAILED))
+            render_caches.trim()  # flat memory over thousands of reloads
             cost = time.perf_counter() - started
             await asyncio.sleep(max(FRAME, cost / RENDER_SHARE))
             if self._queue or self.coalescer.pending or self._footer_stale:
