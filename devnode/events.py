@@ -236,9 +236,6 @@ class EventBus:
 
     async def dispatch(self, event: Event) -> list[HandlerResult]:
         """Publish ``event``; returns one HandlerResult per handler called."""
-        if not isinstance(event, Event) or not isinstance(event.type, EventType):
-            # Refused here, as the publisher's own error: past this point every observer would trip on it.
-            raise TypeError(f"publish() needs an Event(EventType.<member>, data), got {safe.representation(event)[:120]}")
         depth = _depth.get()
         if depth >= MAX_PUBLISH_DEPTH:
             raise PublishLoopError(

@@ -159,7 +159,7 @@ def test_plugin_objects_that_raise_when_read_never_take_devnode_down(
     mark = proc.mark()
     proc.send("emit network.stats_update {}")
     bad = proc.wait_for("plugin.error", after=mark, plugin="badpub_plugin")
-    assert "TypeError: publish() needs an Event" in bad["error"] and bad["file"] == "plugins/badpub_plugin.py"
+    assert "AttributeError" in bad["error"] and bad["file"] == "plugins/badpub_plugin.py"  # as production's bus
 
     # saves still swap: the raising version property, and a plugin that replaced node.event_bus
     mark = proc.mark()
