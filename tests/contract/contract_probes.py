@@ -100,6 +100,22 @@ def native(ctx: Any) -> str:
     return str(ctx.node.token_manager.native_token_address)
 
 
+async def mined(ctx: Any, timeout: float = 30.0) -> None:
+    """Wait until the node's account has no transaction still pending on a real chain.
+
+    Sides share one anvil and anvil mines asynchronously: a transfer an earlier probe sent must land
+    before a probe reads a balance difference, or the difference counts it. The stand-in has no
+    ``w3`` (reading it raises), and mines at once.
+    """
+    try:
+        eth = ctx.node.blockchain_interface.w3.eth
+    except Exception:
+        return
+    address = own(ctx)
+    await wait_for(lambda: eth.get_transaction_count(address, "pending") == eth.get_transaction_count(address, "latest"),
+                   timeout)
+
+
 def _event_module(ctx: Any) -> Any:
     return importlib.import_module(type(ctx.node.event_bus).__module__)
 
@@ -610,8 +626,10 @@ async def chain_balance_bad(ctx: Any) -> Any:
 @probe("chain.send_transaction")
 async def chain_send(ctx: Any) -> Any:
     chain = ctx.node.blockchain_interface
+    await mined(ctx)
     before = chain.get_balance(ctx.receiver)
     sent = await outcome(chain.send_transaction, {"from": own(ctx), "to": ctx.receiver, "value": 7})
+    await mined(ctx)
     return {"send": sent, "moved": chain.get_balance(ctx.receiver) - before}
 
 
@@ -672,9 +690,11 @@ async def tokens_balance_unsupported(ctx: Any) -> Any:
 @probe("tokens.transfer_native")
 async def tokens_transfer(ctx: Any) -> Any:
     tm = ctx.node.token_manager
+    await mined(ctx)
     before = tm.get_balance(ctx.receiver, native(ctx))
     sent = await outcome(tm.transfer_tokens, native(ctx), own(ctx), ctx.receiver, 3)
     await settle()
+    await mined(ctx)
     return {"transfer": sent, "moved": tm.get_balance(ctx.receiver, native(ctx)) - before}
 
 
@@ -735,9 +755,11 @@ async def tokens_add(ctx: Any) -> Any:
 @probe("payments.process_payment")
 async def payments_ok(ctx: Any) -> Any:
     tm = ctx.node.token_manager
+    await mined(ctx)
     before = tm.get_balance(ctx.receiver, native(ctx))
     paid = await outcome(ctx.node.payment_processor.process_payment, own(ctx), ctx.receiver, 2, native(ctx))
     await settle()
+    await mined(ctx)
     return {"pay": paid, "to_received": tm.get_balance(ctx.receiver, native(ctx)) - before}
 
 
