@@ -441,3 +441,25 @@ def test_a_restart_keeps_the_recording_so_far(tmp_path: Path, plugin_dir: Path, 
     kept = load_recording(tmp_path / "session.1.jsonl")
     assert [e.event.type.value for e in kept.events][:2] == ["system.node_started", "data.verified"]
     assert load_recording(recording).header["format"]  # the new process records afresh
+
+
+def test_a_changed_outside_module_never_runs_from_a_stale_pyc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python trusts a .pyc whose whole-second mtime and size match: a quick same-size save must not hit it."""
+    import importlib
+    import sys
+
+    from devnode.reload.outside import _drop_bytecode
+
+    module = tmp_path / "quick_edit_mod.py"
+    module.write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # as on an author's machine
+    first = importlib.import_module("quick_edit_mod")
+    assert first.VALUE == 1 and importlib.util.cache_from_source(str(module))
+    stat = module.stat()
+    module.write_text("VALUE = 2\n")  # same size, same second: the cached .pyc still matches
+    os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    del sys.modules["quick_edit_mod"]
+    _drop_bytecode(module)
+    assert importlib.import_module("quick_edit_mod").VALUE == 2
+    del sys.modules["quick_edit_mod"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -57,6 +58,8 @@ class OutsideChanges:
         users = self.modules.users(set(changed), host.slots)
         for name in self.modules.to_purge(set(changed), users):
             sys.modules.pop(name, None)
+        for path in paths:
+            _drop_bytecode(path)
         triggers = {plugin: sorted({changed[m] for m in used}) for plugin, used in users.items()}
         # A data file outside (a shared config): the plugins whose source, or whose helpers' source, names it.
         for path in sorted(p for p in paths if p.suffix != ".py"):
@@ -74,3 +77,18 @@ class OutsideChanges:
             if path == root or path.is_relative_to(root):
                 return str(path.relative_to(root.parent))
         return str(path)
+
+
+def _drop_bytecode(source: Path) -> None:
+    """Remove the cached ``.pyc`` of a changed outside module before it is imported again.
+
+    Outside modules are imported by Python's own machinery, which trusts a ``.pyc`` whose recorded
+    whole-second mtime and size match the source: a same-size save within that second would run the
+    old code (plugin modules avoid this by compiling from source). The cache is Python's to remake.
+    """
+    if source.suffix != ".py":
+        return
+    try:
+        Path(importlib.util.cache_from_source(str(source))).unlink(missing_ok=True)
+    except (OSError, ValueError, NotImplementedError):
+        pass  # a read-only cache dir: the mtime check is all that is left
