@@ -16,7 +16,7 @@ from devnode.host import tree
 from devnode.host.host import PluginHost
 from devnode.reload.planner import ContentLedger, Plan, plan_changes
 from devnode.reload.scope import WatchScope, watch_scope
-from devnode.reload.watcher import PluginDirFilter, watch_plugin_dir
+from devnode.reload.watcher import PluginDirFilter
 
 DIR_CHECK_SECONDS = 0.5  # how often the plugin dir's identity is checked (one stat)
 
@@ -31,19 +31,16 @@ class Reloader:
         self.debounce_ms = debounce_ms
         self.step_ms = step_ms
         self.force_polling = force_polling
-        # --watch paths, ignores and the .env (docs/reload.md "What is watched"); None: the plugin dir only.
-        self.scope = scope
+        # --watch paths, ignores and the .env (docs/reload.md "What is watched"); by default the plugin dir alone.
+        self.scope = scope if scope is not None else WatchScope(self.plugin_dir)
         self.on_env_change = on_env_change
         self._keep = PluginDirFilter(self.plugin_dir)
         self._relevant = _Relevance(host)
         self.contents = ContentLedger(self.plugin_dir, self._relevant, self._keep_dir, host.importer.executed)
         self.ready = asyncio.Event()
-        if scope is not None:
-            from devnode.reload.outside import OutsideChanges
+        from devnode.reload.outside import OutsideChanges
 
-            self.outside: OutsideChanges | None = OutsideChanges(host, scope, self.contents)
-        else:
-            self.outside = None
+        self.outside = OutsideChanges(host, self.scope, self.contents)
 
     async def run(self, stop_event: asyncio.Event) -> None:
         """Watch until ``stop_event``; if the plugin dir vanishes or is replaced, say so and watch it again."""
@@ -79,14 +76,11 @@ class Reloader:
 
     async def _watch(self, stop: asyncio.Event, mode: str) -> None:
         options = dict(debounce_ms=self.debounce_ms, step_ms=self.step_ms, force_polling=self.force_polling)
-        if self.scope is not None:
-            batches = watch_scope(self.scope, stop, **options).__aiter__()  # type: ignore[arg-type]
-        else:
-            batches = watch_plugin_dir(self.plugin_dir, stop, **options).__aiter__()  # type: ignore[arg-type]
+        batches = watch_scope(self.scope, stop, **options).__aiter__()  # type: ignore[arg-type]
         # awatch registers its OS watch synchronously in its first step; let that step run,
         # then catch up on anything saved between start-up (or the dir's return) and registration.
         first = asyncio.ensure_future(batches.__anext__())
-        for _ in range(3 if self.scope is not None else 1):  # the scope's watchers start one step later
+        for _ in range(3):  # the scope's watchers start one step later
             await asyncio.sleep(0)
         await self.apply_safely(self.rescan(), trust_stat=True)
         if mode != "back":
@@ -152,18 +146,15 @@ class Reloader:
             if self._relevant(entry.path) and self._keep(Change.modified, entry.path):
                 current.add(Path(entry.path))
         found = current | self.contents.known()
-        if self.scope is not None:
-            found = {p for p in found if self.scope.kind(p) != "plugin" or not self.scope.ignored(p)}
-        return found
+        return {p for p in found if self.scope.kind(p) != "plugin" or not self.scope.ignored(p)}
 
     def _keep_dir(self, path: str) -> bool:
-        """Walk into this directory? Not if the watcher ignores it (nor the ignore rules, with a scope)."""
-        return self._keep(Change.modified, path) and (self.scope is None or not self.scope.ignored(Path(path)))
+        """Walk into this directory? Not if the watcher or the ignore rules exclude it."""
+        return self._keep(Change.modified, path) and not self.scope.ignored(Path(path))
 
     async def apply(self, paths: set[Path], *, trust_stat: bool = False) -> Plan:
         """Plan and carry out one batch of changed paths (``trust_stat``: see ``ContentLedger.changed``)."""
-        if self.outside is not None:
-            paths = await self.outside.take(paths, self.on_env_change)
+        paths = await self.outside.take(paths, self.on_env_change)
         self._relevant.forget()  # plugins may read other files since the last batch
         changed = {p for p in paths if self.contents.changed(p, trust_stat=trust_stat)}
         if not changed:
