@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devnode import safe
+
 if TYPE_CHECKING:
     from devnode.events import Event, Subscription
     from devnode.process_ownership import ProcessChange
@@ -126,7 +128,7 @@ class Ledger:
         """
         for patch in self.patches:
             if patch.target is target and patch.name == name:
-                if _same(value, patch.old) or _same(value, _class_value(target, name, patch.old)):
+                if safe.same(value, patch.old) or safe.same(value, _class_value(target, name, patch.old)):
                     self.patches.remove(patch)
                     patch.restore()
                     return True
@@ -182,15 +184,6 @@ class Ledger:
             "patches": len(self.patches),
             "threads": len(self.live_threads()),
         }
-
-
-def _same(a: Any, b: Any) -> bool:
-    if a is b:
-        return True
-    try:
-        return bool(a == b)
-    except Exception:
-        return False
 
 
 def _class_value(target: object, name: str, old: Any) -> Any:

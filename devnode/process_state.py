@@ -120,7 +120,7 @@ class StateSnapshot:
                 repaired.append(f"sys.modules[{name!r}] (replaced by {safe.representation(current)[:80]})")
         for (what, read, write, now), old in zip(PROCESS_SETTINGS, self.settings):
             new = read()
-            if new is old or _same(new, old):
+            if new is old or safe.same(new, old):
                 continue
             if now:
                 write(old)
@@ -147,7 +147,7 @@ class StateSnapshot:
             after = _config_values(self.node)
             for key in set(self.config) | set(after):
                 old, new = self.config.get(key, _GONE), after.get(key, _GONE)
-                if not _same(old, new):
+                if not safe.same(old, new):
                     ledger.changes.append(ProcessChange(
                         f"node.config.{key} = {safe.representation(new)[:60]} (was {safe.representation(old)[:60]})",
                         file, _restore_config(config, key, old, new), "config"))
@@ -175,15 +175,6 @@ def _config_values(node: Any) -> dict[str, Any]:
         return dict(vars(config))
     except TypeError:
         return {}
-
-
-def _same(a: Any, b: Any) -> bool:
-    if a is b:
-        return True
-    try:
-        return bool(a == b)
-    except Exception:
-        return False
 
 
 def _remove_path(entry: str) -> Callable[[], bool]:
@@ -221,7 +212,7 @@ def _decoded(value: Any) -> str | None:
 def _restore_setting(read: Callable[[], Any], write: Callable[[Any], Any], old: Any, new: Any) -> Callable[[], bool]:
     def undo() -> bool:
         current = read()
-        if not (current is new or _same(current, new)):
+        if not (current is new or safe.same(current, new)):
             return False
         write(old)
         return True
@@ -256,7 +247,7 @@ def _restore_filters(old: list[Any], new: list[Any]) -> Callable[[], bool]:
 def _restore_config(config: Any, key: str, old: Any, new: Any) -> Callable[[], bool]:
     def undo() -> bool:
         current = vars(config).get(key, _GONE)
-        if not _same(current, new):
+        if not safe.same(current, new):
             return False
         if old is _GONE:
             vars(config).pop(key, None)

@@ -109,3 +109,13 @@ def _type_name(obj: object) -> str:
     except BaseException:  # noqa: BLE001 - a metaclass can break even this
         return "object"
     return name if isinstance(name, str) else "object"
+
+
+def same(a: Any, b: Any) -> bool:
+    """``a is b or a == b``, where a plugin's ``__eq__`` that raises (or returns junk) means "not the same"."""
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
