@@ -19,11 +19,12 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import Enum
 from inspect import iscoroutinefunction, isawaitable
+from types import CoroutineType
 from typing import Any, Union
 
 from devnode import safe
@@ -161,8 +162,44 @@ class HandlerTimeoutError(TimeoutError):
     """A plugin's async handler did not finish within the deadline (``--timeout``); devnode cancelled it."""
 
 
+class _Resumed:
+    """The rest of a coroutine that already ran to its first suspension: awaiting it carries on from there."""
+
+    __slots__ = ("_coro", "_first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self._coro, self._first = coro, first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, value = self._coro, self._first
+        while True:  # what `yield from` does, from the second step on
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # the task's cancellation (the deadline) goes to the handler
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
 async def _bounded(awaitable: Awaitable[Any], seconds: float, callback: Callback) -> None:
     """Await a plugin's handler, cancelling it past ``seconds`` so later events and commands go on."""
+    if isinstance(awaitable, CoroutineType):
+        # Most handlers finish without ever suspending: they need no timer (arming one per handler
+        # cost more than a light handler itself). Only one that suspends gets the deadline.
+        try:
+            first = awaitable.send(None)
+        except StopIteration:
+            return
+        awaitable = _Resumed(awaitable, first)
     deadline = asyncio.timeout(seconds)
     try:
         async with deadline:
