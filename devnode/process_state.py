@@ -13,6 +13,7 @@ the loop's task factory) is put back at once.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import threading
@@ -38,10 +39,8 @@ def _umask() -> int:
 
 
 def _loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
+    # No exception raised and caught when there is none: this runs several times per plugin phase.
+    return asyncio._get_running_loop()
 
 
 def _set_task_factory(factory: Any) -> None:
@@ -57,15 +56,7 @@ def _set_exception_handler(handler: Any) -> None:
 
 
 def _set_gc(enabled: bool) -> None:
-    import gc
-
     gc.enable() if enabled else gc.disable()
-
-
-def _gc_enabled() -> bool:
-    import gc
-
-    return gc.isenabled()
 
 
 # Process-wide settings a plugin can change with one call, as (name, read, write, devnode relies on it now).
@@ -81,7 +72,7 @@ PROCESS_SETTINGS: tuple[tuple[str, Callable[[], Any], Callable[[Any], Any], bool
     ("sys.stderr", lambda: sys.stderr, lambda v: setattr(sys, "stderr", v), False),
     ("the recursion limit", sys.getrecursionlimit, sys.setrecursionlimit, False),
     ("the thread switch interval", sys.getswitchinterval, sys.setswitchinterval, False),
-    ("the garbage collector switch", _gc_enabled, _set_gc, False),
+    ("the garbage collector switch", gc.isenabled, _set_gc, False),
     ("the file creation mask (os.umask)", _umask, os.umask, False),
     ("the trace function (sys.settrace)", sys.gettrace, sys.settrace, False),
     ("the profile function (sys.setprofile)", sys.getprofile, sys.setprofile, False),
@@ -100,8 +91,10 @@ class StateSnapshot:
         self.node = node
         self.path = list(sys.path)
         self.modules = {name: sys.modules.get(name) for name in PROTECTED_MODULES}
-        if plugin_modules:  # outside an import, the loaded plugins' and helpers' entries are devnode's too
-            self.modules.update((n, m) for n, m in list(sys.modules.items()) if n.startswith("plugins."))
+        # Outside an import, the loaded plugins' and helpers' entries are devnode's too. A copy of the
+        # whole table (one C-level pass) and one comparison after: picking the "plugins." names out
+        # here, per phase of every plugin, made start-up quadratic in plugins.
+        self.all_modules = sys.modules.copy() if plugin_modules else None
         self.config_object = safe.attribute(node, "config")
         self.config = _config_values(node)
         self.environ = _environ()
@@ -113,14 +106,15 @@ class StateSnapshot:
         repaired: list[str] = []
         if sys.path != self.path:
             self._path_changes(ledger, file)
-        for name, module in self.modules.items():
+        for name, module in self._devnode_modules():
             current = sys.modules.get(name)
             if current is not module and module is not None:
                 sys.modules[name] = module
                 repaired.append(f"sys.modules[{name!r}] (replaced by {safe.representation(current)[:80]})")
-        for (what, read, write, now), old in zip(PROCESS_SETTINGS, self.settings):
-            new = read()
-            if new is old or safe.same(new, old):
+        settings = [read() for _, read, _, _ in PROCESS_SETTINGS]
+        unchanged = _equal(settings, self.settings)  # the usual case, in one comparison
+        for (what, read, write, now), old, new in zip(PROCESS_SETTINGS, self.settings, settings):
+            if unchanged or new is old or safe.same(new, old):
                 continue
             if now:
                 write(old)
@@ -145,13 +139,20 @@ class StateSnapshot:
         config = safe.attribute(self.node, "config")
         if config is not None and config is self.config_object:  # a replaced node.config is a patch, undone as one
             after = _config_values(self.node)
-            for key in set(self.config) | set(after):
+            for key in () if _equal(after, self.config) else set(self.config) | set(after):
                 old, new = self.config.get(key, _GONE), after.get(key, _GONE)
                 if not safe.same(old, new):
                     ledger.changes.append(ProcessChange(
                         f"node.config.{key} = {safe.representation(new)[:60]} (was {safe.representation(old)[:60]})",
                         file, _restore_config(config, key, old, new), "config"))
         return repaired
+
+    def _devnode_modules(self) -> list[tuple[str, Any]]:
+        """The ``sys.modules`` entries devnode relies on, as they were: the plugin ones only if any changed."""
+        entries = list(self.modules.items())
+        if self.all_modules is None or _same_table(self.all_modules):
+            return entries
+        return entries + [(n, m) for n, m in self.all_modules.items() if n.startswith("plugins.")]
 
     def _path_changes(self, ledger: Ledger, file: str | None) -> None:
         before = Counter(self.path)  # a multiset: inserting an entry already there adds a second copy
@@ -167,6 +168,19 @@ class StateSnapshot:
 
 
 _GONE: Any = object()
+
+
+def _equal(now: Any, before: Any) -> bool:
+    """``now == before`` for two lists or dicts, item by item identity first (all in C); False if that raises."""
+    try:
+        return bool(now == before)
+    except Exception:  # a plugin's value whose __eq__ raises: the caller compares item by item
+        return False
+
+
+def _same_table(before: dict[str, Any]) -> bool:
+    """Whether ``sys.modules`` holds exactly ``before`` (compared by identity first, in C)."""
+    return _equal(sys.modules, before)
 
 
 def _config_values(node: Any) -> dict[str, Any]:

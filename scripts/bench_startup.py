@@ -4,7 +4,9 @@ Prints, each against a baseline measured in the same run (medians of alternating
   1. ``devnode run --ui json`` to ``node.ready`` with 100 and 1000 trivial plugins: the
      ratio (goal <= 8x) and the cost per extra plugin, minus what plain Python spends
      compiling, executing and constructing the same plugin files (devnode's own work per
-     plugin, goal < 1 ms);
+     plugin, goal < 1 ms), in wall time and in CPU time (read from /proc when the ready
+     line arrives; the goal is judged on CPU time, the work itself, which the machine's
+     load stretches far less);
   2. the bundled plugins in a dir that also holds a 100 MB ``.git`` pack and 5,000 data
      files, against the same dir without them (goal <= 1.2x);
   3. ``devnode --version`` and ``devnode --help`` against ``watchfiles --version``
@@ -71,8 +73,20 @@ def env() -> dict[str, str]:
     return e
 
 
-def until_line(command: list[str], marker: str, cwd: Path) -> float:
-    """Seconds from spawning ``command`` to a stdout line containing ``marker``; then stop the process."""
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process, from /proc (10 ms ticks; summed over many plugins)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def until_line(command: list[str], marker: str, cwd: Path, cpu: list[float] | None = None) -> float:
+    """Seconds from spawning ``command`` to a stdout line containing ``marker``; then stop the process.
+
+    ``cpu``: gets the CPU time the process had used by then (its work, whatever the machine's load).
+    """
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, env=env(), cwd=cwd)
@@ -80,7 +94,10 @@ def until_line(command: list[str], marker: str, cwd: Path) -> float:
     try:
         for line in proc.stdout:
             if marker in line:
-                return time.perf_counter() - start
+                elapsed = time.perf_counter() - start
+                if cpu is not None:
+                    cpu.append(cpu_seconds(proc.pid))
+                return elapsed
         raise RuntimeError(f"{command[:4]} exited ({proc.wait()}) without printing {marker!r}")
     finally:
         if proc.poll() is None:
@@ -100,9 +117,9 @@ def to_exit(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
-def ready(plugin_dir: Path, data_dir: Path) -> Callable[[], float]:
+def ready(plugin_dir: Path, data_dir: Path, cpu: list[float] | None = None) -> Callable[[], float]:
     command = [sys.executable, "-m", "devnode", "run", str(plugin_dir), "--ui", "json", "--data-dir", str(data_dir)]
-    return lambda: until_line(command, '"node.ready"', plugin_dir.parent)
+    return lambda: until_line(command, '"node.ready"', plugin_dir.parent, cpu)
 
 
 WARM_UP = True
@@ -190,10 +207,14 @@ def main(argv: list[str] | None = None) -> int:
 def linear(root: Path, small: int, large: int, count: int) -> None:
     """1. start-up grows linearly with plugins, and devnode adds little to Python's own cost per plugin."""
     dirs = {n: trivial_dir(root, n) for n in (small, large)}
-    subjects = {f"devnode {n}": ready(d, d.parent / "data") for n, d in dirs.items()}
-    subjects |= {f"bare {n}": (lambda d=d: until_line([sys.executable, "-c", BARE_LOADER, str(d)], "ready", d.parent))
+    cpu: dict[str, list[float]] = {f"{kind} {n}": [] for kind in ("devnode", "bare") for n in dirs}
+    subjects = {f"devnode {n}": ready(d, d.parent / "data", cpu[f"devnode {n}"]) for n, d in dirs.items()}
+    subjects |= {f"bare {n}": (lambda d=d, n=n: until_line([sys.executable, "-c", BARE_LOADER, str(d)], "ready",
+                                                           d.parent, cpu[f"bare {n}"]))
                  for n, d in dirs.items()}
     times = rounds(subjects, count)
+    for samples in cpu.values():
+        del samples[: len(samples) - count]  # the warm-up round's
     t = {k: statistics.median(v) for k, v in times.items()}
     print(f"start-up to node.ready with trivial plugins (devnode run --ui json), {count} rounds")
     for name, values in times.items():
@@ -202,8 +223,16 @@ def linear(root: Path, small: int, large: int, count: int) -> None:
     per = (t[f"devnode {large}"] - t[f"devnode {small}"]) / (large - small) * 1000
     bare_per = (t[f"bare {large}"] - t[f"bare {small}"]) / (large - small) * 1000
     print(f"  {large} / {small} plugins: {scale:.2f}x  [goal <= {GOALS['scale']:g}x: {verdict(scale <= GOALS['scale'])}]")
-    print(f"  per extra plugin: {per:.3f} ms, of which plain Python's compile+exec+construct {bare_per:.3f} ms; "
-          f"devnode's own {per - bare_per:.3f} ms  [goal < {GOALS['own_ms']:g} ms: {verdict(per - bare_per < GOALS['own_ms'])}]")
+    print(f"  per extra plugin (wall): {per:.3f} ms, of which plain Python's compile+exec+construct {bare_per:.3f} ms; "
+          f"devnode's own {per - bare_per:.3f} ms")
+    # The goal is judged on CPU time: the work done, which a loaded machine stretches far less than wall time.
+    c = {k: statistics.median(v) for k, v in cpu.items()}
+    cpu_per = (c[f"devnode {large}"] - c[f"devnode {small}"]) / (large - small) * 1000
+    cpu_bare = (c[f"bare {large}"] - c[f"bare {small}"]) / (large - small) * 1000
+    own = cpu_per - cpu_bare
+    print(f"  per extra plugin (CPU): {cpu_per:.3f} ms, of which plain Python's {cpu_bare:.3f} ms; "
+          f"devnode's own {own:.3f} ms ({cpu_per / cpu_bare:.1f}x plain Python's)  "
+          f"[goal < {GOALS['own_ms']:g} ms: {verdict(own < GOALS['own_ms'])}]")
 
 
 

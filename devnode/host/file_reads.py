@@ -8,6 +8,7 @@ constructor or ``initialize()`` (the window when configuration is read).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from devnode.ownership import current_ledger
 
 _watching: Path | None = None
 _installed = False
+_MODULES = (".py", ".pyc")
+_resolved: dict[Path, Path] = {}  # plugin dir -> its resolved path, as last seen (see recording_reads)
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
@@ -28,10 +31,13 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     if ledger is None or not isinstance(path, (str, bytes, Path)):  # an int is a file descriptor
         return
     try:
-        resolved = Path(path.decode() if isinstance(path, bytes) else path).resolve()
+        name = path.decode() if isinstance(path, bytes) else os.fspath(path)
+        if name.endswith(_MODULES) and not os.path.islink(name):
+            return  # the import reading a module (every plugin load): no resolve() for it
+        resolved = Path(name).resolve()
     except (OSError, ValueError):
         return
-    if resolved.is_relative_to(_watching) and resolved.suffix not in (".py", ".pyc"):
+    if resolved.is_relative_to(_watching) and resolved.suffix not in _MODULES:
         ledger.files_read.add(resolved)
 
 
@@ -42,8 +48,21 @@ def recording_reads(plugin_dir: Path) -> Iterator[None]:
     if not _installed:
         sys.addaudithook(_audit)  # audit hooks cannot be removed; it is idle outside this block
         _installed = True
-    previous, _watching = _watching, plugin_dir.resolve()
+    previous, _watching = _watching, _resolve_dir(plugin_dir)
     try:
         yield
     finally:
         _watching = previous
+
+
+def _resolve_dir(plugin_dir: Path) -> Path:
+    """``plugin_dir.resolve()``, taken again only when the dir itself is (or was) a symlink.
+
+    Resolving walks every component of the path (an lstat each); done for each of a
+    plugin's load phases it was a large part of devnode's own start-up work per plugin.
+    """
+    known = _resolved.get(plugin_dir)
+    if known is not None and known == plugin_dir and not os.path.islink(plugin_dir):
+        return known
+    _resolved[plugin_dir] = resolved = plugin_dir.resolve()
+    return resolved

@@ -144,7 +144,7 @@ class PluginHost:
         self.timeout = timeout
         self.slots: dict[str, PluginSlot] = {}
         self.importer = PluginImporter(self.plugin_dir)
-        self.graph = ModuleGraph(self.plugin_dir)
+        self.graph = ModuleGraph(self.plugin_dir, self.importer.executed)
         self.leaks = LeakWatch(grace=timeout + LEAK_CHECK_DELAY)
         self.check_leaks = check_leaks
         self._lock = asyncio.Lock()

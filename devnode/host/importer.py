@@ -38,6 +38,7 @@ class FreshSourceLoader(importlib.machinery.SourceFileLoader):
     """Loads a module from its source on every import, bypassing ``__pycache__``."""
 
     executed: dict[Path, tuple[Signature | None, str]] | None = None  # set by PluginImporter
+    real_path: str | None = None  # the file's real path, when the finder already knows it
 
     def get_code(self, fullname: str) -> types.CodeType:
         path = self.get_filename(fullname)
@@ -46,7 +47,7 @@ class FreshSourceLoader(importlib.machinery.SourceFileLoader):
         if self.executed is not None:
             self.executed[Path(path)] = (before, digest(source))
         # The real path as co_filename: an editor's debugger matches breakpoints to each new version by it.
-        return self.source_to_code(source, os.path.realpath(path))
+        return self.source_to_code(source, self.real_path or os.path.realpath(path))
 
     def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
         """Never write bytecode into the author's plugin dir."""
@@ -67,6 +68,7 @@ class PluginImporter(importlib.abc.MetaPathFinder):
 
     def __init__(self, plugin_dir: Path) -> None:
         self.plugin_dir = plugin_dir.resolve()
+        self._dir = str(self.plugin_dir)
         self.replaced_package: str | None = None  # what stood in for "plugins" when devnode put it back
         self._found: list[str] | None = None  # plugins.* modules this finder gave a spec for, in a transaction
         # File -> (its stat before reading, digest of the source executed), for every module imported:
@@ -88,22 +90,20 @@ class PluginImporter(importlib.abc.MetaPathFinder):
             return spec
         if not fullname.startswith(PACKAGE + "."):
             return None
-        parts = fullname.split(".")[1:]
-        base = self.plugin_dir.joinpath(*parts)
-        package_init = base / "__init__.py"
-        if package_init.is_file():
-            return self._spec(fullname, package_init, package_dir=base)
-        module_file = base.with_suffix(".py")
-        if module_file.is_file():
-            return self._spec(fullname, module_file)
+        base = os.path.join(self._dir, *fullname.split(".")[1:])  # strings: this runs for every import
+        if os.path.isfile(os.path.join(base, "__init__.py")):
+            return self._spec(fullname, Path(base, "__init__.py"), package_dir=Path(base))
+        if os.path.isfile(base + ".py"):
+            return self._spec(fullname, Path(base + ".py"))
         return None
 
     def _spec(self, fullname: str, file: Path, package_dir: Path | None = None) -> importlib.machinery.ModuleSpec:
         if self._found is not None:
             self._found.append(fullname)
-        real = file.resolve()
+        real = self._real(file)
         # The dir itself may have been replaced by a symlink since start-up: inside is inside what it is now.
-        if not real.is_relative_to(self.plugin_dir) and not real.is_relative_to(self.plugin_dir.resolve()):
+        inside = real is file or real.is_relative_to(self.plugin_dir) or real.is_relative_to(self.plugin_dir.resolve())
+        if not inside:
             raise OutsidePluginDirError(
                 f"{file} is a symlink to {real}, outside the plugin dir {self.plugin_dir}; "
                 "devnode only loads code from inside the plugin dir. Copy the file in instead of linking it.",
@@ -112,6 +112,7 @@ class PluginImporter(importlib.abc.MetaPathFinder):
             )
         loader = FreshSourceLoader(fullname, str(file))
         loader.executed = self.executed
+        loader.real_path = str(real)
         spec = importlib.util.spec_from_file_location(
             fullname,
             file,
@@ -120,6 +121,16 @@ class PluginImporter(importlib.abc.MetaPathFinder):
         )
         assert spec is not None
         return spec
+
+    def _real(self, file: Path) -> Path:
+        """``file.resolve()``, without walking the whole path for a plain module directly in the plugin dir.
+
+        (``resolve`` lstats every component of the path: for each plugin loaded, that was a
+        large part of devnode's own start-up work.)
+        """
+        if file.parent == self.plugin_dir and not os.path.islink(file) and not os.path.islink(self._dir):
+            return file  # the dir was resolved at start and is still no symlink; the file is none either
+        return file.resolve()
 
     # -- installation ----------------------------------------------------------
     def install(self) -> None:
@@ -209,7 +220,7 @@ class PluginImporter(importlib.abc.MetaPathFinder):
         """Whether ``module`` is this importer's ``plugins`` package (not something put in its place)."""
         path = safe.attribute(module, "__path__")
         try:
-            return isinstance(module, types.ModuleType) and list(path or []) == [str(self.plugin_dir)]
+            return isinstance(module, types.ModuleType) and list(path or []) == [self._dir]
         except Exception:
             return False
 

@@ -4,11 +4,13 @@ which third-party names, and which file names each mentions. Pure functions over
 from __future__ import annotations
 
 import ast
-import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from devnode.host import content
+from devnode.host.content import Signature
 from devnode.host.naming import PACKAGE, expected_class_name, is_private_helper
 
 
@@ -44,7 +46,7 @@ def source_facts(source: str) -> SourceFacts | None:
     mentioned: set[str] = set()
     imports: list[ast.Import | ast.ImportFrom] = []
     guarded: list[ast.stmt] = []  # statements whose imports are optional or type-only
-    for node in ast.walk(tree):
+    for node in _nodes(tree):
         if isinstance(node, ast.Import):
             imports.append(node)
             for alias in node.names:
@@ -74,7 +76,7 @@ def source_facts(source: str) -> SourceFacts | None:
             guarded += node.body
         elif isinstance(node, ast.Try) and _handles_import_error(node):
             guarded += node.body
-    skipped = {id(n) for stmt in guarded for n in ast.walk(stmt) if isinstance(n, (ast.Import, ast.ImportFrom))}
+    skipped = {id(n) for stmt in guarded for n in _nodes(stmt) if isinstance(n, (ast.Import, ast.ImportFrom))}
     third_party: dict[str, int] = {}
     for imp in imports:
         if id(imp) in skipped:
@@ -89,6 +91,28 @@ def source_facts(source: str) -> SourceFacts | None:
             third_party[name] = min(third_party.get(name, imp.lineno), imp.lineno)
     classes = frozenset(n.name for n in tree.body if isinstance(n, ast.ClassDef))
     return SourceFacts(frozenset(siblings), frozenset(mentioned), classes, tuple(third_party.items()))
+
+
+def _nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node under ``tree`` (itself included), in no particular order.
+
+    What ``ast.walk`` yields, read straight from each node's attributes: ``ast.walk``'s
+    generators per node cost more than parsing the source did, for each plugin at start-up.
+    """
+    found: list[ast.AST] = []
+    stack = [tree]
+    pop, push, node_type = stack.pop, stack.append, ast.AST
+    while stack:
+        node = pop()
+        found.append(node)
+        for value in vars(node).values():
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, node_type):
+                        push(item)
+            elif isinstance(value, node_type):
+                push(value)
+    return found
 
 
 def sibling_imports(source: str, module_name: str) -> set[str]:
@@ -151,15 +175,22 @@ class ModuleGraph:
     indexes keep "who imports X" and "who mentions file F" independent of the module count.
     """
 
-    def __init__(self, plugin_dir: Path) -> None:
+    def __init__(self, plugin_dir: Path, executed: Mapping[Path, tuple[Signature | None, str]] | None = None) -> None:
+        """``executed``: the importer's record of what it ran (stat before reading, digest of the bytes).
+
+        Right after an import, a module whose executed bytes are the ones its facts come from
+        is not read again (a second read of every plugin at start-up).
+        """
         self.plugin_dir = plugin_dir
+        self._executed = executed
+        self._checked: dict[str, object] = {}  # module -> the importer's record update() last took as read
         self.imports: dict[str, set[str]] = {}
         self.mentions: dict[str, set[str]] = {}
         self.has_plugin_class: dict[str, bool] = {}
         self.third_party: dict[str, dict[str, int]] = {}  # absolute imports -> first line (dependencies.py)
         self._importers: dict[str, set[str]] = {}  # module -> the modules importing it
         self._mentioned_by: dict[str, set[str]] = {}  # file name -> the modules naming it
-        self._digests: dict[str, bytes] = {}  # module -> digest of the source its facts come from
+        self._digests: dict[str, str] = {}  # module -> digest of the source its facts come from
         self.refresh()
 
     def refresh(self) -> None:
@@ -171,13 +202,22 @@ class ModuleGraph:
 
     def update(self, name: str) -> None:
         path = self.plugin_dir / f"{name}.py"
-        if not path.is_file():
+        ran = self._executed.get(path) if self._executed is not None else None
+        if ran is not None and ran is not self._checked.get(name):  # each import's record is taken once
+            self._checked[name] = ran
+            if ran[1] == self._digests.get(name):
+                return  # the importer just ran the very bytes these facts come from
+        try:
+            data = path.read_bytes() if path.is_file() else None
+        except OSError:
+            data = None
+        if data is None:
             self._forget(name)
             return
-        source = read_source(path)
-        digest = hashlib.blake2b(source.encode("utf-8", "surrogateescape"), digest_size=16).digest()
+        digest = content.digest(data)
         if self._digests.get(name) == digest:
             return  # the facts already come from this content
+        source = data.decode("utf-8", "replace")
         self._forget(name)
         self._digests[name] = digest
         self.imports[name] = sibling_imports(source, name)
