@@ -10,7 +10,6 @@ The authoring settings (what to watch and ignore, the editor) come from ``--watc
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +62,8 @@ def read_table(path: Path | None) -> ProjectTable:
     """``[tool.devnode]`` of ``path``, checked: an unknown key or a wrong type stops devnode naming the file."""
     if path is None:
         return ProjectTable()
+    import tomllib  # only with a pyproject.toml: a start-up outside a project does without it
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

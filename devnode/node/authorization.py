@@ -13,9 +13,6 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 AUTH_DB_FILENAME = "devnode-auth.sqlite3"
 logger = logging.getLogger("devnode.authorization")
@@ -43,6 +40,11 @@ class AuthorizationModule:
         """True iff ``signature`` is ``user_id``'s RSA-PSS/SHA-256 signature of ``data_hash``."""
         if user_id not in self.authorized_keys:
             return False
+        # Imported here: cryptography is a sizeable part of start-up, and most runs never verify a signature.
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
         try:
             key = serialization.load_pem_public_key(self.authorized_keys[user_id].encode())
             if not isinstance(key, rsa.RSAPublicKey):

@@ -27,8 +27,6 @@ import json
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -94,6 +92,8 @@ class ChainHandle:
 
 def rpc(url: str, method: str, params: list[Any] | None = None, timeout: float = 2.0) -> Any:
     """One JSON-RPC call; raises OSError/ValueError when the endpoint does not answer properly."""
+    import urllib.request  # here: with http.client and email it is a sizeable part of every start-up
+
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
