@@ -147,9 +147,7 @@ def load_config(
         setattr(config, name, _convert(name, value, source))
         config.sources[name] = source
 
-    production_env = {name: str(value) for name, (value, source) in raw.items()
-                      if name in PATH_DEFAULTS and source.startswith((".env", "environment variable"))}
-    config.production_paths = {**PATH_DEFAULTS, **production_env}
+    config.production_paths = _production_paths(raw)
     base = dotenv_path.parent if dotenv_path is not None else cwd
     # A path typed on the command line or set in the shell is relative to where devnode runs.
     config.plugin_dir = str(_absolute(config.plugin_dir, cwd if _typed_here(config, "plugin_dir") else base))
@@ -163,6 +161,21 @@ def load_config(
     if export_env and dotenv_path is not None:  # only once every value is valid: a refused config exports nothing
         config.exported_env = export_dotenv(dotenv_path, environ)
     return config
+
+
+def _production_paths(raw: Mapping[str, tuple[Any, str]]) -> dict[str, str]:
+    """What production's load_config() gives for each path setting devnode's value stands for.
+
+    ``--data-dir`` (and the database paths derived from it) is devnode's own choice for a run: no production
+    value stands for it. The plugin dir given on the command line stands for PLUGIN_DIR.
+    """
+    found = {}
+    for name, default in PATH_DEFAULTS.items():
+        value, source = raw.get(name, (default, "default"))
+        deciding = raw.get("data_dir", ("", "default"))[1] if source == "default" and name.endswith("db_path") else source
+        if name == "plugin_dir" or not (deciding.startswith("--") or "[tool.devnode]" in deciding):
+            found[name] = str(value) if source.startswith((".env", "environment variable")) else default
+    return found
 
 
 def export_dotenv(dotenv_path: Path, environ: Mapping[str, str]) -> list[str]:
