@@ -225,6 +225,10 @@ def test_the_pytest_marker_hosts_plugins_in_production(devnode: DevNodeKit, tmp_
     assert plugin.shared[-1]["compliance_tx_hash"] == tx_hash and plugin.shared[-1]["recipient"] == RECIPIENT
     data_hash = plugin.shared[-1]["data_hash"]
     assert node.data_manager.get_data(data_hash) == "hello production"  # production's LevelDB, as a str
+    # devnode.receive works on production's node too: through its own _handle_incoming_data.
+    received = devnode.receive("peer1", {"reading": 1})
+    assert node.data_manager.get_data(received) == "{'reading': 1}"
+    assert devnode.events.of_type(events.EventType.DATA_RECEIVED)[-1].data["data_hash"] == received
 
     # Production's contracts/ERC20Token.json is found (not ./contracts of wherever devnode runs) and deployed
     # on anvil; as shipped its bytecode is "0x", so the new token has no code, exactly as in production.
