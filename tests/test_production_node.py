@@ -154,7 +154,9 @@ def test_devnode_run_hosts_the_bundled_plugins_in_production_and_reloads_on_save
         assert "simulated peers" in refused["error"] and "--node production" in refused["error"]
         scenario = tmp_path / "on_production.toml"
         scenario.write_text(f'[[step]]\nreceive = "peer2"\ndata = {{ reading = 2 }}\n\n[[step]]\ntransfer = "native"\n'
-                            f'to = "{RECIPIENT}"\namount = 1\n\n[[step]]\npeer_down = "peer3"\nfails = "simulated peers"\n')
+                            f'to = "{RECIPIENT}"\namount = 1\n\n[[step]]\npeer_down = "peer3"\nfails = "simulated peers"\n'
+                            '\n[[step]]\nstatus = true\n\n[[step]]\nexpect = "network.stats_update"\n'
+                            'handled_by = "metrics_plugin"\n')
         proc.send(f"scenario {scenario}")
         finished = proc.wait_for("scenario.finished", after=mark, timeout=60)
         assert finished["ok"] and finished["failed"] == 0, finished

@@ -16,6 +16,7 @@ import hashlib
 from typing import Any
 
 from devnode.errors import DevnodeError
+from devnode.events import Event, EventType
 from devnode.node.network import P2PNetwork
 
 
@@ -75,3 +76,22 @@ def peer_list(node: Any) -> list[dict[str, Any]]:
     """Production's ``get_connected_peers()`` (the stand-in's peer table is richer: commands.peer_table)."""
     return list(node.p2p_network.get_connected_peers())
 
+
+
+async def publish_status(node: Any) -> None:
+    """One round of the status events production publishes every 10 s, now (a scenario's ``status`` step).
+
+    Production's node has no call for one round (services/node.py ``_status_update_loop`` sleeps first): the
+    same two events are published from its services' state, as that loop does.
+    """
+    if is_simulated(node):
+        await node.publish_status()
+        return
+    chain_up = node.blockchain_interface.w3 is not None
+    p2p_up = bool(node.p2p_network.is_running)
+    await node.event_bus.publish(Event(EventType.HEALTH_UPDATE, {
+        "status": "healthy" if chain_up and p2p_up else "degraded",
+        "components": {"blockchain": "connected" if chain_up else "disconnected",
+                       "p2p_network": "running" if p2p_up else "stopped", "encryption": "initialized"},
+    }))
+    await node.event_bus.publish(Event(EventType.NETWORK_STATS_UPDATE, node.p2p_network.get_network_stats()))

@@ -166,7 +166,7 @@ class ScenarioPlayer:
 
     async def _status(self, step: Step) -> Any:
         if step.value:
-            await self.node.publish_status()
+            await controls.publish_status(self.node)
         return None
 
     async def _peer_up(self, step: Step) -> Any:
