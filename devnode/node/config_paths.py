@@ -29,8 +29,8 @@ def show_production_paths(config: NodeConfig, notices: Notices) -> None:
         value = object.__getattribute__(cfg, name)
         file = frame.f_code.co_filename
         production = cfg.production_paths.get(name)
-        if production is None or production == value or not isinstance(value, str) or not is_plugin_file(file):
-            return value
+        if production is None or not isinstance(value, str) or not os.path.isabs(value) or not is_plugin_file(file):
+            return value  # not a path devnode resolved (e.g. one a plugin assigned), or devnode's own read
         if same_place(production, value):
             return production
         notices.note(
