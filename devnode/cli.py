@@ -457,7 +457,7 @@ def _check(args: argparse.Namespace) -> int:
     import json
 
     from devnode.check import check_plugins
-    from devnode.ui.plain import format_record
+    from devnode.ui.text import format_record
 
     config = _config(args)
     node = _node_choice(args)

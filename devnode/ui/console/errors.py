@@ -17,7 +17,7 @@ from rich.text import Text
 
 from devnode.host.diagnostics import diagnose
 from devnode.ui.console import style
-from devnode.ui.plain import RUNNING
+from devnode.ui.text import RUNNING
 
 CONTEXT = 2  # lines of code shown either side of a frame's line
 MAX_FRAMES = 4
