@@ -21,6 +21,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from devnode.codes import WarningCode
 from devnode.host.diagnostics import display_path
 from devnode.host.naming import PACKAGE
 from devnode.paused import CLOCK
@@ -95,7 +96,7 @@ class DebugAdapter:
         reporter.emit("debugger.listening", host=self.host, port=self.port)
         if not is_loopback(self.host):
             reporter.emit(
-                "warning", code="debug-adapter-exposed", plugin=None,
+                "warning", code=WarningCode.DEBUG_ADAPTER_EXPOSED, plugin=None,
                 message=f"the debug adapter listens on {self.host}:{self.port}, reachable from other machines; "
                 "whoever connects can run any code in this node. Leave the host out to listen on loopback only",
             )

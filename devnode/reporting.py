@@ -1,7 +1,9 @@
 """The stream of records every UI renders: one dict per thing that happened.
 
 Each record has ``kind`` and ``ts``; the JSON UI prints them as they are, so the
-field names here are a public interface (documented in docs/json-records.md).
+field names are a public interface: devnode/records.py declares them per kind (as
+docs/json-records.md documents them) and ``Reporter.emit``'s overloads make mypy
+check every emit site against its kind.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, Unpack, overload
 
 from devnode import safe
+from devnode import records as r
 
 Record = dict[str, Any]
 Sink = Callable[[Record], None]
@@ -37,7 +40,63 @@ class Reporter:
         if sink in self._sinks:
             self._sinks.remove(sink)
 
+    # One overload per kind: the fields each kind takes (devnode/records.py).
+    @overload
+    def emit(self, kind: Literal["node.ready"], **fields: Unpack[r.NodeReady]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["node.stopped"], **fields: Unpack[r.NodeStopped]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["node.restarting"], **fields: Unpack[r.NodeRestarting]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["config.changed"], **fields: Unpack[r.ConfigChanged]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["plugin.loaded"], **fields: Unpack[r.PluginLoaded]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["plugin.reloaded"], **fields: Unpack[r.PluginReloaded]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["plugin.failed"], **fields: Unpack[r.PluginFailed]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["plugin.error"], **fields: Unpack[r.PluginError]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["plugin.unloaded"], **fields: Unpack[r.PluginUnloaded]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["warning"], **fields: Unpack[r.WarningRecord]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["event"], **fields: Unpack[r.EventRecord]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["log"], **fields: Unpack[r.Log]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["help"], **fields: Unpack[r.Help]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["status"], **fields: Unpack[r.Status]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["command.result"], **fields: Unpack[r.CommandResult]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["command.error"], **fields: Unpack[r.CommandError]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["peers"], **fields: Unpack[r.Peers]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["tests.finished"], **fields: Unpack[r.TestsFinished]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["scenario.started"], **fields: Unpack[r.ScenarioStarted]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["scenario.step"], **fields: Unpack[r.ScenarioStep]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["scenario.finished"], **fields: Unpack[r.ScenarioFinished]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["replay.started"], **fields: Unpack[r.ReplayStarted]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["replay.finished"], **fields: Unpack[r.ReplayFinished]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["scenario.error", "replay.error"], **fields: Unpack[r.PlaybackError]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["debugger.listening", "debugger.waiting", "debugger.attached", "debugger.detached"],
+             **fields: Unpack[r.DebuggerEndpoint]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["debugger.stopped", "debugger.resumed"], **fields: Unpack[r.DebuggerStop]) -> Record: ...
+
     def emit(self, kind: str, **fields: Any) -> Record:
+        """Build the record (``kind``, ``ts``, ``fields``), enrich it and hand it to every sink."""
         record: Record = {"kind": kind, "ts": round(time.time(), 6), **fields}
         for enrich in self.enrichers:
             enrich(record)

@@ -558,7 +558,7 @@ class RichConsole:
         finally:
             self.come_back()
         if problem:
-            self.runtime.reporter.emit("command.error", command="o", error=problem)
+            self.runtime.reporter.emit("command.error", command="o", error=str(problem))
 
     def histories(self) -> dict[str, list[str]]:
         """The prompts' histories, handed to the next process by a restart."""
