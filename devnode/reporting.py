@@ -4,6 +4,12 @@ Each record has ``kind`` and ``ts``; the JSON UI prints them as they are, so the
 field names are a public interface: devnode/records.py declares them per kind (as
 docs/json-records.md documents them) and ``Reporter.emit``'s overloads make mypy
 check every emit site against its kind.
+
+The exception behind a ``plugin.failed``/``plugin.error`` record is not in the record:
+the emit site hands its ``PluginProblem`` (diagnosis and exception) over with
+``problem=``, and a sink with a ``with_problem(record, problem)`` method gets it there,
+synchronously, while the exception's frames are still alive (the rich console's
+error panels and post-mortem). No sink re-derives it.
 """
 
 from __future__ import annotations
@@ -13,10 +19,13 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, Literal, Unpack, overload
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 from devnode import safe
 from devnode import records as r
+
+if TYPE_CHECKING:
+    from devnode.host.diagnostics import PluginProblem
 
 Record = dict[str, Any]
 Sink = Callable[[Record], None]
@@ -54,9 +63,11 @@ class Reporter:
     @overload
     def emit(self, kind: Literal["plugin.reloaded"], **fields: Unpack[r.PluginReloaded]) -> Record: ...
     @overload
-    def emit(self, kind: Literal["plugin.failed"], **fields: Unpack[r.PluginFailed]) -> Record: ...
+    def emit(self, kind: Literal["plugin.failed"], *, problem: PluginProblem | None = None,
+             **fields: Unpack[r.PluginFailed]) -> Record: ...
     @overload
-    def emit(self, kind: Literal["plugin.error"], **fields: Unpack[r.PluginError]) -> Record: ...
+    def emit(self, kind: Literal["plugin.error"], *, problem: PluginProblem | None = None,
+             **fields: Unpack[r.PluginError]) -> Record: ...
     @overload
     def emit(self, kind: Literal["plugin.unloaded"], **fields: Unpack[r.PluginUnloaded]) -> Record: ...
     @overload
@@ -95,14 +106,22 @@ class Reporter:
     @overload
     def emit(self, kind: Literal["debugger.stopped", "debugger.resumed"], **fields: Unpack[r.DebuggerStop]) -> Record: ...
 
-    def emit(self, kind: str, **fields: Any) -> Record:
-        """Build the record (``kind``, ``ts``, ``fields``), enrich it and hand it to every sink."""
+    def emit(self, kind: str, *, problem: PluginProblem | None = None, **fields: Any) -> Record:
+        """Build the record (``kind``, ``ts``, ``fields``), enrich it and hand it to every sink.
+
+        ``problem``: the failure behind a ``plugin.failed``/``plugin.error`` record, for sinks
+        with ``with_problem``; it is never part of the record.
+        """
         record: Record = {"kind": kind, "ts": round(time.time(), 6), **fields}
         for enrich in self.enrichers:
             enrich(record)
         for sink in list(self._sinks):
             try:
-                sink(record)
+                taker = getattr(sink, "with_problem", None) if problem is not None else None
+                if taker is not None:
+                    taker(record, problem)
+                else:
+                    sink(record)
             except BrokenPipeError:
                 self.remove_sink(sink)
                 if self.on_output_closed is not None:

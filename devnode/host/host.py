@@ -540,7 +540,7 @@ class PluginHost:
                 self._shutdown_failures += 1
                 self._last_shutdown_error = str(exc)
                 self.reporter.emit("plugin.failed", running="none" if reason != "reload" else "new",
-                                   **problem.to_record())
+                                   **problem.to_record(), problem=problem)
                 self._warn(slot, parity.shutdown_raised(slot.name, problem.file))
                 drop_frames(exc)
             finally:
@@ -727,7 +727,7 @@ class PluginHost:
         slot.last_change = time.time()
         self.reporter.emit(
             "plugin.failed", running="previous" if previous else "none", trigger=list(trigger or []),
-            **problem.to_record(),
+            **problem.to_record(), problem=problem,
         )
         if self._starting:
             _loader_log.error(f"Failed to load plugin {slot.name}: {problem.error.split(': ', 1)[-1]}", extra=MIRROR)

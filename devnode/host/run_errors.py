@@ -53,7 +53,7 @@ class RunErrors:
             _point_at_definition(problem, callback, self.plugin_dir)
         if problem.hint is None:
             problem.hint = HINTS.get(phase)
-        self.reporter.emit("plugin.error", running="current", **problem.to_record(), **context)
+        self.reporter.emit("plugin.error", running="current", **problem.to_record(), **context, problem=problem)
         drop_frames(error)
 
 
