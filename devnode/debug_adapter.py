@@ -25,6 +25,7 @@ from devnode.codes import WarningCode
 from devnode.host.diagnostics import display_path
 from devnode.host.naming import PACKAGE
 from devnode.paused import CLOCK
+from devnode.records import PluginPlace
 
 if TYPE_CHECKING:
     from devnode.runtime import Runtime
@@ -181,7 +182,7 @@ class DebugAdapter:
         pydb.do_wait_suspend = do_wait_suspend
         return True
 
-    def _plugin_place(self, frame: FrameType | None) -> dict[str, Any] | None:
+    def _plugin_place(self, frame: FrameType | None) -> PluginPlace | None:
         """Plugin, file and line of the innermost plugin frame, or None outside plugin code."""
         while frame is not None:
             name = frame.f_globals.get("__name__", "")

@@ -111,13 +111,18 @@ class PluginFailed(ProblemFields):
     trigger: NotRequired[list[str]]
 
 
-class PluginError(ProblemFields):
-    """``plugin.error``: a serving plugin's handler or task raised; it keeps serving."""
+class FailureContext(TypedDict):
+    """Where a serving plugin's code failed: its handler and the event, or its task."""
 
-    running: str
     handler: NotRequired[str]
     event: NotRequired[str]
     task: NotRequired[str]
+
+
+class PluginError(ProblemFields, FailureContext):
+    """``plugin.error``: a serving plugin's handler or task raised; it keeps serving."""
+
+    running: str
 
 
 class PluginUnloaded(TypedDict):
@@ -317,12 +322,17 @@ class DebuggerEndpoint(TypedDict):
     port: int
 
 
-class DebuggerStop(TypedDict):
-    """``debugger.stopped`` and ``debugger.resumed``: a thread held (or let go) in plugin code."""
+class PluginPlace(TypedDict):
+    """The innermost plugin frame: its plugin, file and line."""
 
     plugin: str
     file: str
     line: int
+
+
+class DebuggerStop(PluginPlace):
+    """``debugger.stopped`` and ``debugger.resumed``: a thread held (or let go) in plugin code."""
+
     on_loop: bool
 
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+import textwrap
 import typing
+from pathlib import Path
 
 from record_sites import ROOT
 
@@ -103,3 +107,27 @@ def test_the_section_parser_reads_fields_not_values() -> None:
             '```json\n{"kind": "x", "shown_only_here": 1}\n```\n')
     assert documented_fields(body) == {"plugin", "phase", "timings", "trigger"}
     assert example_keys(body) == [("x", {"kind", "shown_only_here"})]
+
+
+WRONG_EMITS = """
+    from devnode.codes import WarningCode
+    from devnode.reporting import Reporter
+
+    reporter = Reporter()
+    reporter.emit("plugin.unloaded", plugin="p", reason="unload command")
+    reporter.emit("plugin.unloaded", plugin="p", why="unload command")  # a field the kind does not have
+    reporter.emit("warning", code="cleanup", plugin="p", message="m")  # a code that is not a WarningCode
+    reporter.emit("warning", code=WarningCode.CLEANUP, plugin="p", message="m", cleaned={"tasks": ["t"]})
+    reporter.emit("no.such.kind", plugin="p")  # an unknown kind
+    reporter.emit("command.error", command="x")  # a required field missing
+"""
+
+
+def test_mypy_rejects_an_emit_whose_fields_do_not_match_its_kind(tmp_path: Path) -> None:
+    snippet = tmp_path / "emits.py"
+    snippet.write_text(textwrap.dedent(WRONG_EMITS), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--cache-dir", str(tmp_path / "cache"),
+         str(snippet)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    flagged = {int(line.split(":")[1]) for line in result.stdout.splitlines() if ": error:" in line}
+    assert flagged == {7, 8, 10, 11}, result.stdout
