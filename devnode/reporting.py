@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
-from devnode import safe
 from devnode import records as r
+from devnode import safe
+from devnode.codes import WarningCode
 
 if TYPE_CHECKING:
     from devnode.host.diagnostics import PluginProblem
@@ -113,6 +114,8 @@ class Reporter:
         with ``with_problem``; it is never part of the record.
         """
         record: Record = {"kind": kind, "ts": round(time.time(), 6), **fields}
+        if kind == "warning" and isinstance(fields.get("code"), WarningCode):
+            record["code"] = str(fields["code"])  # records hold plain strings (as parity warnings' codes are)
         for enrich in self.enrichers:
             enrich(record)
         for sink in list(self._sinks):

@@ -114,3 +114,13 @@ def test_no_output_re_derives_a_failure_from_the_exception_being_handled() -> No
                  for needle in ("sys.exc_info(", "diagnose(")
                  if needle in path.read_text(encoding="utf-8")]
     assert not offenders
+
+
+def test_a_warning_code_member_is_recorded_as_its_plain_string() -> None:
+    from devnode.codes import WarningCode
+
+    records: list[dict[str, object]] = []
+    reporter = Reporter()
+    reporter.add_sink(records.append)
+    reporter.emit("warning", code=WarningCode.LEAK, plugin="p", message="m")
+    assert records[0]["code"] == "leak" and type(records[0]["code"]) is str
