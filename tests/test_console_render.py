@@ -299,3 +299,24 @@ def test_kinds_without_a_console_line_read_as_in_plain_mode() -> None:
     assert render(render_record(record, 80)).strip() == f'{clock(TS)} error: unknown command "x"'
     odd = {"kind": "something.new", "ts": TS, "value": 1}
     assert render(render_record(odd, 80)).strip() == f'{clock(TS)} something.new: {{"value":1}}'
+
+
+def test_the_console_panel_takes_its_frames_from_the_exception_handed_over_with_the_record(plugin_dir: Path) -> None:
+    from devnode.reporting import Reporter
+    from devnode.ui.console import RichConsole
+
+    exc = raise_from_plugin(plugin_dir)
+    problem = diagnose(exc, "initialize", "broken_plugin", plugin_dir)
+    fields = {**problem.to_record(), "file": None, "line": None, "traceback": ""}  # nothing for the record's text to show
+    out = io.StringIO()
+    ui = RichConsole(console=Console(file=out, width=100, color_system=None, force_terminal=False, highlight=False))
+    ui.plugin_dir = plugin_dir  # what attach() sets from the host
+    reporter = Reporter()
+    reporter.add_sink(ui)
+    reporter.emit("plugin.failed", running="none", **fields, problem=problem)
+    reporter.emit("plugin.failed", running="none", **fields)  # the same record without its problem
+    ui.flush()
+    panels = out.getvalue().split("broken_plugin failed in initialize")[1:]
+    assert len(panels) == 2
+    assert "plugins/broken_plugin.py:13:16 in _parse" in panels[0]  # the live frames, innermost with its column
+    assert "plugins/broken_plugin.py" not in panels[1]  # the record alone has no place to show
