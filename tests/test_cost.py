@@ -216,6 +216,84 @@ def test_a_file_saved_during_start_up_is_caught_up_with_the_stat_shortcut(plugin
     assert plan.reload == ["reader_plugin"]
 
 
+def test_start_up_reads_each_module_once_for_the_graph_and_once_to_run_it(
+    plugin_dir: Path, harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(5):
+        trivial(plugin_dir, f"p{n}_plugin")
+    reads: list[str] = []
+    real_read_bytes = Path.read_bytes
+
+    def counting_read_bytes(self: Path) -> bytes:
+        reads.append(self.name)
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting_read_bytes)
+    h = harness().start()
+    assert sorted(reads) == [f"p{n}_plugin.py" for n in range(5)]  # the graph's; after the import, its record
+    reads.clear()
+    (plugin_dir / "p3_plugin.py").write_text((plugin_dir / "p3_plugin.py").read_text() + "\nX = 1\n")
+    h.run(h.host.reload(["p3_plugin"]))
+    assert reads == ["p3_plugin.py"]  # new content: the graph reads it once for its facts
+
+
+def test_a_plugin_module_replaced_during_another_plugins_initialize_is_put_back(
+    plugin_dir: Path, harness: Harness
+) -> None:
+    trivial(plugin_dir, "a_plugin")
+    write_plugin(plugin_dir, "b_plugin", """
+        import sys
+        import types
+
+
+        class B_pluginPlugin:
+            def __init__(self, node):
+                self.node = node
+
+            def initialize(self):
+                sys.modules["plugins.a_plugin"] = types.ModuleType("impostor")
+
+            def shutdown(self):
+                pass
+    """)
+    import sys
+
+    h = harness().start()
+    original = h.host.slots["a_plugin"].module
+    assert sys.modules["plugins.a_plugin"] is original
+    [warning] = [r for r in h.records if r.get("code") == "module-replaced"]
+    assert warning["plugin"] == "b_plugin" and "sys.modules['plugins.a_plugin']" in warning["message"]
+
+
+def test_a_start_imports_no_http_client_rsa_or_toml_parser(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    probe = (
+        "import sys\n"
+        "from devnode import reporting\n"
+        "emit = reporting.Reporter.emit\n"
+        "def ready(self, kind, **fields):\n"
+        "    if kind == 'node.ready':\n"
+        "        heavy = ['urllib.request', 'http.client', 'email', 'tomllib',\n"
+        "                 'cryptography.hazmat.primitives.serialization']\n"
+        "        print('LOADED', [m for m in heavy if m in sys.modules], flush=True)\n"
+        "        import os; os._exit(0)\n"
+        "    return emit(self, kind, **fields)\n"
+        "reporting.Reporter.emit = ready\n"
+        "from devnode.cli import main\n"
+        "main(['run', sys.argv[1], '--ui', 'json', '--no-watch', '--data-dir', sys.argv[2]])\n"
+    )
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "example_plugin.py").write_text((ROOT / "plugins" / "example_plugin.py").read_text())
+    out = subprocess.run([sys.executable, "-c", probe, str(plugins), str(tmp_path / "data")], capture_output=True,
+                         text=True, timeout=120, stdin=subprocess.DEVNULL, cwd=tmp_path).stdout
+    assert "LOADED []" in out, out
+
+
 def test_version_and_help_import_neither_the_node_nor_asyncio() -> None:
     import subprocess
     import sys
