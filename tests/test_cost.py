@@ -16,7 +16,7 @@ import pytest
 
 from conftest import HostHarness, write_plugin
 from devnode.host import imports
-from devnode.reload import planner
+from devnode.reload import contents
 
 Harness = Callable[..., HostHarness]
 
@@ -164,13 +164,13 @@ def test_start_up_hashes_only_modules_and_the_files_plugins_read_and_each_once(
 
     project_with_bulk(plugin_dir)
     hashed: list[Path] = []
-    real_digest = planner._digest
+    real_digest = contents._digest
 
     def counting_digest(path: Path) -> str | None:
         hashed.append(path)
         return real_digest(path)
 
-    monkeypatch.setattr(planner, "_digest", counting_digest)
+    monkeypatch.setattr(contents, "_digest", counting_digest)
     h = harness().start()
     reloader = Reloader(h.host)
     h.run(reloader.apply(reloader.rescan(), trust_stat=True))  # the catch-up rescan, as Reloader.run does it

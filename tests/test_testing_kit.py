@@ -360,9 +360,9 @@ def test_recorder_merges_an_event_held_during_a_swap(kit: DevNodeKit, plugin_dir
     slot = kit.host.slots["counter_plugin"]
 
     async def publish_while_held() -> None:
-        kit.host._hold(slot)  # as during a swap: the plugin's events queue
+        kit.host.swapper._hold(slot)  # as during a swap: the plugin's events queue
         await kit.node.event_bus.publish(Event(EventType.HEALTH_UPDATE, {"held": True}))
-        kit.host._release(slot)  # delivered late, in a task
+        kit.host.swapper._release(slot)  # delivered late, in a task
         await kit.asettle()
 
     kit.run(publish_while_held())

@@ -174,7 +174,10 @@ class ModuleGraph:
         if not path.is_file():
             self._forget(name)
             return
-        source = read_source(path)
+        self.learn(name, read_source(path))
+
+    def learn(self, name: str, source: str) -> None:
+        """Take module ``name``'s imports and mentioned files from ``source`` (``update`` reads it from disk)."""
         digest = hashlib.blake2b(source.encode("utf-8", "surrogateescape"), digest_size=16).digest()
         if self._digests.get(name) == digest:
             return  # the facts already come from this content

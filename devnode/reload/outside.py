@@ -9,7 +9,7 @@ from pathlib import Path
 
 from devnode.host.host import PluginHost
 from devnode.reload.external import OutsideModules, names_for_file
-from devnode.reload.planner import ContentLedger
+from devnode.reload.contents import ContentLedger
 from devnode.reload.scope import IGNORE_FILES, WatchScope
 
 
