@@ -74,6 +74,11 @@ class NodeAliasFinder(importlib.abc.MetaPathFinder):
 _finder = NodeAliasFinder()
 
 
+def installed() -> bool:
+    """Whether the production import names resolve to devnode now."""
+    return _finder in sys.meta_path
+
+
 def install() -> None:
     if _finder not in sys.meta_path:
         sys.meta_path.insert(0, _finder)

@@ -13,7 +13,7 @@ import pytest
 
 import devnode.events
 import devnode.plugin_manager
-from conftest import write_plugin
+from conftest import wait_until, write_plugin
 from devnode import compat
 from devnode.config import NodeConfig
 from devnode.node.node import DevNode
@@ -199,6 +199,48 @@ def test_check_plugin_loading_snippet_works(
         made = namespace.get("pm")
         if made is not None and made._loop is not None:
             made._loop.close()
+
+
+def test_plugin_manager_builds_its_host_like_devnode_run_and_leaves_the_node_its_own(tmp_path: Path) -> None:
+    import threading
+
+    from devnode.plugin_manager import PluginManager
+
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    write_plugin(plugins, "audit_plugin", AUDIT)  # imports dashboard.event_bus: the caller installed no aliases
+    write_plugin(plugins, "worker_plugin", """
+        import threading
+
+        class Worker_pluginPlugin:
+            def __init__(self, node):
+                self.node = node
+                self.done = threading.Event()
+
+            def initialize(self):
+                threading.Thread(target=self.done.wait, name="worker").start()
+
+            def shutdown(self):
+                pass
+    """)
+    node = DevNode(NodeConfig(plugin_dir=str(plugins), data_dir=str(tmp_path / "data")))
+    _forget_node_modules()
+    pm = PluginManager(node, plugins)
+    try:
+        pm.load_plugins()
+        assert sorted(pm.plugins) == ["audit_plugin", "worker_plugin"]
+        assert node.plugin_manager is not pm.host  # the caller's node keeps its own plugin manager
+        worker = pm.get_plugin("worker_plugin")
+        # the session's hooks: the thread the plugin started is its own (reported as left running at shutdown)
+        assert pm.host.slots["worker_plugin"].status()["threads"] == 1
+        worker.done.set()
+        pm.shutdown_plugins()
+        assert pm.plugins == {} and pm._loop is None
+        assert "dashboard.event_bus" not in sys.modules  # the aliases went with the hooks
+        wait_until(lambda: not [t for t in threading.enumerate() if t.name == "worker"], what="the worker to end")
+    finally:
+        _forget_node_modules()
+        node.store.close()
 
 
 def test_plugin_manager_refuses_to_block_a_running_loop(tmp_path: Path) -> None:
