@@ -214,7 +214,7 @@ class _Relevance:
         if not path.startswith(self._inside):
             return True  # the .env and --watch files: the watch scope chose them, so their content matters
         if self._read is None:
-            self._read = {str(p) for slot in self.host.slots.values() for p in slot.files_read}
+            self._read = {str(p) for files in self.host.files_read().values() for p in files}
         return path in self._read
 
     def forget(self) -> None:
