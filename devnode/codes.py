@@ -58,12 +58,12 @@ class RecordKind(StrEnum):
 class WarningCode(StrEnum):
     """The ``code`` of each ``warning`` record (docs/troubleshooting.md#warnings)."""
 
-    # what a plugin left behind at shutdown or unload (host/host.py)
+    # what a plugin left behind at shutdown or unload (host/sweep.py, host/host.py)
     CLEANUP = "cleanup"
     THREAD_LEFT_RUNNING = "thread-left-running"
     PATCH_OVERWRITTEN = "patch-overwritten"
     LEAK = "leak"
-    # a reload that could not be carried out in full (host/host.py, reload/)
+    # a reload that could not be carried out in full (host/swap.py, host/host.py, reload/)
     RESTORE_FAILED = "restore-failed"
     RESTACK_FAILED = "restack-failed"
     SAVE_STATE_FAILED = "save-state-failed"

@@ -15,6 +15,8 @@ from devnode.ownership import Ledger
 
 
 class PluginState(str, Enum):
+    """Where a plugin name stands: serving, serving its previous version after a failure, failed, unloaded."""
+
     ACTIVE = "active"
     FAILED_RUNNING_PREVIOUS = "failed-running-previous"
     FAILED = "failed"
