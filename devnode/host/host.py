@@ -13,6 +13,7 @@ from collections.abc import Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from devnode.codes import WarningCode
 from devnode.events import EventBus
 from devnode.host import notes, parity
 from devnode.host.importer import PluginImporter
@@ -207,7 +208,7 @@ class PluginHost:
         for name in plan.unload:
             if (self.plugin_dir / f"{name}.py").is_dir():
                 self.reporter.emit(
-                    "warning", code="not-a-file", plugin=name, file=f"{self.plugin_dir.name}/{name}.py",
+                    "warning", code=WarningCode.NOT_A_FILE, plugin=name, file=f"{self.plugin_dir.name}/{name}.py",
                     message=f"{name}.py is now a directory, not a plugin file: {name} is unloaded until "
                     f"{name}.py is a file again",
                 )
@@ -252,7 +253,7 @@ class PluginHost:
             for leftover in leftovers:
                 self.reporter.emit(
                     "warning",
-                    code="leak",
+                    code=WarningCode.LEAK,
                     plugin=leftover.plugin,
                     message=f"the previous {leftover.plugin} {leftover.what} is still alive after unload; held by: "
                     + "; ".join(leftover.holders),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from devnode.host import contract, parity
 from devnode.host.diagnostics import PluginProblem, drop_frames
@@ -22,7 +22,7 @@ def failed(parts: HostParts, slot: PluginSlot, problem: PluginProblem, trigger: 
     slot.last_change = time.time()
     parts.reporter.emit(
         "plugin.failed", running="previous" if previous else "none", trigger=list(trigger or []),
-        **problem.to_record(),
+        **problem.to_record(), problem=problem,
     )
     if parts.starting:
         loader_log.error(f"Failed to load plugin {slot.name}: {problem.error.split(': ', 1)[-1]}", extra=MIRROR)
@@ -40,7 +40,7 @@ def warn(parts: HostParts, slot: PluginSlot | None, warning: parity.ParityWarnin
     parts.reporter.emit("warning", **warning.to_record())
 
 
-def note_once(parts: HostParts, slot: PluginSlot, kind: str, key: str, **fields: Any) -> None:
+def note_once(parts: HostParts, slot: PluginSlot, kind: Literal["warning", "log"], key: str, **fields: Any) -> None:
     """Emit a contract record once per plugin (not again at every reload)."""
     if key in slot.warned:
         return

@@ -22,6 +22,7 @@ from inspect import isawaitable
 from typing import Any
 
 from devnode import safe
+from devnode.codes import WarningCode
 from devnode.host import contract, dependencies, notes, parity, restack
 from devnode.host.bounded import within
 from devnode.host.diagnostics import PluginLookupError, PluginProblem, diagnose, drop_frames
@@ -206,14 +207,14 @@ class Swapper:
                 if carried is MISSING or failure.problem.phase != "restore-state":
                     raise
                 # Its own restore hook fails on the state it saved: serve it fresh rather than not at all.
-                self.reporter.emit("warning", code="restore-state-failed", plugin=slot.name, file=failure.problem.file,
+                self.reporter.emit("warning", code=WarningCode.RESTORE_STATE_FAILED, plugin=slot.name, file=failure.problem.file,
                                    line=failure.problem.line,
                                    message=f"{RESTORE_HOOK}() of the previous {slot.name} raised too "
                                    f"({failure.problem.error}); it serves again with fresh state")
                 await self.start_instance(slot, module, cls, MISSING, {})
         except _StartFailed as failure:
             slot.state, slot.module = PluginState.FAILED, None
-            self.reporter.emit("warning", code="restore-failed", plugin=slot.name,
+            self.reporter.emit("warning", code=WarningCode.RESTORE_FAILED, plugin=slot.name,
                                message=f"the previous version of {slot.name} could not be restarted: {failure.problem.error}")
             return
         slot.module, slot.state = module, PluginState.FAILED_RUNNING_PREVIOUS
@@ -266,7 +267,7 @@ class Swapper:
                 self.parts.shutdown_failures += 1
                 self.parts.last_shutdown_error = str(exc)
                 self.reporter.emit("plugin.failed", running="none" if reason != "reload" else "new",
-                                   **problem.to_record())
+                                   **problem.to_record(), problem=problem)
                 notes.warn(self.parts, slot, parity.shutdown_raised(slot.name, problem.file))
                 drop_frames(exc)
             finally:
@@ -295,7 +296,7 @@ class Swapper:
             if isinstance(exc, asyncio.TimeoutError):
                 exc = TimeoutError(f"async {SAVE_HOOK}() did not finish within {self.timeout:g} s (see --timeout)")
             problem = diagnose(exc, "save-state", slot.name, self.plugin_dir, slot.path)
-            self.reporter.emit("warning", code="save-state-failed", plugin=slot.name, file=problem.file,
+            self.reporter.emit("warning", code=WarningCode.SAVE_STATE_FAILED, plugin=slot.name, file=problem.file,
                                line=problem.line,
                                message=f"{SAVE_HOOK}() raised ({problem.error}); the new version starts fresh")
             drop_frames(exc)
@@ -323,7 +324,7 @@ class Swapper:
             await self.start_instance(slot, slot.module, cls, state, {})
         except (_StartFailed, PluginLookupError) as exc:
             slot.state = PluginState.FAILED
-            self.reporter.emit("warning", code="restack-failed", plugin=name,
+            self.reporter.emit("warning", code=WarningCode.RESTACK_FAILED, plugin=name,
                                message=f"{name} could not be restarted on top of the reloaded wrapper: {exc}")
         finally:
             self._release(slot)

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from devnode import safe
+from devnode.codes import WarningCode
 from devnode.host.naming import module_path
 from devnode.host.parts import HostParts
 from devnode.ownership import Ledger
@@ -42,7 +43,7 @@ async def sweep(parts: HostParts, name: str, ledger: Ledger, quiet: bool = False
             patch.restore()
             patches.append(patch.describe())
         else:
-            parts.reporter.emit("warning", code="patch-overwritten", plugin=name, file=file,
+            parts.reporter.emit("warning", code=WarningCode.PATCH_OVERWRITTEN, plugin=name, file=file,
                                 message=f"{name} replaced {patch.describe()}, and something else replaced it "
                                 "afterwards; devnode left the current value in place")
     ledger.patches.clear()
@@ -52,12 +53,12 @@ async def sweep(parts: HostParts, name: str, ledger: Ledger, quiet: bool = False
     if undone.cleaned:
         cleaned["process changes"] = [parts.where(c) for c in undone.cleaned]
     if undone.left and not quiet:
-        parts.reporter.emit("warning", code="process-change-left", plugin=name, file=file,
+        parts.reporter.emit("warning", code=WarningCode.PROCESS_CHANGE_LEFT, plugin=name, file=file,
                             message=f"{name} changed the process and devnode could not undo it safely: "
                             + "; ".join(parts.where(c) for c in undone.left), left=undone.left)
     threads = ledger.live_threads()
     if threads:
-        parts.reporter.emit("warning", code="thread-left-running", plugin=name, file=file,
+        parts.reporter.emit("warning", code=WarningCode.THREAD_LEFT_RUNNING, plugin=name, file=file,
                             message=f"{name} left {len(threads)} thread(s) running after shutdown: "
                             + ", ".join(safe.representation(safe.attribute(t, "name")) for t in threads)
                             + "; devnode cannot stop threads: signal them to stop in shutdown() and join them")
@@ -65,7 +66,7 @@ async def sweep(parts: HostParts, name: str, ledger: Ledger, quiet: bool = False
         parts_text = [f"{len(v)} {k if len(v) > 1 else SINGULAR[k]}" for k, v in cleaned.items()]
         if "process changes" in cleaned:
             parts_text[-1] += " (" + "; ".join(cleaned["process changes"]) + ")"
-        parts.reporter.emit("warning", code="cleanup", plugin=name, file=file,
+        parts.reporter.emit("warning", code=WarningCode.CLEANUP, plugin=name, file=file,
                             message=f"{name} left {', '.join(parts_text)} behind after shutdown; devnode removed them",
                             cleaned=cleaned)
 
@@ -74,19 +75,19 @@ def after_phase(parts: HostParts, name: str, ledger: Ledger, snapshot: StateSnap
     """After plugin code ran: note its sys.path/config changes; report at once what could not wait."""
     file = parts.rel(module_path(parts.plugin_dir, name))
     for repaired in snapshot.record_changes(ledger, file):
-        parts.reporter.emit("warning", code="module-replaced", plugin=name, file=file,
+        parts.reporter.emit("warning", code=WarningCode.MODULE_REPLACED, plugin=name, file=file,
                             message=f"{name} replaced {repaired}; devnode put its own module back, since later "
                             "imports of plugins would fail on the replacement. Do not assign to sys.modules")
     importer = parts.importer
     if importer.replaced_package is not None:
         replaced, importer.replaced_package = importer.replaced_package, None
-        parts.reporter.emit("warning", code="module-replaced", plugin=None,
+        parts.reporter.emit("warning", code=WarningCode.MODULE_REPLACED, plugin=None,
                             message=f"sys.modules['plugins'] had been replaced by plugin code ({replaced[:80]}); "
                             "devnode put the plugin package back")
     refused = [c for c in ledger.changes if c.undo is None]
     for change in refused:
         ledger.changes.remove(change)
-        parts.reporter.emit("warning", code="process-change-refused", plugin=name, file=file,
+        parts.reporter.emit("warning", code=WarningCode.PROCESS_CHANGE_REFUSED, plugin=name, file=file,
                             message=f"{name} tried {parts.where(change.what)}"
                             + (f" at {parts.where(change.where)}" if change.where else ""))
 
