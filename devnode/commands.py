@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devnode.errors import DevnodeError
-from devnode.events import Event, EventType
+from devnode.bus import Event, EventType
 from devnode.node.lookup import address_of, token_of  # shared with scenarios
 
 if TYPE_CHECKING:

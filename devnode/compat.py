@@ -19,12 +19,12 @@ import types
 from collections.abc import Sequence
 
 ALIASES = {
-    "dashboard.event_bus": "devnode.events",
+    "dashboard.event_bus": "devnode.bus.api",
     "datamgmtnode.services.plugin_manager": "devnode.plugin_manager",
 }
 PARENTS = {"dashboard", "datamgmtnode", "datamgmtnode.services"}
 # What a stand-in parent package re-exports, as production's dashboard/__init__.py does.
-PARENT_EXPORTS = {"dashboard": ("devnode.events", ("EventBus", "Event", "EventType"))}
+PARENT_EXPORTS = {"dashboard": ("devnode.bus.api", ("EventBus", "Event", "EventType"))}
 
 
 class _AliasLoader(importlib.abc.Loader):

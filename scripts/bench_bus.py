@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devnode.events import Event, EventBus, EventType  # noqa: E402
+from devnode.bus import Event, EventBus, EventType  # noqa: E402
 
 GOAL = 1.5
 
