@@ -51,6 +51,14 @@ def test_node_imports_resolve_to_devnodes_own_classes(installed: None) -> None:
     assert EventType("data.shared") is devnode.bus.api.EventType.DATA_SHARED
 
 
+def test_the_package_spelling_of_the_bus_is_the_same_module(installed: None) -> None:
+    from datamgmtnode.dashboard import EventType as FromPackage
+    from datamgmtnode.dashboard.event_bus import EventBus, EventType
+
+    assert sys.modules["datamgmtnode.dashboard.event_bus"] is devnode.bus.api
+    assert EventType is FromPackage is devnode.bus.api.EventType and EventBus is devnode.bus.api.EventBus
+
+
 def test_import_module_spelling_works_too(installed: None) -> None:
     module = importlib.import_module("dashboard.event_bus")
     assert module.EventType is devnode.bus.api.EventType

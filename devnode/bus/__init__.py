@@ -16,13 +16,14 @@ from devnode.bus.api import EventBus
 from devnode.bus.dispatch import MAX_PUBLISH_DEPTH, Observer, PublishLoopError, publish_depth
 from devnode.bus.event import Event, EventType
 from devnode.bus.handlers import (
-    HandlerResult, HandlerTimeoutError, Subscription, UnawaitedHandlerError, callback_name, handler_entry,
+    HandlerResult, HandlerTimeoutError, Subscription, UnawaitedHandlerError, callback_name, handler_entries,
+    handler_entry,
 )
 from devnode.bus.hold import Hold
 from devnode.bus.notices import NEVER_PUBLISHED
 
 __all__ = [
     "MAX_PUBLISH_DEPTH", "NEVER_PUBLISHED", "Event", "EventBus", "EventType", "HandlerResult", "HandlerTimeoutError",
-    "Hold", "Observer", "PublishLoopError", "Subscription", "UnawaitedHandlerError", "callback_name", "handler_entry",
+    "Hold", "Observer", "PublishLoopError", "Subscription", "UnawaitedHandlerError", "callback_name", "handler_entries", "handler_entry",
     "publish_depth",
 ]

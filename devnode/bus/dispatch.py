@@ -18,12 +18,13 @@ from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
 from inspect import isawaitable
+from types import CoroutineType
 from typing import Any
 
 from devnode import safe
 from devnode.bus.event import Event, EventType
 from devnode.bus.handlers import (
-    Callback, HandlerResult, Subscription, UnawaitedHandlerError, bounded, raise_unawaited,
+    Callback, HandlerResult, Subscription, UnawaitedHandlerError, bounded, bounded_rest, raise_unawaited,
 )
 from devnode.bus.hold import Hold
 from devnode.bus.notices import BusNotices
@@ -273,6 +274,7 @@ class Dispatcher:
         clock = time.perf_counter
         owner = current_ledger()
         token = None
+        timeout = self.handler_timeout
         try:
             start = clock()
             for sub in self._snapshot(event.type):
@@ -303,10 +305,19 @@ class Dispatcher:
                 error: BaseException | None = None
                 try:
                     if sub.is_async:
-                        if ledger is None or self.handler_timeout is None:
-                            await sub.callback(event)
+                        coro = sub.callback(event)
+                        if ledger is None or timeout is None:
+                            await coro
+                        elif type(coro) is CoroutineType:
+                            # ``bounded`` inlined: a handler that never suspends needs no deadline.
+                            try:
+                                first = coro.send(None)
+                            except StopIteration:
+                                pass
+                            else:
+                                await bounded_rest(coro, first, timeout, sub.callback)
                         else:
-                            await bounded(sub.callback(event), self.handler_timeout, sub.callback)
+                            await bounded(coro, timeout, sub.callback)
                     else:
                         result = sub.callback(event)
                         if result is not None and isawaitable(result):

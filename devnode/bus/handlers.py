@@ -26,7 +26,7 @@ class Subscription:
 
     # "retired": removed while its plugin was held for a swap; a dispatch already under way that
     # still reaches it gives the event to the plugin's version serving then (see Dispatcher).
-    __slots__ = ("event_type", "callback", "ledger", "is_async", "owner_name", "retired")
+    __slots__ = ("event_type", "callback", "ledger", "is_async", "owner_name", "retired", "name")
 
     def __init__(self, event_type: Any, callback: Callback, ledger: Ledger | None) -> None:
         self.event_type = event_type
@@ -35,6 +35,7 @@ class Subscription:
         self.is_async = iscoroutinefunction(callback)
         self.owner_name = ledger.owner if ledger is not None else None
         self.retired = False
+        self.name = callback_name(callback)  # read once: every event record names the handler
 
     def move_to(self, ledger: Ledger) -> None:
         self.ledger = ledger
@@ -46,12 +47,12 @@ class HandlerResult:
 
     # "debugged" is set (by devnode.paused) only when a debugger stopped inside the handler.
     __slots__ = ("subscription", "seconds", "error", "debugged")
-    debugged: bool
 
     def __init__(self, subscription: Subscription, seconds: float, error: BaseException | None) -> None:
         self.subscription = subscription
         self.seconds = seconds
         self.error = error
+        self.debugged = False
 
     @property
     def plugin(self) -> str | None:
@@ -63,7 +64,7 @@ class HandlerResult:
 
     @property
     def handler_name(self) -> str:
-        return callback_name(self.subscription.callback)
+        return self.subscription.name
 
 
 def callback_name(callback: Any) -> str:
@@ -75,23 +76,30 @@ def callback_name(callback: Any) -> str:
     return name if isinstance(name, str) and name else safe.representation(callback)
 
 
-def handler_entry(result: HandlerResult) -> dict[str, Any]:
-    """A result in record form: ``plugin``, ``handler``, ``ok``, ``ms``, ``error`` and ``debugged`` when set.
+def handler_entries(results: list[HandlerResult]) -> list[dict[str, Any]]:
+    """Results in record form: ``plugin``, ``handler``, ``ok``, ``ms``, ``error``, and ``debugged`` when set.
 
     The one conversion: ``event`` records (docs/json-records.md), recordings (which leave
-    out the timing) and the testing kit's ``Handled`` are all built from it.
+    out the timing) and the testing kit's ``Handled`` are all built from it. A list at a
+    time: it runs for every event, for every handler (scripts/bench_bus.py).
     """
-    error = result.error
-    entry: dict[str, Any] = {
-        "plugin": result.subscription.owner_name,
-        "handler": callback_name(result.subscription.callback),
-        "ok": error is None,
-        "ms": round(result.seconds * 1000, 3),
-        "error": None if error is None else safe.exception_text(error),  # whatever its __str__ does
-    }
-    if getattr(result, "debugged", False):
-        entry["debugged"] = True
-    return entry
+    entries: list[dict[str, Any]] = []
+    append = entries.append
+    for result in results:
+        sub, error = result.subscription, result.error
+        entry: dict[str, Any] = {
+            "plugin": sub.owner_name, "handler": sub.name, "ok": error is None, "ms": round(result.seconds * 1000, 3),
+            "error": None if error is None else safe.exception_text(error),  # whatever its __str__ does
+        }
+        if result.debugged:
+            entry["debugged"] = True
+        append(entry)
+    return entries
+
+
+def handler_entry(result: HandlerResult) -> dict[str, Any]:
+    """One result in record form (``handler_entries`` for one)."""
+    return handler_entries([result])[0]
 
 
 class UnawaitedHandlerError(TypeError):
@@ -152,7 +160,17 @@ async def bounded(awaitable: Awaitable[Any], seconds: float, callback: Callback)
             first = awaitable.send(None)
         except StopIteration:
             return
-        awaitable = _Resumed(awaitable, first)
+        await bounded_rest(awaitable, first, seconds, callback)
+    else:
+        await _within(awaitable, seconds, callback)
+
+
+async def bounded_rest(coro: Coroutine[Any, Any, Any], first: Any, seconds: float, callback: Callback) -> None:
+    """``bounded`` for a handler's coroutine that already ran to its first suspension (yielding ``first``)."""
+    await _within(_Resumed(coro, first), seconds, callback)
+
+
+async def _within(awaitable: Awaitable[Any], seconds: float, callback: Callback) -> None:
     deadline = asyncio.timeout(seconds)
     try:
         async with deadline:

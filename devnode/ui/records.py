@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from devnode import safe
-from devnode.bus import Event, HandlerResult, handler_entry
+from devnode.bus import Event, HandlerResult, handler_entries
 from devnode.host.naming import PACKAGE
 from devnode.ownership import current_ledger
 from devnode.reporting import Reporter
@@ -14,7 +14,7 @@ from devnode.reporting import Reporter
 
 def event_fields(event: Event, results: list[HandlerResult]) -> dict[str, Any]:
     """The ``event`` record's fields (docs/json-records.md). Built for every event: kept to plain dict work."""
-    return {"type": event.type.value, "data": event.data, "handlers": [handler_entry(r) for r in results]}
+    return {"type": event.type.value, "data": event.data, "handlers": handler_entries(results)}
 
 
 class PluginLogBridge(logging.Handler):
