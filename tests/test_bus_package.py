@@ -148,6 +148,60 @@ def test_a_ledgers_subscriptions_are_read_from_the_bus_and_move_with_absorb() ->
     assert not hasattr(instance, "gate")
 
 
+# -- the swap hold -------------------------------------------------------------------------------------------
+def _subscribe_as(bus: EventBus, ledger: Ledger, seen: list[str], label: str) -> None:
+    token = set_current(ledger)
+    try:
+        bus.subscribe(EventType.DATA_SHARED, lambda event: seen.append(f"{label}:{event.data['n']}"))
+    finally:
+        reset_current(token)
+
+
+def test_a_hold_queues_the_plugins_events_and_hands_them_to_the_version_serving_when_it_ends() -> None:
+    async def scenario() -> tuple[list[str], list[str], bool]:
+        bus = EventBus()
+        seen: list[str] = []
+        old, new, other = Ledger("p"), Ledger("p"), Ledger("q")
+        _subscribe_as(bus, old, seen, "old")
+        _subscribe_as(bus, other, seen, "q")
+        async with bus.holding("p") as hold:
+            assert bus.holding("p") is hold  # a nested hold of the same plugin joins this one
+            async with bus.holding("p"):
+                await bus.publish(Event(EventType.DATA_SHARED, {"n": 1}))
+            await bus.publish(Event(EventType.DATA_SHARED, {"n": 2}))  # still held: the inner end was not the last
+            queued = [f"held:{e.data['n']}" for e in hold.events]
+            for sub in old.subscriptions:  # the swap: old version swept, new one subscribed
+                bus.remove_subscription(sub)
+            _subscribe_as(bus, new, seen, "new")
+        active = hold.active
+        while bus._deliveries:
+            await asyncio.gather(*bus._deliveries)
+        await bus.publish(Event(EventType.DATA_SHARED, {"n": 3}))
+        return seen, queued, active
+
+    seen, queued, active = asyncio.run(scenario())
+    assert queued == ["held:1", "held:2"] and not active
+    # q is never held; p's events reach only the new version, each once, in order, then live ones
+    assert seen == ["q:1", "q:2", "new:1", "new:2", "q:3", "new:3"]  # live ones in subscription order
+
+
+def test_a_hold_started_and_ended_by_hand_spans_two_steps() -> None:
+    async def scenario() -> list[str]:
+        bus = EventBus()
+        seen: list[str] = []
+        ledger = Ledger("p")
+        _subscribe_as(bus, ledger, seen, "p")
+        hold = bus.holding("p").start()  # as the host lifts a plugin for a restack
+        await bus.publish(Event(EventType.DATA_SHARED, {"n": 1}))
+        assert seen == []
+        hold.end()
+        while bus._deliveries:
+            await asyncio.gather(*bus._deliveries)
+        return seen
+
+    assert asyncio.run(scenario()) == ["p:1"]
+
+
 # -- production's behaviour for a type that is not an EventType --------------------------------------------
 def test_publishing_an_event_with_a_string_type_calls_subscribe_all_callbacks_logs_and_raises(
         caplog: pytest.LogCaptureFixture) -> None:
