@@ -388,11 +388,12 @@ def _serve(config: NodeConfig, options: Any, ui: Any, *, json_lines: bool, comma
 
 def _run_node(runtime: Any) -> int:
     """``asyncio.run(runtime.run())``, except that tasks plugins left ignoring cancellation are not waited for."""
+    from devnode.codes import WarningCode
     from devnode.run_loop import run_bounded
 
     code, stuck = run_bounded(runtime.run(), grace=min(runtime.options.timeout, 2.0))
     if stuck:
-        runtime.reporter.emit("warning", code="abandoned", plugin=None, tasks=stuck,
+        runtime.reporter.emit("warning", code=WarningCode.ABANDONED, plugin=None, tasks=stuck,
                               message="devnode exits without waiting for: " + "; ".join(stuck))
         runtime.abandoned.extend(stuck)
     return code
@@ -457,7 +458,7 @@ def _check(args: argparse.Namespace) -> int:
     import json
 
     from devnode.check import check_plugins
-    from devnode.ui.plain import format_record
+    from devnode.ui.text import format_record
 
     config = _config(args)
     node = _node_choice(args)

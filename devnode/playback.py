@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from devnode.recording import RecordingError, load_recording
 from devnode.replay import replay
@@ -50,14 +50,15 @@ async def replay_file(runtime: Runtime, path: str | Path, fast: bool = False) ->
     return (await replay(runtime.node, recording, runtime.reporter, fast=fast)).ok
 
 
-async def guarded(runtime: Runtime, job: Awaitable[bool], what: str) -> bool:
+async def guarded(runtime: Runtime, job: Awaitable[bool], what: Literal["scenario", "replay"]) -> bool:
     """Await ``job``; an unexpected exception becomes a record instead of vanishing with its task."""
     try:
         return await job
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        runtime.reporter.emit(f"{what}.error", error=f"{type(exc).__name__}: {exc}", problems=[])
+        error = f"{type(exc).__name__}: {exc}"
+        runtime.reporter.emit("scenario.error" if what == "scenario" else "replay.error", error=error, problems=[])
         return False
 
 

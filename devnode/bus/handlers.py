@@ -17,6 +17,7 @@ from typing import Any, Union
 from devnode import safe
 from devnode.bus.event import Event
 from devnode.ownership import Ledger
+from devnode.records import HandlerEntry
 
 Callback = Callable[[Event], Union[Awaitable[Any], Any]]
 
@@ -76,18 +77,18 @@ def callback_name(callback: Any) -> str:
     return name if isinstance(name, str) and name else safe.representation(callback)
 
 
-def handler_entries(results: list[HandlerResult]) -> list[dict[str, Any]]:
+def handler_entries(results: list[HandlerResult]) -> list[HandlerEntry]:
     """Results in record form: ``plugin``, ``handler``, ``ok``, ``ms``, ``error``, and ``debugged`` when set.
 
     The one conversion: ``event`` records (docs/json-records.md), recordings (which leave
     out the timing) and the testing kit's ``Handled`` are all built from it. A list at a
     time: it runs for every event, for every handler (scripts/bench_bus.py).
     """
-    entries: list[dict[str, Any]] = []
+    entries: list[HandlerEntry] = []
     append = entries.append
     for result in results:
         sub, error = result.subscription, result.error
-        entry: dict[str, Any] = {
+        entry: HandlerEntry = {
             "plugin": sub.owner_name, "handler": sub.name, "ok": error is None, "ms": round(result.seconds * 1000, 3),
             "error": None if error is None else safe.exception_text(error),  # whatever its __str__ does
         }
@@ -97,7 +98,7 @@ def handler_entries(results: list[HandlerResult]) -> list[dict[str, Any]]:
     return entries
 
 
-def handler_entry(result: HandlerResult) -> dict[str, Any]:
+def handler_entry(result: HandlerResult) -> HandlerEntry:
     """One result in record form (``handler_entries`` for one)."""
     return handler_entries([result])[0]
 

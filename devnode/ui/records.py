@@ -8,11 +8,12 @@ from typing import Any
 from devnode import safe
 from devnode.bus import Event, HandlerResult, handler_entries
 from devnode.host.naming import PACKAGE
+from devnode.records import EventRecord
 from devnode.ownership import current_ledger
 from devnode.reporting import Reporter
 
 
-def event_fields(event: Event, results: list[HandlerResult]) -> dict[str, Any]:
+def event_fields(event: Event, results: list[HandlerResult]) -> EventRecord:
     """The ``event`` record's fields (docs/json-records.md). Built for every event: kept to plain dict work."""
     return {"type": event.type.value, "data": event.data, "handlers": handler_entries(results)}
 

@@ -24,7 +24,7 @@ from rich.console import Console, Group, RenderableType
 from rich.rule import Rule
 from rich.text import Text
 
-from devnode.bus import Event, EventType, HandlerResult
+from devnode.bus import EventType
 from devnode.reporting import Record
 from devnode.ui.console import errors, history, render_caches, style
 from devnode.ui.console.debugger import Breakpoints, post_mortem
@@ -39,6 +39,7 @@ from devnode.ui.console.repl import NodeConsole, interact, namespace
 from devnode.ui.console.table import status_table
 
 if TYPE_CHECKING:
+    from devnode.host.diagnostics import PluginProblem
     from devnode.runtime import Runtime
 
 FRAME = 0.1  # at most ten renders a second
@@ -83,7 +84,6 @@ class RichConsole:
         self._held: list[RenderableType] = []
         self._paused = False
         self._paused_counts: Counter[str] = Counter()
-        self._live: list[tuple[str | None, str, BaseException]] = []
         self._footer_stale = False
         self._footer_drawn = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -113,7 +113,7 @@ class RichConsole:
             self._poke()
             return
         if kind in ("plugin.failed", "plugin.error") and self.plugin_dir is not None:
-            self._failure(record)
+            self._failure(record, None)  # no exception at hand (it comes through with_problem when there is one)
             return
         if kind in ("warning", "log") and self._hide_stall(record):
             return
@@ -126,13 +126,16 @@ class RichConsole:
         self._queue.append((record, None))
         self._poke()
 
-    def _failure(self, record: Record) -> None:
+    def with_problem(self, record: Record, problem: PluginProblem) -> None:
+        """A failure record with the problem behind it (``Reporter.emit(..., problem=)``): panels show its frames."""
+        if record["kind"] in ("plugin.failed", "plugin.error") and self.plugin_dir is not None:
+            self._failure(record, problem.exception)
+        else:
+            self(record)
+
+    def _failure(self, record: Record, exc: BaseException | None) -> None:
         """An error panel, built now: the host reports synchronously, while the exception's frames live."""
         assert self.plugin_dir is not None
-        if record["kind"] == "plugin.error":
-            exc = self._live_error(record)
-        else:
-            exc = _exception_for(record)
         if (record.get("error") or "").startswith("BdbQuit"):
             # The author typed q in pdb: the handler stopped there on purpose.
             line = Text(f"{record.get('plugin')}: debugger quit; the {record.get('phase')} was stopped", style.TIME)
@@ -146,25 +149,10 @@ class RichConsole:
         self._remember_error(view, record)
         self._queue.append((record, view))
         self._poke()
-        if self.post_mortem and exc is not None and self._on_loop() and self._debuggable(exc):
+        # --pdb stops in the phases docs/debugging.md lists; a failed task's panel gets its frames, no debugger.
+        if self.post_mortem and exc is not None and record.get("phase") != "task" and self._on_loop() \
+                and self._debuggable(exc):
             post_mortem(self, exc, self.plugin_dir)
-
-    def _catch_live(self, event: Event, results: list[HandlerResult]) -> None:
-        """First bus observer: keep this dispatch's handler exceptions until the host has reported them."""
-        for result in results:
-            if result.error is not None:
-                self._live.append((result.plugin, result.handler_name, result.error))
-
-    def _forget_live(self, event: Event, results: list[HandlerResult]) -> None:
-        """Last bus observer: let go of them (frames hold plugin instances; the leak check would notice)."""
-        if self._live:
-            self._live.clear()
-
-    def _live_error(self, record: Record) -> BaseException | None:
-        for plugin, handler, exc in self._live:
-            if plugin == record.get("plugin") and handler == record.get("handler"):
-                return exc
-        return None
 
     def _hide_stall(self, record: Record) -> bool:
         """The loop is 'blocked' while pdb has it: that is the author debugging, not a plugin stalling."""
@@ -228,9 +216,6 @@ class RichConsole:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._wake = asyncio.Event()
-        bus = runtime.node.event_bus
-        bus.add_observer(self._catch_live, first=True)
-        bus.add_observer(self._forget_live)
         self._breakpoints.install()
         runtime.host.leaks.own.release.append(self._release_own_references)
         self._install_sigint()
@@ -558,7 +543,7 @@ class RichConsole:
         finally:
             self.come_back()
         if problem:
-            self.runtime.reporter.emit("command.error", command="o", error=problem)
+            self.runtime.reporter.emit("command.error", command="o", error=str(problem))
 
     def histories(self) -> dict[str, list[str]]:
         """The prompts' histories, handed to the next process by a restart."""
@@ -698,18 +683,6 @@ def plugin_count(rows: Sequence[dict[str, Any]]) -> str:
     text = f"{len(rows)} plugin(s)"
     others = [f"{n} {state}" for state, n in sorted(states.items(), key=lambda kv: str(kv[0])) if state != "active"]
     return text + (f" ({', '.join(others)})" if others else "")
-
-
-def _exception_for(record: Record) -> BaseException | None:
-    """The exception behind a ``plugin.failed`` record: the one being handled while the host reports it."""
-    exc = sys.exc_info()[1]
-    problem = getattr(exc, "problem", None)  # the host wraps start failures; the plugin's exception is inside
-    inner = getattr(problem, "exception", None)
-    if isinstance(inner, BaseException):
-        exc = inner
-    if exc is None or type(exc).__name__ not in (record.get("error") or ""):
-        return None  # some other exception being handled further up: not this failure
-    return exc
 
 
 def _render_safely(record: Record, width: int) -> RenderableType:
