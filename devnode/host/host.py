@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from devnode import safe
-from devnode.bus import Event, EventBus, Hold
+from devnode.bus import EventBus, Hold
 from devnode.codes import WarningCode
 from devnode.host import contract, dependencies, parity
 from devnode.host.diagnostics import PluginLookupError, PluginProblem, diagnose, drop_frames

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from devnode import safe
 from devnode.bus import Event, HandlerResult, handler_entries
