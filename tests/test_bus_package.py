@@ -143,6 +143,7 @@ def test_a_ledgers_subscriptions_are_read_from_the_bus_and_move_with_absorb() ->
     assert module_body.subscriptions == [sub] and instance.subscriptions == []
     instance.absorb(module_body)
     assert sub.ledger is instance and instance.subscriptions == [sub] and module_body.subscriptions == []
+    assert all(s in bus.owned_by(s.ledger) for s in bus.subscriptions() if s.ledger is not None)
     bus.remove_subscription(sub)
     assert instance.subscriptions == [] and bus.subscriptions() == []
     assert not hasattr(instance, "gate")

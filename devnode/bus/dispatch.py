@@ -60,6 +60,9 @@ class Dispatcher:
     def __init__(self, max_history: int = 100) -> None:
         self._by_type: dict[EventType, dict[Callback, Subscription]] = {}
         self._all: dict[Callback, Subscription] = {}
+        # The same subscriptions by owner, in subscription order: sweeping or counting one plugin's
+        # must not read every plugin's (start-up with many plugins stays linear).
+        self._by_ledger: dict[Ledger, dict[Subscription, None]] = {}
         self._snapshots: dict[Any, tuple[Subscription, ...]] = {}
         self._history: deque[Event] = deque(maxlen=max_history)
         self._observers: list[Observer] = []
@@ -159,12 +162,15 @@ class Dispatcher:
 
     def owned_by(self, ledger: Ledger) -> list[Subscription]:
         """The subscriptions ``ledger``'s plugin made on this bus (``Ledger.subscriptions`` reads this)."""
-        return [s for s in self.subscriptions() if s.ledger is ledger]
+        return list(self._by_ledger.get(ledger, ()))
 
     def transfer(self, source: Ledger, target: Ledger) -> None:
         """``source``'s subscriptions become ``target``'s (``Ledger.absorb``: a module body's become the instance's)."""
-        for sub in self.owned_by(source):
+        moved = self._by_ledger.pop(source, {})
+        for sub in moved:
             sub.move_to(target)
+        if moved:
+            self._by_ledger.setdefault(target, {}).update(moved)
 
     def remove_subscription(self, sub: Subscription) -> None:
         table = self._all if sub.event_type is None else self._by_type.get(sub.event_type, {})
@@ -183,9 +189,10 @@ class Dispatcher:
         if callback in table:
             return  # production keeps subscribers in a set
         ledger = current_ledger()
-        table[callback] = Subscription(event_type, callback, ledger)
+        sub = table[callback] = Subscription(event_type, callback, ledger)
         if ledger is not None:
             ledger.subscribed_on(self)
+            self._by_ledger.setdefault(ledger, {})[sub] = None
         self._snapshots.clear()
 
     def _remove(self, table: dict[Callback, Subscription], callback: Callback) -> None:
@@ -194,8 +201,15 @@ class Dispatcher:
             self._retire(sub)
 
     def _retire(self, sub: Subscription) -> None:
-        # Removed while its plugin swaps: a dispatch still holding it in its snapshot routes the event instead.
-        sub.retired = sub.ledger is not None and sub.ledger.owner in self._holds
+        ledger = sub.ledger
+        if ledger is not None:
+            owned = self._by_ledger.get(ledger)
+            if owned is not None:
+                owned.pop(sub, None)
+                if not owned:
+                    del self._by_ledger[ledger]
+            # Removed while its plugin swaps: a dispatch still holding it in its snapshot routes the event instead.
+            sub.retired = ledger.owner in self._holds
         self._snapshots.clear()
 
     def _snapshot(self, event_type: Any) -> tuple[Subscription, ...]:
