@@ -26,7 +26,7 @@ from devnode.bus.event import Event, EventType
 from devnode.bus.handlers import (
     Callback, HandlerResult, Subscription, UnawaitedHandlerError, bounded, bounded_rest, raise_unawaited,
 )
-from devnode.bus.hold import Hold
+from devnode.bus.hold import Hold, to_current
 from devnode.bus.notices import BusNotices
 from devnode.node.notices import Notices
 from devnode.ownership import Ledger, current_ledger, reset_current, set_current
@@ -224,46 +224,6 @@ class Dispatcher:
         """The hold for ``owner``'s swap: ``async with bus.holding(name):`` (the active one, if it is held already)."""
         return self._holds.get(owner) or Hold(self, owner)
 
-    def _begin_hold(self, hold: Hold) -> None:
-        self._holds[hold.owner] = hold
-
-    def _end_hold(self, hold: Hold) -> None:
-        if self._holds.get(hold.owner) is hold:
-            del self._holds[hold.owner]
-        held, hold.events = hold.events, []
-        if not held:
-            return
-        task = asyncio.get_running_loop().create_task(
-            self._deliver_held(hold.owner, held), context=contextvars.Context())  # owned by no plugin
-        self._deliveries.add(task)
-        task.add_done_callback(self._deliveries.discard)
-
-    async def _deliver_held(self, owner: str, events: list[Event]) -> None:
-        for event in events:
-            # Whichever version serves when the event's turn comes: a handler may await,
-            # and the plugin may be swapped again meanwhile.
-            hold = self._holds.get(owner)
-            if hold is not None:
-                hold.events.append(event)
-                continue
-            subs = [s for s in self._snapshot(event.type) if s.owner_name == owner and s.ledger is not None]
-            if subs:  # held for it, but not a type this version handles: nothing happened to report
-                results = [await self._call(s, event) for s in subs]
-                self._notify(event, results)
-
-    async def _to_current(self, event: Event, owner: str) -> list[HandlerResult]:
-        """Give ``event`` to the version of ``owner`` serving now (or hold it, if it is swapping again)."""
-        results = []
-        for sub in self._snapshot(event.type):
-            if sub.owner_name != owner or sub.ledger is None:
-                continue
-            hold = self._holds.get(owner)
-            if hold is not None:
-                hold.events.append(event)
-                break
-            results.append(await self._call(sub, event))
-        return results
-
     # -- calling handlers ----------------------------------------------------------
     async def _dispatch(self, event: Event) -> list[HandlerResult]:
         """``_call`` for each subscriber, inlined: this loop is the bus's hot path (scripts/bench_bus.py).
@@ -307,7 +267,7 @@ class Dispatcher:
                     if sub.retired:
                         # This version was retired while the dispatch waited in an earlier (async) handler.
                         routed.add(name)
-                        results.extend(await self._to_current(event, name))
+                        results.extend(await to_current(self, event, name))
                         start = clock()
                         continue
                 if ledger is not owner:
