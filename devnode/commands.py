@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devnode.errors import DevnodeError
-from devnode.events import Event, EventType
+from devnode.bus import Event, EventType
+from devnode.node import controls
+from devnode.node.chain import InsufficientFunds
 from devnode.node.lookup import address_of, token_of  # shared with scenarios
 
 if TYPE_CHECKING:
@@ -37,8 +39,6 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {}
-# Commands built on the stand-in's simulated network and chain (DevNode.receive, peers, node.address).
-STANDIN_ONLY = frozenset({"receive", "peer", "transfer"})
 
 
 def command(name: str, usage: str, summary: str) -> Callable[[Handler], Handler]:
@@ -59,9 +59,6 @@ async def execute(runtime: Runtime, line: str) -> None:
     try:
         if cmd is None:
             raise CommandError(f'unknown command "{name}"; type "help" for the list ({", ".join(COMMANDS)})')
-        if cmd.name in STANDIN_ONLY and runtime.session.kind != "standin":
-            raise CommandError(f'"{cmd.name}" drives the stand-in\'s simulated peers and chain; production\'s node '
-                               "has none (docs/production-node.md); use share, emit, status or the console instead")
         await cmd.run(runtime, rest.strip())
     except DevnodeError as exc:  # CommandError and devnode's own errors say what was expected
         runtime.reporter.emit("command.error", command=text, error=str(exc))
@@ -173,7 +170,7 @@ async def _receive(runtime: Runtime, rest: str) -> None:
     if not payload:
         raise CommandError('usage: receive PEER JSON, e.g. receive peer1 {"reading": 7}')
     data = parse_json(payload, "the data")
-    data_hash = await runtime.node.receive(peer, data)
+    data_hash = await controls.receive(runtime.node, peer, data)  # on production: its own incoming-data path
     runtime.reporter.emit("command.result", command="receive", result={"data_hash": data_hash, "sender": peer})
 
 
@@ -185,10 +182,17 @@ PEER_USAGE = "peer list | peer connect|disconnect PEER | peer set PEER latency=M
 async def _peer(runtime: Runtime, rest: str) -> None:
     action, _, args = rest.partition(" ")
     args = args.strip()
-    network = runtime.node.p2p_network
+    node = runtime.node
+    if not controls.is_simulated(node) and (action in ("", "list") or action == "connect" and args):
+        # Production's node: its own peers (get_connected_peers) and connect_to_peer(URL).
+        if action == "connect":
+            await controls.connect(node, args)
+        runtime.reporter.emit("command.result", command="peer", result={"peers": controls.peer_list(node)})
+        return
     if action in ("", "list"):
         runtime.reporter.emit("peers", peers=peer_table(runtime))
     elif action in ("connect", "disconnect") and args and " " not in args:
+        network = controls.require_simulation(node, f"peer {action}")
         changed = await (network.connect_peer(args) if action == "connect" else network.disconnect_peer(args))
         peer = network.find_peer(args)
         assert peer is not None  # connect_peer/disconnect_peer raise PeerError for an unknown peer
@@ -197,7 +201,7 @@ async def _peer(runtime: Runtime, rest: str) -> None:
     elif action == "set" and args:
         name, settings = split_first(args, PEER_USAGE)
         latency, drop = _link_settings(settings)
-        peer = network.set_conditions(name, latency_ms=latency, drop_rate=drop)
+        peer = controls.require_simulation(node, "peer set").set_conditions(name, latency_ms=latency, drop_rate=drop)
         runtime.reporter.emit("command.result", command="peer",
                               result={"peer": peer.node_id, "latency_ms": peer.latency_ms, "drop_rate": peer.drop_rate})
     else:
@@ -248,9 +252,10 @@ async def _transfer(runtime: Runtime, rest: str) -> None:
     except ValueError:
         raise CommandError(f'AMOUNT "{amount_text}" is not a whole number; usage: {usage}') from None
     node = runtime.node
-    try:
-        tx = node.token_manager.transfer_tokens(token_of(node, token), node.address, address_of(node, to), amount)
-    except ValueError as exc:
+    try:  # production's transfer_tokens on either node, from the node's own account
+        tx = node.token_manager.transfer_tokens(token_of(node, token), controls.own_address(node),
+                                                address_of(node, to), amount)
+    except (ValueError, InsufficientFunds) as exc:
         raise CommandError(f"transfer failed: {exc}") from None
     runtime.reporter.emit("command.result", command="transfer", result={"tx_hash": tx})
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from devnode.codes import WarningCode
-from devnode.events import EventBus
+from devnode.bus import EventBus
 from devnode.host import notes, parity
 from devnode.host.importer import PluginImporter
 from devnode.host.imports import ModuleGraph

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devnode.events import EventBus
+from devnode.bus import EventBus
 from devnode.host.importer import PluginImporter
 from devnode.host.imports import ModuleGraph
 from devnode.host.leaks import LeakWatch

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from devnode import safe
-from devnode.events import Event
+from devnode.bus import Hold
 from devnode.host.diagnostics import PluginProblem
 from devnode.ownership import Ledger
 
@@ -39,7 +39,7 @@ class PluginSlot:
     handled_before: int = 0  # events handled by earlier versions
     errors_before: int = 0
     warned: set[str] = field(default_factory=set)
-    held: list[Event] | None = None
+    held: Hold | None = None  # a hold that spans two steps (lifted for a restack, ended by restack)
     files_read: set[Path] = field(default_factory=set)  # data files read while loading
 
     @property

@@ -14,7 +14,6 @@ A swap (load, reload, bring-back) is one transaction per plugin:
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import time
 import types
 from collections.abc import Sequence
@@ -57,7 +56,6 @@ class Swapper:
         self.reporter = parts.reporter
         self.timeout = parts.timeout
         self.slots = parts.slots
-        self._deliveries = parts.deliveries
 
     async def swap(
         self, name: str, trigger: Sequence[str] | None, purge: Sequence[str] = (), detect_ms: float | None = None
@@ -99,11 +97,10 @@ class Swapper:
             notes.note_once(parts, slot, "warning", warning.message, **warning.to_record())
 
         # 2-5. hold events, retire the old version, start the new one (or bring the old back)
-        self._hold(slot)
         old_module, old_class = slot.module, type(slot.instance) if was_serving else None
         carried: Any = MISSING
         lifted: list[tuple[str, Any]] = []
-        try:
+        async with self.bus.holding(name):
             if was_serving:
                 carried = await self.save_state(slot)
                 lifted = await self.lift_stacked(slot)
@@ -123,8 +120,6 @@ class Swapper:
             finally:
                 for other, state in lifted:
                     await self.restack(other, state)
-        finally:
-            self._release(slot)
 
         slot.module, slot.state, slot.problem = module, PluginState.ACTIVE, None
         slot.last_change = time.time()
@@ -152,7 +147,7 @@ class Swapper:
         self, slot: PluginSlot, module: types.ModuleType, cls: type, carried: Any, timings: dict[str, float]
     ) -> None:
         """Construct, restore and initialize ``cls`` under a fresh ledger; _StartFailed (swept) if it raises."""
-        ledger = Ledger(slot.name, gate=slot.held, on_task_error=self.parts.run_errors.task_failed)
+        ledger = Ledger(slot.name, on_task_error=self.parts.run_errors.task_failed)
         slot.ledger, slot.instance = ledger, None
         token = set_current(ledger)
         snapshot = StateSnapshot(self.node, plugin_modules=True)
@@ -225,15 +220,12 @@ class Swapper:
         if slot is None:
             return False
         if slot.serving:
-            self._hold(slot)
-            try:
+            async with self.bus.holding(name):
                 lifted = await self.lift_stacked(slot)
                 old_class = type(slot.instance)
                 await self.shutdown_instance(slot, reason)
                 for other, state in lifted:
                     await self.restack(other, state)
-            finally:
-                self._release(slot)
             if self.parts.check_leaks:
                 self.parts.leaks.expect_freed(name, old_class)
         was_serving = slot.state in (PluginState.ACTIVE, PluginState.FAILED_RUNNING_PREVIOUS)
@@ -309,7 +301,7 @@ class Swapper:
         lifted: list[tuple[str, Any]] = []
         for other in restack.stacked_on(slot, self.slots):
             state = await self.save_state(other)
-            self._hold(other)
+            other.held = self.bus.holding(other.name).start()  # ended by restack
             await self.shutdown_instance(other, reason="restack")
             lifted.append((other.name, state))
         return lifted
@@ -327,38 +319,9 @@ class Swapper:
             self.reporter.emit("warning", code=WarningCode.RESTACK_FAILED, plugin=name,
                                message=f"{name} could not be restarted on top of the reloaded wrapper: {exc}")
         finally:
-            self._release(slot)
-
-    # -- event hold ------------------------------------------------------------------
-    def _hold(self, slot: PluginSlot) -> None:
-        if slot.held is None:
-            slot.held = []
-        if slot.ledger is not None:
-            slot.ledger.gate = slot.held
-        self.bus.hold(slot.name, slot.held)  # also what arrives while no handler of it is subscribed
-
-    def _release(self, slot: PluginSlot) -> None:
-        self.bus.release(slot.name)
-        held, slot.held = slot.held, None
-        if slot.ledger is not None:
-            slot.ledger.gate = None
-        if held and slot.ledger is not None:
-
-            async def deliver() -> None:
-                for event in held:
-                    # Whichever version serves when the event's turn comes: a handler may await,
-                    # and the plugin may be swapped again meanwhile.
-                    ledger = slot.ledger
-                    if ledger is None:
-                        return
-                    if ledger.gate is not None:
-                        ledger.gate.append(event)
-                    else:
-                        await self.bus.deliver(event, ledger)
-
-            task = asyncio.get_running_loop().create_task(deliver(), context=contextvars.Context())  # owned by no plugin
-            self._deliveries.add(task)
-            task.add_done_callback(self._deliveries.discard)
+            held, slot.held = slot.held, None
+            if held is not None:
+                held.end()
 
 
 def _ms(start: float) -> float:

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from devnode.config import NodeConfig
-from devnode.events import Event, EventType
+from devnode.bus import Event, EventType
 from devnode.host.host import PluginHost
 from devnode.host.naming import candidate_modules
+from devnode.node import controls
 from devnode.production.node import Authorize, ProductionOptions
 from devnode.reporting import Record
 from devnode.session import NodeKind
@@ -233,7 +234,8 @@ class DevNodeKit(NodeHarness):
         return await self.acall(self.node.share_data, data, recipient, check=check, **kwargs)  # type: ignore[no-any-return]
 
     async def areceive(self, peer: str, data: Any, *, check: bool = True) -> str:
-        return await self.acall(self.node.receive, peer, data, check=check)  # type: ignore[no-any-return]
+        # On production's node through its own incoming-data path (devnode/node/controls.py).
+        return await self.acall(controls.receive, self.node, peer, data, check=check)  # type: ignore[no-any-return]
 
     async def acall(self, fn: Callable[..., Any], *args: Any, check: bool = True, **kwargs: Any) -> Any:
         async def body() -> Any:

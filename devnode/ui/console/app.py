@@ -24,7 +24,7 @@ from rich.console import Console, Group, RenderableType
 from rich.rule import Rule
 from rich.text import Text
 
-from devnode.events import EventType
+from devnode.bus import EventType
 from devnode.reporting import Record
 from devnode.ui.console import errors, history, render_caches, style
 from devnode.ui.console.debugger import Breakpoints, post_mortem
