@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from devnode import authoring
 from devnode.command_feed import CommandFeed, private_stream
-from devnode.commands import execute
+from devnode.commands import CommandContext, execute
 from devnode.config import NodeConfig
 from devnode.events import Event, EventType, HandlerResult
 from devnode.host.host import PluginHost
@@ -95,6 +95,7 @@ class Runtime:
         self.node: Any  # a DevNode or production's Node
         self.host: PluginHost
         self.reloader: Reloader | None = None
+        self.command_context: CommandContext  # what commands get of this runtime; made once node and host exist
         self._log_bridge = keep_handler(PluginLogBridge(self.reporter))  # basicConfig(force=True) cannot drop it
         self._feed: CommandFeed | None = None
         # What plugins left running that devnode could not stop (threads, executor jobs): the CLI ends
@@ -134,6 +135,11 @@ class Runtime:
             await self.session.open()
             assert self.session.host is not None
             self.node, self.host = self.session.node, self.session.host
+            self.command_context = CommandContext(
+                node=self.node, host=self.host, reporter=self.reporter, kind=self.session.kind, stop=self.request_stop,
+                restart=None if self.options.headless else self.request_restart, start_task=self.start_task,
+                set_log_level=self.set_log_level,
+            )
             for code, message in self.session.notices():
                 self.reporter.emit("warning", code=code, plugin=None, message=message)
             if hasattr(self.node, "on_data_dir_replaced"):  # devnode's own node reports a vanished data dir
@@ -271,27 +277,12 @@ class Runtime:
         return task
 
     # -- what the UIs and commands use --------------------------------------------------
-    def emit_status(self) -> Record:
-        bus = self.host.bus
-        return self.reporter.emit(
-            "status", plugins=self.host.status(), subscriptions=bus.subscriber_count, events=bus.published,
-            peers=self.peer_names(connected_only=True),
-        )
-
-    def peer_names(self, connected_only: bool = False) -> list[str]:
-        """The stand-in's simulated peer ids; for production's P2PNetwork, host:port of its known peers."""
-        network = self.node.p2p_network
-        simulated = getattr(network, "peers", None)
-        if isinstance(simulated, dict):
-            return [pid for pid, peer in simulated.items() if peer.connected or not connected_only]
-        return [f"{p['host']}:{p['port']}" for p in network.get_connected_peers()]
-
     def set_log_level(self, level: str) -> None:
         self.options.log_level = level
         logging.getLogger("plugins").setLevel(level)
 
     async def run_command(self, line: str) -> None:
-        await execute(self, line)
+        await execute(self.command_context, line)
 
     # -- plumbing ------------------------------------------------------------------------
     def _on_event(self, event: Event, results: list[HandlerResult]) -> None:

@@ -24,6 +24,7 @@ from rich.console import Console, Group, RenderableType
 from rich.rule import Rule
 from rich.text import Text
 
+from devnode.commands import complete, next_log_level, set_log_level
 from devnode.events import Event, EventType, HandlerResult
 from devnode.reporting import Record
 from devnode.ui.console import errors, history, render_caches, style
@@ -45,7 +46,6 @@ FRAME = 0.1  # at most ten renders a second
 RENDER_SHARE = 0.05  # and rendering never takes more than ~5% of the loop's time
 FOOTER_EVERY = 0.5  # counters alone refresh the footer this often
 MAX_LOG_LINES = 40  # per frame; a log flood is summed up, not scrolled
-LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
 HOLDING_MODES = ("prompt", "debugger")
 
 
@@ -423,10 +423,8 @@ class RichConsole:
         elif key == "?":
             self._command("help")
         elif key == "l":
-            level = runtime.options.log_level
-            following = LOG_LEVELS[(LOG_LEVELS.index(level) + 1) % len(LOG_LEVELS)] if level in LOG_LEVELS else "INFO"
-            runtime.set_log_level(following)  # now, so quick presses step through the levels one by one
-            runtime.reporter.emit("command.result", command="log-level", result={"level": following})
+            # Now, not as a queued command, so quick presses step through the levels one by one.
+            set_log_level(runtime.command_context, next_log_level(runtime.options.log_level))
         elif key == "p":
             self._toggle_pause()
         elif key == ":":
@@ -503,26 +501,8 @@ class RichConsole:
             await self.runtime.run_command(f"emit {kind.strip()} {data.strip()}")
 
     def _command_words(self, line: str) -> list[str]:
-        from devnode.commands import COMMANDS
-
         assert self.runtime is not None
-        words = line.split()
-        if len(words) == 0 or (len(words) == 1 and not line.endswith(" ")):
-            return list(COMMANDS)
-        head = words[0]
-        if head == "emit":
-            return [t.value for t in EventType]
-        if head in ("load", "unload", "reload"):
-            return self.runtime.host.plugin_names() + (["all"] if head == "reload" else [])
-        # Runtime.peer_names copes with production's P2PNetwork (--node production) too.
-        if head in ("share", "receive", "balance", "transfer"):
-            return self.runtime.peer_names()
-        if head == "peer":
-            return ["connect", "disconnect"] if len(words) == 1 or (len(words) == 2 and not line.endswith(" ")) \
-                else self.runtime.peer_names()
-        if head == "log-level":
-            return LOG_LEVELS
-        return []
+        return complete(self.runtime.command_context, line)
 
     # -- the editor and histories across a restart -----------------------------------------------------
     def _remember_error(self, view: errors.ErrorView, record: Record) -> None:
