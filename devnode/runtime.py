@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +18,7 @@ from devnode.commands import CommandContext, execute
 from devnode.config import NodeConfig
 from devnode.events import Event, EventType, HandlerResult
 from devnode.host.host import PluginHost
+from devnode.interrupts import Interrupts
 from devnode.paused import exclude_pauses
 from devnode.process_ownership import OwnedExecutor, keep_handler, process_leftovers
 from devnode.reload.reloader import Reloader
@@ -90,6 +88,7 @@ class Runtime:
         self.reporter.on_output_closed = lambda: self.request_stop("output closed")
         self.stop_event = asyncio.Event()
         self.stop_reason = "quit"
+        self.interrupts = Interrupts(self.request_stop)  # the one Ctrl-C policy; a UI may hook into it
         self.session = NodeSession(config, self.reporter, kind=options.node.kind, production=options.node.production,
                                    timeout=options.timeout, check_leaks=options.check_leaks)
         self.node: Any  # a DevNode or production's Node
@@ -103,7 +102,6 @@ class Runtime:
         self.abandoned: list[str] = []
         self._executor: OwnedExecutor | None = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self._interrupts = 0
         self._stopped = False
         self._root_level = logging.WARNING
         self.exit_code = 0
@@ -122,7 +120,7 @@ class Runtime:
         # devnode's own default executor, so that at exit it can stop waiting for jobs plugins left in it.
         self._executor = OwnedExecutor(thread_name_prefix="devnode-executor")
         loop.set_default_executor(self._executor)
-        self._install_signals(loop)
+        self.interrupts.install(loop)
         self._install_logging()
         watchdog = Watchdog(self.reporter, Path(self.config.plugin_dir), warn_after=self.options.stall_warn,
                             interrupt_after=self.options.timeout)
@@ -301,24 +299,6 @@ class Runtime:
         root = logging.getLogger()
         root.removeHandler(self._log_bridge)
         root.setLevel(self._root_level)
-
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-
-        def interrupted() -> None:
-            self._interrupts += 1
-            if self._interrupts > 1:
-                sys.stderr.write("devnode: interrupted twice, exiting without shutting plugins down\n")
-                os._exit(130)
-            sys.stderr.write("devnode: shutting down (Ctrl-C again to force)\n")
-            self.request_stop("interrupted")
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, interrupted)
-            except (NotImplementedError, RuntimeError):
-                pass
 
     def _start_command_reader(self, loop: asyncio.AbstractEventLoop) -> None:
         """Read commands on a thread (stdin may be a pipe or a terminal); run them on the loop, fairly."""

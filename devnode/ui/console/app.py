@@ -26,6 +26,7 @@ from rich.text import Text
 
 from devnode.commands import complete, next_log_level, set_log_level
 from devnode.events import Event, EventType, HandlerResult
+from devnode.interrupts import Interrupts
 from devnode.reporting import Record
 from devnode.ui.console import errors, history, render_caches, style
 from devnode.ui.console.debugger import Breakpoints, post_mortem
@@ -94,7 +95,6 @@ class RichConsole:
         self._data_history = PromptHistory()
         self._editor: tuple[LineEditor, asyncio.Future[str | None]] | None = None  # the open : or e prompt
         self._early_keys: list[str] = []
-        self._interrupts = 0
         self._stall_in_debugger = False
         self._editor_attached = False
         self._editor_stop: Record | None = None
@@ -233,7 +233,8 @@ class RichConsole:
         bus.add_observer(self._forget_live)
         self._breakpoints.install()
         runtime.host.leaks.own.release.append(self._release_own_references)
-        self._install_sigint()
+        self._follow_interrupts(runtime.interrupts)
+        self._watch_resizes()
         self._spawn(self._pump(), "devnode-console")
         self._enter_dashboard()
 
@@ -589,12 +590,36 @@ class RichConsole:
             if getattr(sys, name, None) is not None:
                 setattr(sys, name, None)
 
-    # -- Ctrl-C -----------------------------------------------------------------------------------
-    def _install_sigint(self) -> None:
+    # -- Ctrl-C (the runtime's policy: devnode/interrupts.py) and resizing ------------------------
+    def _follow_interrupts(self, interrupts: Interrupts) -> None:
+        interrupts.claim = self._claim_interrupt
+        interrupts.announce = self._announce
+        interrupts.before_forced_exit = self._restore_terminal
+
+    def _claim_interrupt(self) -> bool:
+        """Ctrl-C in a prompt cancels it, in the Python console stops the code there; only at the dashboard it quits."""
+        if self._cancel_prompt():
+            return True
+        if self._modes and self._modes[-1] == "console" and self._repl is not None:
+            # As in any Python console, Ctrl-C stops the code running there, not the node.
+            if not self._repl.interrupt():
+                self._repl.write("\nKeyboardInterrupt (Ctrl-D or exit() returns to the dashboard)\n")
+            return True
+        return False
+
+    def _announce(self, notice: str) -> None:
+        self._queue.append(({"kind": "console.line", "ts": time.time()}, Text(notice, "bold " + style.WARNING)))
+        self._poke()
+
+    def _restore_terminal(self) -> None:
+        self.footer.hide()
+        if self.keys is not None:
+            self.keys.restore_terminal()
+
+    def _watch_resizes(self) -> None:
         if threading.current_thread() is not threading.main_thread() or self._loop is None:
             return
         try:
-            self._loop.add_signal_handler(signal.SIGINT, self._interrupted)
             if hasattr(signal, "SIGWINCH"):
                 self._loop.add_signal_handler(signal.SIGWINCH, self._resized)
         except (NotImplementedError, RuntimeError):
@@ -607,27 +632,6 @@ class RichConsole:
             self.footer.update(self.footer_renderable())
             self.footer.draw()
             self._footer_drawn, self._footer_stale = time.monotonic(), False
-
-    def _interrupted(self) -> None:
-        if self._cancel_prompt():
-            return  # Ctrl-C in a prompt cancels it; only Ctrl-C at the console itself quits
-        if self._modes and self._modes[-1] == "console" and self._repl is not None:
-            # As in any Python console, Ctrl-C stops the code running there, not the node.
-            if not self._repl.interrupt():
-                self._repl.write("\nKeyboardInterrupt (Ctrl-D or exit() returns to the dashboard)\n")
-            return
-        self._interrupts += 1
-        if self._interrupts > 1:
-            self.footer.hide()
-            if self.keys is not None:
-                self.keys.restore_terminal()
-            os.write(2, b"devnode: interrupted twice, exiting without shutting plugins down\n")
-            os._exit(130)
-        self._queue.append(({"kind": "console.line", "ts": time.time()},
-                            Text("shutting down (Ctrl-C again to force)", "bold " + style.WARNING)))
-        self._poke()
-        if self.runtime is not None:
-            self.runtime.request_stop("interrupted")
 
     # -- helpers ------------------------------------------------------------------------------------
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
