@@ -348,7 +348,7 @@ def test_pdb_mode_debugs_handler_and_shutdown_failures_while_their_frames_are_al
         assert tb is not None
         debugged.append((tb.tb_frame.f_code.co_name, dict(tb.tb_frame.f_locals)))
 
-    monkeypatch.setattr("devnode.ui.console.app.post_mortem", fake_post_mortem)
+    monkeypatch.setattr("devnode.ui.console.failures.post_mortem", fake_post_mortem)
 
     async def script(runtime: Runtime, ui: RichConsole, output: Callable[[], str]) -> None:
         await publish(runtime, 1, EventType.COMPLIANCE_EVENT)
@@ -386,7 +386,7 @@ def test_command_line_completes_commands_plugins_event_types_and_peers(plugin_di
 
 
 def test_the_footer_counts_every_row_of_its_table_and_names_those_not_serving() -> None:
-    from devnode.ui.console.app import plugin_count
+    from devnode.ui.console.footer_view import plugin_count
 
     rows = [{"plugin": f"p{i}", "state": "active"} for i in range(5)] + [{"plugin": "broken", "state": "failed"}]
     assert plugin_count(rows) == "6 plugin(s) (1 failed)"
