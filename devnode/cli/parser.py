@@ -216,6 +216,7 @@ def _headless_output(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="plugins' log level (default: INFO)")
 
+
 def _new_command(sub: Any) -> None:
     from devnode.scaffold.choices import TEMPLATES
 

@@ -12,6 +12,8 @@ from devnode.cli.settings import fill_authoring, node_choice, node_config
 
 if TYPE_CHECKING:
     from devnode.config import NodeConfig
+    from devnode.runtime import RunOptions, Runtime
+
 
 def run(args: argparse.Namespace) -> int:
     from devnode.config import ConfigError
@@ -47,10 +49,8 @@ def run(args: argparse.Namespace) -> int:
     return _serve(config, options, ui, json_lines=ui_name == "json", commands_in=sys.stdin)
 
 
-def _serve(config: NodeConfig, options: Any, ui: Any, *, json_lines: bool, commands_in: IO[str] | None = None) -> int:
+def _serve(config: NodeConfig, options: RunOptions, ui: Any, *, json_lines: bool, commands_in: IO[str] | None = None) -> int:
     """Run a node to its end with a plain or JSON-lines UI; in JSON mode plugins' print() become records."""
-    import asyncio
-
     from devnode.runtime import Runtime
 
     try:
@@ -72,7 +72,7 @@ def _serve(config: NodeConfig, options: Any, ui: Any, *, json_lines: bool, comma
     return _exit_unless_abandoned(runtime, code)
 
 
-def _run_node(runtime: Any) -> int:
+def _run_node(runtime: Runtime) -> int:
     """``asyncio.run(runtime.run())``, except that tasks plugins left ignoring cancellation are not waited for."""
     from devnode.run_loop import run_bounded
 
@@ -84,7 +84,7 @@ def _run_node(runtime: Any) -> int:
     return code
 
 
-def _exit_unless_abandoned(runtime: Any, code: int) -> int:
+def _exit_unless_abandoned(runtime: Runtime, code: int) -> int:
     """Plugins left threads or executor jobs running (named in the last records): exit now, not when they end.
 
     The interpreter joins such threads at exit, which could take forever; everything
@@ -101,7 +101,7 @@ def _exit_unless_abandoned(runtime: Any, code: int) -> int:
     os._exit(code)
 
 
-def _restart_if_asked(runtime: Any, histories: dict[str, list[str]] | None = None) -> None:
+def _restart_if_asked(runtime: Runtime, histories: dict[str, list[str]] | None = None) -> None:
     """``restart`` (command, R, a changed .env): everything is shut down; start devnode again in this process."""
     if runtime.restart_reason is not None and not runtime.options.headless:
         from devnode.restart import exec_again, keep_recording
@@ -116,10 +116,8 @@ def _restart_if_asked(runtime: Any, histories: dict[str, list[str]] | None = Non
             print(f"devnode: error: could not restart ({exc}); start devnode again by hand", file=sys.stderr)
 
 
-def _run_rich(args: argparse.Namespace, config: NodeConfig, options: Any) -> int:
+def _run_rich(args: argparse.Namespace, config: NodeConfig, options: RunOptions) -> int:
     """The rich console reads keys itself, so the runtime gets no command stream."""
-    import asyncio
-
     from devnode.runtime import Runtime
     from devnode.ui.console import RichConsole
 

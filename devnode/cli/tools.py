@@ -9,6 +9,7 @@ from pathlib import Path
 from devnode.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from devnode.cli.settings import node_choice, node_config
 
+
 def check(args: argparse.Namespace) -> int:
     import asyncio
     import json
