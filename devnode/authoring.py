@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devnode.codes import WarningCode
 from devnode.config import ConfigError
 from devnode.envfile import env_values
 from devnode.reload.scope import WatchScope
@@ -94,7 +95,7 @@ async def env_changed(runtime: Runtime, path: Path) -> None:
         if loader is not None:
             loader()
     except ConfigError as exc:
-        runtime.reporter.emit("warning", code="env-invalid", plugin="*", file=str(path),
+        runtime.reporter.emit("warning", code=WarningCode.ENV_INVALID, plugin="*", file=str(path),
                               message=f"{path.name} changed but cannot be used: {exc}; devnode keeps running with "
                                       "the configuration it started with")
         return
@@ -103,7 +104,7 @@ async def env_changed(runtime: Runtime, path: Path) -> None:
     from devnode.restart import can_restart
 
     if not can_restart():
-        runtime.reporter.emit("warning", code="env-invalid", plugin="*", file=str(path),
+        runtime.reporter.emit("warning", code=WarningCode.ENV_INVALID, plugin="*", file=str(path),
                               message=f"{path.name} changed ({names}); devnode was not started as a program, so it "
                                       "cannot restart itself with it: stop and start it again")
         return

@@ -21,9 +21,11 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from devnode.codes import WarningCode
 from devnode.host.diagnostics import display_path
 from devnode.host.naming import PACKAGE
 from devnode.paused import CLOCK
+from devnode.records import PluginPlace
 
 if TYPE_CHECKING:
     from devnode.runtime import Runtime
@@ -95,7 +97,7 @@ class DebugAdapter:
         reporter.emit("debugger.listening", host=self.host, port=self.port)
         if not is_loopback(self.host):
             reporter.emit(
-                "warning", code="debug-adapter-exposed", plugin=None,
+                "warning", code=WarningCode.DEBUG_ADAPTER_EXPOSED, plugin=None,
                 message=f"the debug adapter listens on {self.host}:{self.port}, reachable from other machines; "
                 "whoever connects can run any code in this node. Leave the host out to listen on loopback only",
             )
@@ -180,7 +182,7 @@ class DebugAdapter:
         pydb.do_wait_suspend = do_wait_suspend
         return True
 
-    def _plugin_place(self, frame: FrameType | None) -> dict[str, Any] | None:
+    def _plugin_place(self, frame: FrameType | None) -> PluginPlace | None:
         """Plugin, file and line of the innermost plugin frame, or None outside plugin code."""
         while frame is not None:
             name = frame.f_globals.get("__name__", "")

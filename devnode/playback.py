@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from devnode.recording import RecordingError, load_recording
 from devnode.replay import replay
@@ -65,14 +65,15 @@ async def replay_file(parts: NodeParts, path: str | Path, fast: bool = False) ->
     return (await replay(parts.node, recording, parts.reporter, fast=fast)).ok
 
 
-async def guarded(parts: NodeParts, job: Awaitable[bool], what: str) -> bool:
+async def guarded(parts: NodeParts, job: Awaitable[bool], what: Literal["scenario", "replay"]) -> bool:
     """Await ``job``; an unexpected exception becomes a record instead of vanishing with its task."""
     try:
         return await job
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        parts.reporter.emit(f"{what}.error", error=f"{type(exc).__name__}: {exc}", problems=[])
+        error = f"{type(exc).__name__}: {exc}"
+        parts.reporter.emit("scenario.error" if what == "scenario" else "replay.error", error=error, problems=[])
         return False
 
 

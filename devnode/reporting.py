@@ -1,7 +1,15 @@
 """The stream of records every UI renders: one dict per thing that happened.
 
 Each record has ``kind`` and ``ts``; the JSON UI prints them as they are, so the
-field names here are a public interface (documented in docs/json-records.md).
+field names are a public interface: devnode/records.py declares them per kind (as
+docs/json-records.md documents them) and ``Reporter.emit``'s overloads make mypy
+check every emit site against its kind.
+
+The exception behind a ``plugin.failed``/``plugin.error`` record is not in the record:
+the emit site hands its ``PluginProblem`` (diagnosis and exception) over with
+``problem=``, and a sink with a ``with_problem(record, problem)`` method gets it there,
+synchronously, while the exception's frames are still alive (the rich console's
+error panels and post-mortem). No sink re-derives it.
 """
 
 from __future__ import annotations
@@ -11,9 +19,14 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
+from devnode import records as r
 from devnode import safe
+from devnode.codes import WarningCode
+
+if TYPE_CHECKING:
+    from devnode.host.diagnostics import PluginProblem
 
 Record = dict[str, Any]
 Sink = Callable[[Record], None]
@@ -37,13 +50,81 @@ class Reporter:
         if sink in self._sinks:
             self._sinks.remove(sink)
 
-    def emit(self, kind: str, **fields: Any) -> Record:
+    # One overload per kind: the fields each kind takes (devnode/records.py).
+    @overload
+    def emit(self, kind: Literal["node.ready"], **fields: Unpack[r.NodeReady]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["node.stopped"], **fields: Unpack[r.NodeStopped]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["node.restarting"], **fields: Unpack[r.NodeRestarting]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["config.changed"], **fields: Unpack[r.ConfigChanged]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["plugin.loaded"], **fields: Unpack[r.PluginLoaded]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["plugin.reloaded"], **fields: Unpack[r.PluginReloaded]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["plugin.failed"], *, problem: PluginProblem | None = None,
+             **fields: Unpack[r.PluginFailed]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["plugin.error"], *, problem: PluginProblem | None = None,
+             **fields: Unpack[r.PluginError]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["plugin.unloaded"], **fields: Unpack[r.PluginUnloaded]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["warning"], **fields: Unpack[r.WarningRecord]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["event"], **fields: Unpack[r.EventRecord]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["log"], **fields: Unpack[r.Log]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["help"], **fields: Unpack[r.Help]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["status"], **fields: Unpack[r.Status]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["command.result"], **fields: Unpack[r.CommandResult]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["command.error"], **fields: Unpack[r.CommandError]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["peers"], **fields: Unpack[r.Peers]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["tests.finished"], **fields: Unpack[r.TestsFinished]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["scenario.started"], **fields: Unpack[r.ScenarioStarted]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["scenario.step"], **fields: Unpack[r.ScenarioStep]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["scenario.finished"], **fields: Unpack[r.ScenarioFinished]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["replay.started"], **fields: Unpack[r.ReplayStarted]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["replay.finished"], **fields: Unpack[r.ReplayFinished]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["scenario.error", "replay.error"], **fields: Unpack[r.PlaybackError]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["debugger.listening", "debugger.waiting", "debugger.attached", "debugger.detached"],
+             **fields: Unpack[r.DebuggerEndpoint]) -> Record: ...
+    @overload
+    def emit(self, kind: Literal["debugger.stopped", "debugger.resumed"], **fields: Unpack[r.DebuggerStop]) -> Record: ...
+
+    def emit(self, kind: str, *, problem: PluginProblem | None = None, **fields: Any) -> Record:
+        """Build the record (``kind``, ``ts``, ``fields``), enrich it and hand it to every sink.
+
+        ``problem``: the failure behind a ``plugin.failed``/``plugin.error`` record, for sinks
+        with ``with_problem``; it is never part of the record.
+        """
         record: Record = {"kind": kind, "ts": round(time.time(), 6), **fields}
+        if kind == "warning" and isinstance(fields.get("code"), WarningCode):
+            record["code"] = str(fields["code"])  # records hold plain strings (as parity warnings' codes are)
         for enrich in self.enrichers:
             enrich(record)
         for sink in list(self._sinks):
             try:
-                sink(record)
+                taker = getattr(sink, "with_problem", None) if problem is not None else None
+                if taker is not None:
+                    taker(record, problem)
+                else:
+                    sink(record)
             except BrokenPipeError:
                 self.remove_sink(sink)
                 if self.on_output_closed is not None:

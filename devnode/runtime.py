@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from devnode import authoring
+from devnode.codes import WarningCode
 from devnode.command_feed import CommandFeed, private_stream
 from devnode.commands import CommandContext, execute
 from devnode.config import NodeConfig
@@ -139,10 +140,10 @@ class Runtime:
                 set_log_level=self.set_log_level,
             )
             for code, message in self.session.notices():
-                self.reporter.emit("warning", code=code, plugin=None, message=message)
+                self.reporter.emit("warning", code=WarningCode(code), plugin=None, message=message)
             if hasattr(self.node, "on_data_dir_replaced"):  # devnode's own node reports a vanished data dir
                 self.node.on_data_dir_replaced = lambda message: self.reporter.emit(
-                    "warning", code="data-dir-replaced", plugin=None, message=message)
+                    "warning", code=WarningCode.DATA_DIR_REPLACED, plugin=None, message=message)
             self.node.event_bus.add_observer(self._on_event)
             self.node.event_bus.add_observer(exclude_pauses, first=True)  # before any handler time is reported
             if self.on_start is not None:
@@ -223,7 +224,7 @@ class Runtime:
             task.result()
             return
         task.cancel()
-        self.reporter.emit("warning", code="abandoned", plugin=None,
+        self.reporter.emit("warning", code=WarningCode.ABANDONED, plugin=None,
                            message=f"{what} did not finish within {limit:g} s; devnode stops without waiting for it")
 
     async def _wait_for_leftovers(self) -> list[str]:
@@ -234,7 +235,7 @@ class Runtime:
         self.abandoned = process_leftovers(self._executor)
         if self.abandoned:
             self.reporter.emit(
-                "warning", code="abandoned", plugin=None, threads=self.abandoned,
+                "warning", code=WarningCode.ABANDONED, plugin=None, threads=self.abandoned,
                 message=f"plugins left {len(self.abandoned)} thread(s) or executor job(s) running after every plugin "
                 "shut down: " + ", ".join(repr(t) for t in self.abandoned) + "; devnode exits without waiting for "
                 "them. Stop them in shutdown() (signal the thread, await the executor future)",

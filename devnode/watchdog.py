@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devnode.codes import WarningCode
 from devnode.host.diagnostics import display_path
 from devnode.host.naming import PACKAGE
 from devnode.ownership import ledger_running_in
@@ -304,7 +305,7 @@ class Watchdog:
             else ""
         )
         self.reporter.emit(
-            "warning", code="stall", plugin=stall.plugin, file=stall.file, line=stall.line, seconds=stall.seconds,
+            "warning", code=WarningCode.STALL, plugin=stall.plugin, file=stall.file, line=stall.line, seconds=stall.seconds,
             message=f"{stall.plugin} has blocked the event loop for {stall.seconds:.1f} s{where}{code}: no events, "
             f"reloads or commands run meanwhile{then}. Use await asyncio.sleep() instead of time.sleep(), and "
             "move long work to a thread (await asyncio.to_thread(...))",
@@ -316,7 +317,7 @@ class Watchdog:
         if last is None or last.plugin is None:
             return
         self.reporter.emit(
-            "warning", code="stall-ended", plugin=last.plugin, file=last.file, line=last.line,
+            "warning", code=WarningCode.STALL_ENDED, plugin=last.plugin, file=last.file, line=last.line,
             seconds=round(seconds, 3),
             message=f"the event loop is running again; {last.plugin} blocked it for about {seconds:.1f} s",
         )

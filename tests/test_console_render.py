@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from rich.console import Console, RenderableType
 
+from devnode.host.diagnostics import diagnose
 from devnode.ui.console import errors
 from devnode.ui.console.event_lines import Burst, Coalescer, burst_line, event_line
 from devnode.ui.console.history import render as render_record
@@ -228,9 +229,15 @@ def raise_from_plugin(plugin_dir: Path) -> BaseException:
     raise AssertionError("the plugin did not raise")
 
 
+def view_of(exc: BaseException, plugin_dir: Path) -> errors.ErrorView:
+    """The panel's view as the console builds it: the host's diagnosis, the exception handed over with it."""
+    problem = diagnose(exc, "initialize", "broken_plugin", plugin_dir)
+    return errors.from_record({"kind": "plugin.failed", "ts": TS, **problem.to_record()}, plugin_dir, problem.exception)
+
+
 def test_error_panel_shows_only_plugin_frames_with_code_and_hint(plugin_dir: Path) -> None:
     exc = raise_from_plugin(plugin_dir)
-    view = errors.from_exception("broken_plugin", "initialize", exc, plugin_dir)
+    view = view_of(exc, plugin_dir)
     text = render(errors.error_panel(view), 100)
     assert "broken_plugin failed in initialize" in text
     assert "plugins/broken_plugin.py:10 in initialize" in text
@@ -263,7 +270,7 @@ def test_syntax_error_panel_points_at_the_column(plugin_dir: Path) -> None:
 
 def test_error_view_keeps_the_code_as_it_was_when_the_error_happened(plugin_dir: Path) -> None:
     exc = raise_from_plugin(plugin_dir)
-    view = errors.from_exception("broken_plugin", "initialize", exc, plugin_dir)
+    view = view_of(exc, plugin_dir)
     (plugin_dir / "broken_plugin.py").write_text("# rewritten\n")
     assert "json.loads(text)" in render(errors.error_panel(view), 100)
 
@@ -292,3 +299,24 @@ def test_kinds_without_a_console_line_read_as_in_plain_mode() -> None:
     assert render(render_record(record, 80)).strip() == f'{clock(TS)} error: unknown command "x"'
     odd = {"kind": "something.new", "ts": TS, "value": 1}
     assert render(render_record(odd, 80)).strip() == f'{clock(TS)} something.new: {{"value":1}}'
+
+
+def test_the_console_panel_takes_its_frames_from_the_exception_handed_over_with_the_record(plugin_dir: Path) -> None:
+    from devnode.reporting import Reporter
+    from devnode.ui.console import RichConsole
+
+    exc = raise_from_plugin(plugin_dir)
+    problem = diagnose(exc, "initialize", "broken_plugin", plugin_dir)
+    fields = {**problem.to_record(), "file": None, "line": None, "traceback": ""}  # nothing for the record's text to show
+    out = io.StringIO()
+    ui = RichConsole(console=Console(file=out, width=100, color_system=None, force_terminal=False, highlight=False))
+    ui.plugin_dir = plugin_dir  # what attach() sets from the host
+    reporter = Reporter()
+    reporter.add_sink(ui)
+    reporter.emit("plugin.failed", running="none", **fields, problem=problem)
+    reporter.emit("plugin.failed", running="none", **fields)  # the same record without its problem
+    ui.flush()
+    panels = out.getvalue().split("broken_plugin failed in initialize")[1:]
+    assert len(panels) == 2
+    assert "plugins/broken_plugin.py:13:16 in _parse" in panels[0]  # the live frames, innermost with its column
+    assert "plugins/broken_plugin.py" not in panels[1]  # the record alone has no place to show

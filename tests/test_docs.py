@@ -32,7 +32,7 @@ def test_the_guide_links_only_to_pages_that_exist() -> None:
 
 
 def test_the_json_reference_documents_every_record_kind_the_ui_knows() -> None:
-    from devnode.ui.plain import FORMATTERS
+    from devnode.ui.text import FORMATTERS
 
     reference = (DOCS / "json-records.md").read_text()
     documented = set(re.findall(r"^### `([\w.]+)`", reference, re.MULTILINE))

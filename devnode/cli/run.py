@@ -74,11 +74,12 @@ def _serve(config: NodeConfig, options: RunOptions, ui: Any, *, json_lines: bool
 
 def _run_node(runtime: Runtime) -> int:
     """``asyncio.run(runtime.run())``, except that tasks plugins left ignoring cancellation are not waited for."""
+    from devnode.codes import WarningCode
     from devnode.run_loop import run_bounded
 
     code, stuck = run_bounded(runtime.run(), grace=min(runtime.options.timeout, 2.0))
     if stuck:
-        runtime.reporter.emit("warning", code="abandoned", plugin=None, tasks=stuck,
+        runtime.reporter.emit("warning", code=WarningCode.ABANDONED, plugin=None, tasks=stuck,
                               message="devnode exits without waiting for: " + "; ".join(stuck))
         runtime.abandoned.extend(stuck)
     return code

@@ -15,7 +15,7 @@ def check(args: argparse.Namespace) -> int:
     import json
 
     from devnode.check import check_plugins
-    from devnode.ui.plain import format_record
+    from devnode.ui.text import format_record
 
     config = node_config(args)
     node = node_choice(args)

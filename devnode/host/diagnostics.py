@@ -19,6 +19,7 @@ from typing import Any
 
 from devnode import safe
 from devnode.host.naming import PACKAGE
+from devnode.records import ProblemFields
 
 # Names a plugin uses that come from the node's modules, and the import that provides them.
 NODE_IMPORTS = {
@@ -67,7 +68,7 @@ class PluginProblem:
     exception: BaseException | None = field(default=None, repr=False, compare=False)
     frames: list[FrameSummary] = field(default_factory=list, repr=False, compare=False)
 
-    def to_record(self) -> dict[str, Any]:
+    def to_record(self) -> ProblemFields:
         return {
             "plugin": self.plugin,
             "phase": self.phase,

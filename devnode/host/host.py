@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from inspect import isawaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from devnode import safe
+from devnode.codes import WarningCode
 from devnode.events import Event, EventBus
 from devnode.host import contract, dependencies, parity
 from devnode.host.diagnostics import PluginLookupError, PluginProblem, diagnose, drop_frames
@@ -298,7 +299,7 @@ class PluginHost:
             for leftover in leftovers:
                 self.reporter.emit(
                     "warning",
-                    code="leak",
+                    code=WarningCode.LEAK,
                     plugin=leftover.plugin,
                     message=f"the previous {leftover.plugin} {leftover.what} is still alive after unload; held by: "
                     + "; ".join(leftover.holders),
@@ -480,14 +481,14 @@ class PluginHost:
                 if carried is MISSING or failure.problem.phase != "restore-state":
                     raise
                 # Its own restore hook fails on the state it saved: serve it fresh rather than not at all.
-                self.reporter.emit("warning", code="restore-state-failed", plugin=slot.name, file=failure.problem.file,
+                self.reporter.emit("warning", code=WarningCode.RESTORE_STATE_FAILED, plugin=slot.name, file=failure.problem.file,
                                    line=failure.problem.line,
                                    message=f"{RESTORE_HOOK}() of the previous {slot.name} raised too "
                                    f"({failure.problem.error}); it serves again with fresh state")
                 await self._start_instance(slot, module, cls, MISSING, {})
         except _StartFailed as failure:
             slot.state, slot.module = PluginState.FAILED, None
-            self.reporter.emit("warning", code="restore-failed", plugin=slot.name,
+            self.reporter.emit("warning", code=WarningCode.RESTORE_FAILED, plugin=slot.name,
                                message=f"the previous version of {slot.name} could not be restarted: {failure.problem.error}")
             return
         slot.module, slot.state = module, PluginState.FAILED_RUNNING_PREVIOUS
@@ -539,7 +540,7 @@ class PluginHost:
                 self._shutdown_failures += 1
                 self._last_shutdown_error = str(exc)
                 self.reporter.emit("plugin.failed", running="none" if reason != "reload" else "new",
-                                   **problem.to_record())
+                                   **problem.to_record(), problem=problem)
                 self._warn(slot, parity.shutdown_raised(slot.name, problem.file))
                 drop_frames(exc)
             finally:
@@ -576,7 +577,7 @@ class PluginHost:
                 patch.restore()
                 patches.append(patch.describe())
             else:
-                self.reporter.emit("warning", code="patch-overwritten", plugin=name, file=file,
+                self.reporter.emit("warning", code=WarningCode.PATCH_OVERWRITTEN, plugin=name, file=file,
                                    message=f"{name} replaced {patch.describe()}, and something else replaced it "
                                    "afterwards; devnode left the current value in place")
         ledger.patches.clear()
@@ -586,12 +587,12 @@ class PluginHost:
         if undone.cleaned:
             cleaned["process changes"] = [self._where(c) for c in undone.cleaned]
         if undone.left and not quiet:
-            self.reporter.emit("warning", code="process-change-left", plugin=name, file=file,
+            self.reporter.emit("warning", code=WarningCode.PROCESS_CHANGE_LEFT, plugin=name, file=file,
                                message=f"{name} changed the process and devnode could not undo it safely: "
                                + "; ".join(self._where(c) for c in undone.left), left=undone.left)
         threads = ledger.live_threads()
         if threads:
-            self.reporter.emit("warning", code="thread-left-running", plugin=name, file=file,
+            self.reporter.emit("warning", code=WarningCode.THREAD_LEFT_RUNNING, plugin=name, file=file,
                                message=f"{name} left {len(threads)} thread(s) running after shutdown: "
                                + ", ".join(safe.representation(safe.attribute(t, "name")) for t in threads)
                                + "; devnode cannot stop threads: signal them to stop in shutdown() and join them")
@@ -599,7 +600,7 @@ class PluginHost:
             parts = [f"{len(v)} {k if len(v) > 1 else SINGULAR[k]}" for k, v in cleaned.items()]
             if "process changes" in cleaned:
                 parts[-1] += " (" + "; ".join(cleaned["process changes"]) + ")"
-            self.reporter.emit("warning", code="cleanup", plugin=name, file=file,
+            self.reporter.emit("warning", code=WarningCode.CLEANUP, plugin=name, file=file,
                                message=f"{name} left {', '.join(parts)} behind after shutdown; devnode removed them",
                                cleaned=cleaned)
 
@@ -607,18 +608,18 @@ class PluginHost:
         """After plugin code ran: note its sys.path/config changes; report at once what could not wait."""
         file = self._rel(module_path(self.plugin_dir, name))
         for repaired in snapshot.record_changes(ledger, file):
-            self.reporter.emit("warning", code="module-replaced", plugin=name, file=file,
+            self.reporter.emit("warning", code=WarningCode.MODULE_REPLACED, plugin=name, file=file,
                                message=f"{name} replaced {repaired}; devnode put its own module back, since later "
                                "imports of plugins would fail on the replacement. Do not assign to sys.modules")
         if self.importer.replaced_package is not None:
             replaced, self.importer.replaced_package = self.importer.replaced_package, None
-            self.reporter.emit("warning", code="module-replaced", plugin=None,
+            self.reporter.emit("warning", code=WarningCode.MODULE_REPLACED, plugin=None,
                                message=f"sys.modules['plugins'] had been replaced by plugin code ({replaced[:80]}); "
                                "devnode put the plugin package back")
         refused = [c for c in ledger.changes if c.undo is None]
         for change in refused:
             ledger.changes.remove(change)
-            self.reporter.emit("warning", code="process-change-refused", plugin=name, file=file,
+            self.reporter.emit("warning", code=WarningCode.PROCESS_CHANGE_REFUSED, plugin=name, file=file,
                                message=f"{name} tried {self._where(change.what)}"
                                + (f" at {self._where(change.where)}" if change.where else ""))
 
@@ -644,7 +645,7 @@ class PluginHost:
             if isinstance(exc, asyncio.TimeoutError):
                 exc = TimeoutError(f"async {SAVE_HOOK}() did not finish within {self.timeout:g} s (see --timeout)")
             problem = diagnose(exc, "save-state", slot.name, self.plugin_dir, slot.path)
-            self.reporter.emit("warning", code="save-state-failed", plugin=slot.name, file=problem.file,
+            self.reporter.emit("warning", code=WarningCode.SAVE_STATE_FAILED, plugin=slot.name, file=problem.file,
                                line=problem.line,
                                message=f"{SAVE_HOOK}() raised ({problem.error}); the new version starts fresh")
             drop_frames(exc)
@@ -682,7 +683,7 @@ class PluginHost:
             await self._start_instance(slot, slot.module, cls, state, {})
         except (_StartFailed, PluginLookupError) as exc:
             slot.state = PluginState.FAILED
-            self.reporter.emit("warning", code="restack-failed", plugin=name,
+            self.reporter.emit("warning", code=WarningCode.RESTACK_FAILED, plugin=name,
                                message=f"{name} could not be restarted on top of the reloaded wrapper: {exc}")
         finally:
             self._release(slot)
@@ -726,7 +727,7 @@ class PluginHost:
         slot.last_change = time.time()
         self.reporter.emit(
             "plugin.failed", running="previous" if previous else "none", trigger=list(trigger or []),
-            **problem.to_record(),
+            **problem.to_record(), problem=problem,
         )
         if self._starting:
             _loader_log.error(f"Failed to load plugin {slot.name}: {problem.error.split(': ', 1)[-1]}", extra=MIRROR)
@@ -741,7 +742,7 @@ class PluginHost:
             slot.warned.add(key)
         self.reporter.emit("warning", **warning.to_record())
 
-    def _note_once(self, slot: PluginSlot, kind: str, key: str, **fields: Any) -> None:
+    def _note_once(self, slot: PluginSlot, kind: Literal["warning", "log"], key: str, **fields: Any) -> None:
         """Emit a contract record once per plugin (not again at every reload)."""
         if key in slot.warned:
             return

@@ -12,11 +12,12 @@ import linecache
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from devnode.events import Event, HandlerResult
 from devnode.host.diagnostics import PluginProblem, diagnose, display_path, drop_frames, inside
 from devnode.ownership import Ledger, PluginExit
+from devnode.records import FailureContext
 from devnode.reporting import Reporter
 
 
@@ -41,7 +42,8 @@ class RunErrors:
             error = error.__cause__  # report the plugin's own SystemExit/KeyboardInterrupt
         self.report(ledger, "task", error, None, task=task.get_name())
 
-    def report(self, ledger: Ledger, phase: str, error: BaseException, callback: Any = None, **context: Any) -> None:
+    def report(self, ledger: Ledger, phase: str, error: BaseException, callback: Any = None,
+               **context: Unpack[FailureContext]) -> None:
         key = (phase, type(error).__name__, *_raised_at(error))
         seen = self._seen.setdefault(ledger, set())
         if key in seen:
@@ -53,7 +55,7 @@ class RunErrors:
             _point_at_definition(problem, callback, self.plugin_dir)
         if problem.hint is None:
             problem.hint = HINTS.get(phase)
-        self.reporter.emit("plugin.error", running="current", **problem.to_record(), **context)
+        self.reporter.emit("plugin.error", running="current", **problem.to_record(), **context, problem=problem)
         drop_frames(error)
 
 

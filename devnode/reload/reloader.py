@@ -12,6 +12,7 @@ from pathlib import Path
 
 from watchfiles import Change
 
+from devnode.codes import WarningCode
 from devnode.host import tree
 from devnode.host.host import PluginHost
 from devnode.reload.planner import ContentLedger, Plan, plan_changes
@@ -58,7 +59,7 @@ class Reloader:
                 mode = "back"  # the watch ended without a stop: the dir went away or was replaced
             except Exception as exc:  # the OS watch itself failed (e.g. too many watches): say so, try again
                 self.host.reporter.emit(
-                    "warning", code="watcher-error", plugin=None, file=str(self.plugin_dir),
+                    "warning", code=WarningCode.WATCHER_ERROR, plugin=None, file=str(self.plugin_dir),
                     message=f"watching {self.plugin_dir} failed ({type(exc).__name__}: {exc}); devnode starts "
                     "watching it again in a moment (saves meanwhile are picked up then)",
                 )
@@ -87,7 +88,7 @@ class Reloader:
             self.ready.set()
         else:
             self.host.reporter.emit(
-                "warning", code="plugin-dir-back", plugin=None, file=str(self.plugin_dir),
+                "warning", code=WarningCode.PLUGIN_DIR_BACK, plugin=None, file=str(self.plugin_dir),
                 message=f"the plugin dir {self.plugin_dir} is back; devnode watches it again and has loaded, "
                 "reloaded or unloaded plugins to match what is in it now",
             )
@@ -116,7 +117,7 @@ class Reloader:
     async def _wait_for_dir(self, stop_event: asyncio.Event) -> None:
         """The dir is gone (removed or moved away): keep serving what is loaded, and wait for it to return."""
         self.host.reporter.emit(
-            "warning", code="plugin-dir-gone", plugin=None, file=str(self.plugin_dir),
+            "warning", code=WarningCode.PLUGIN_DIR_GONE, plugin=None, file=str(self.plugin_dir),
             message=f"the plugin dir {self.plugin_dir} was removed or moved away; the loaded plugins keep serving "
             "and devnode watches for the directory to come back (restore it, e.g. git checkout)",
         )
@@ -132,7 +133,7 @@ class Reloader:
             await (self.apply(paths, trust_stat=True) if trust_stat else self.apply(paths))
         except Exception as exc:
             self.host.reporter.emit(
-                "warning", code="reload-error", plugin=None,
+                "warning", code=WarningCode.RELOAD_ERROR, plugin=None,
                 message=f"devnode could not apply a change ({type(exc).__name__}: {exc}); it keeps watching. "
                         "Save the file again, or use the reload command; please report this as a devnode bug",
                 traceback="".join(traceback.format_exception(exc)),
@@ -168,7 +169,7 @@ class Reloader:
         for name in plan.unload:
             if (self.plugin_dir / f"{name}.py").is_dir():
                 host.reporter.emit(
-                    "warning", code="not-a-file", plugin=name, file=f"{self.plugin_dir.name}/{name}.py",
+                    "warning", code=WarningCode.NOT_A_FILE, plugin=name, file=f"{self.plugin_dir.name}/{name}.py",
                     message=f"{name}.py is now a directory, not a plugin file: {name} is unloaded until "
                     f"{name}.py is a file again",
                 )

@@ -18,6 +18,7 @@ import sysconfig
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from devnode.codes import WarningCode
 from devnode.reload.external import OutsideModules
 from devnode.reporting import Record
 
@@ -94,7 +95,7 @@ class OutsideScopeCheck:
                 continue
             self.warned.add((file, now))
             self.runtime.reporter.emit(
-                "warning", code="outside-scope-changed", plugin=plugin, file=file,
+                "warning", code=WarningCode.OUTSIDE_SCOPE_CHANGED, plugin=plugin, file=file,
                 message=f"{plugin} imports {name} ({file}), which changed on disk, but it is outside the watch scope, "
                         f"so the reload kept its old code. Watch it with --watch {Path(file).parent}",
             )

@@ -37,6 +37,7 @@ from devnode.ui.console.screen import Screen
 from devnode.ui.console.table import status_table
 
 if TYPE_CHECKING:
+    from devnode.host.diagnostics import PluginProblem
     from devnode.interrupts import Interrupts
     from devnode.runtime import Runtime
 
@@ -80,6 +81,15 @@ class RichConsole:
         self._python: PythonConsole | None = None
         self._closed = False
 
+    @property
+    def plugin_dir(self) -> Path | None:
+        """The plugin dir (set by attach() from the host): error panels show frames relative to it."""
+        return self.failures.plugin_dir
+
+    @plugin_dir.setter
+    def plugin_dir(self, path: Path | None) -> None:
+        self.failures.plugin_dir = path
+
     # -- the reporter sink (hot path) -------------------------------------------------------
     def __call__(self, record: Record) -> None:
         kind = record["kind"]
@@ -88,7 +98,7 @@ class RichConsole:
             self._poke()
             return
         if kind in ("plugin.failed", "plugin.error") and self.failures.plugin_dir is not None:
-            self.failures.report(record)
+            self.failures.report(record, None)  # no exception at hand (it comes through with_problem when there is one)
             return
         if kind in ("warning", "log") and self.debuggers.hides(record, "debugger" in self._modes):
             return
@@ -100,6 +110,13 @@ class RichConsole:
             self.screen.loop.call_soon(self._open_console)
         self._queue.append((record, None))
         self._poke()
+
+    def with_problem(self, record: Record, problem: PluginProblem) -> None:
+        """A failure record with the problem behind it (``Reporter.emit(..., problem=)``): panels show its frames."""
+        if record["kind"] in ("plugin.failed", "plugin.error") and self.failures.plugin_dir is not None:
+            self.failures.report(record, problem.exception)
+        else:
+            self(record)
 
     def _editor_debugger(self, record: Record) -> None:
         """An attached editor's state, for the footer; a stop of the loop thread is drawn at once."""
@@ -117,14 +134,11 @@ class RichConsole:
     def attach(self, runtime: Runtime) -> None:
         """Runtime hook, called on the loop once the node exists and before plugins load."""
         self.runtime = runtime
-        plugin_dir = self.failures.plugin_dir = runtime.host.plugin_dir
+        plugin_dir = self.plugin_dir = runtime.host.plugin_dir
         self.screen.linker = Linker([plugin_dir.parent, plugin_dir, Path.cwd()], self.editor,
                                     enabled=links_enabled(self.console.is_terminal))
         loop = asyncio.get_running_loop()
         self.screen.start(loop)
-        bus = runtime.node.event_bus
-        bus.add_observer(self.failures.catch_live, first=True)
-        bus.add_observer(self.failures.forget_live)
         self._breakpoints.install()
         self._python = PythonConsole(runtime, loop)
         self.prompts.run_command = runtime.run_command

@@ -15,9 +15,8 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
-from devnode.host.diagnostics import diagnose
 from devnode.ui.console import style
-from devnode.ui.plain import RUNNING
+from devnode.ui.text import RUNNING
 
 CONTEXT = 2  # lines of code shown either side of a frame's line
 MAX_FRAMES = 4
@@ -81,7 +80,11 @@ def _display(path: Path, plugin_dir: Path) -> str:
 
 
 def from_record(record: dict[str, Any], plugin_dir: Path, exc: BaseException | None = None) -> ErrorView:
-    """A ``plugin.failed`` record (and, when still at hand, its exception) as an error view."""
+    """A ``plugin.failed``/``plugin.error`` record (and its exception, when the emit site handed it over) as a view.
+
+    The diagnosis (error, hint, file and line) is the record's own: the host made it once; this only
+    lays it out, with the live frames of ``exc`` when there is one and the record's text otherwise.
+    """
     view = ErrorView(
         plugin=record.get("plugin") or "?",
         phase=record.get("phase") or "?",
@@ -111,14 +114,6 @@ def _context(record: dict[str, Any]) -> str | None:
     if record.get("task"):
         return f"in task {record['task']}"
     return None
-
-
-def from_exception(plugin: str, phase: str, exc: BaseException, plugin_dir: Path) -> ErrorView:
-    """An exception caught outside the host (a failed event handler) as an error view."""
-    problem = diagnose(exc, phase, plugin, plugin_dir)
-    view = ErrorView(plugin=plugin, phase=phase, error=problem.error, hint=problem.hint)
-    view.frames, view.omitted = _frames(exc, plugin_dir)
-    return view
 
 
 def _frames(exc: BaseException, plugin_dir: Path) -> tuple[list[FrameView], int]:

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from devnode.reporting import Record
 from devnode.ui.console import style
-from devnode.ui.plain import preview
+from devnode.ui.text import preview
 
 PREVIEW = 60
 

@@ -1,19 +1,17 @@
 """A plugin's failure on the console: its error panel, the post-mortem debugger (--pdb), and o to open it.
 
-The panel is built when the record arrives: the host reports synchronously,
-while the exception's frames still live.
+The panel is built when the record arrives, with the exception the emit site
+handed over (``Reporter.emit(..., problem=)``), while its frames still live.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
 
-from devnode.events import Event, HandlerResult
 from devnode.reporting import Record, Reporter
 from devnode.ui.console import errors, style
 from devnode.ui.console.debugger import Stage, post_mortem
@@ -34,16 +32,10 @@ class Failures:
         self.editor = editor
         self.plugin_dir: Path | None = None  # known once the console is attached; panels need it
         self.last_error: Location | None = None
-        self._live: list[tuple[str | None, str, BaseException]] = []
 
-    # -- the exception behind a record (kept in one piece: how a sink gets it may change) ------------
-    def report(self, record: Record) -> None:
+    def report(self, record: Record, exc: BaseException | None) -> None:
         """An error panel, built now: the host reports synchronously, while the exception's frames live."""
         assert self.plugin_dir is not None
-        if record["kind"] == "plugin.error":
-            exc = self._live_error(record)
-        else:
-            exc = _exception_for(record)
         if (record.get("error") or "").startswith("BdbQuit"):
             # The author typed q in pdb: the handler stopped there on purpose.
             line = Text(f"{record.get('plugin')}: debugger quit; the {record.get('phase')} was stopped", style.TIME)
@@ -55,25 +47,10 @@ class Failures:
             view = errors.from_record(record, self.plugin_dir)
         self._remember_error(view, record)
         self.screen.put(record, view)
-        if self.post_mortem and exc is not None and self.screen.on_loop() and self._debuggable(exc):
+        # --pdb stops in the phases docs/debugging.md lists; a failed task's panel gets its frames, no debugger.
+        if self.post_mortem and exc is not None and record.get("phase") != "task" and self.screen.on_loop() \
+                and self._debuggable(exc):
             post_mortem(self.stage, exc, self.plugin_dir)
-
-    def catch_live(self, event: Event, results: list[HandlerResult]) -> None:
-        """First bus observer: keep this dispatch's handler exceptions until the host has reported them."""
-        for result in results:
-            if result.error is not None:
-                self._live.append((result.plugin, result.handler_name, result.error))
-
-    def forget_live(self, event: Event, results: list[HandlerResult]) -> None:
-        """Last bus observer: let go of them (frames hold plugin instances; the leak check would notice)."""
-        if self._live:
-            self._live.clear()
-
-    def _live_error(self, record: Record) -> BaseException | None:
-        for plugin, handler, exc in self._live:
-            if plugin == record.get("plugin") and handler == record.get("handler"):
-                return exc
-        return None
 
     def _debuggable(self, exc: BaseException) -> bool:
         return self.plugin_dir is not None and bool(errors.plugin_tracebacks(exc.__traceback__, self.plugin_dir))
@@ -112,16 +89,5 @@ class Failures:
         finally:
             self.stage.come_back()
         if problem:
-            reporter.emit("command.error", command="o", error=problem)
+            reporter.emit("command.error", command="o", error=str(problem))
 
-
-def _exception_for(record: Record) -> BaseException | None:
-    """The exception behind a ``plugin.failed`` record: the one being handled while the host reports it."""
-    exc = sys.exc_info()[1]
-    problem = getattr(exc, "problem", None)  # the host wraps start failures; the plugin's exception is inside
-    inner = getattr(problem, "exception", None)
-    if isinstance(inner, BaseException):
-        exc = inner
-    if exc is None or type(exc).__name__ not in (record.get("error") or ""):
-        return None  # some other exception being handled further up: not this failure
-    return exc

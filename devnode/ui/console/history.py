@@ -12,7 +12,7 @@ from devnode.reporting import Record, json_text
 from devnode.ui.console import style
 from devnode.ui.console.authoring_lines import AUTHORING_RENDERERS
 from devnode.ui.console.table import status_details
-from devnode.ui.plain import format_record, preview, timings_text
+from devnode.ui.text import format_record, preview, timings_text
 
 KEYS = [
     ("r", "reload every plugin"),
