@@ -90,7 +90,8 @@ async def _lifecycle(config: NodeConfig, reverse: bool, timeout: float, node: No
     reporter.add_sink(records.append)
     with tempfile.TemporaryDirectory(prefix="devnode-check-") as tmp:
         throwaway = NodeConfig(**{**vars(config), "data_dir": tmp, "sqlite_db_path": str(Path(tmp) / "devnode.sqlite3"),
-                                  "db_path": str(Path(tmp) / "devnode.sqlite3"), "sources": dict(config.sources)})
+                                  "db_path": str(Path(tmp) / "devnode.sqlite3"), "sources": dict(config.sources),
+                                  "production_paths": {}})  # the throwaway dir is not the author's: no path notice
         session = NodeSession(throwaway, reporter, kind=node.kind, production=node.production, timeout=timeout)
         # A plugin stuck in an endless loop is interrupted after ``timeout`` instead of hanging the check.
         watchdog = Watchdog(reporter, Path(config.plugin_dir), interrupt_after=timeout)

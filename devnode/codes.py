@@ -100,6 +100,10 @@ class WarningCode(StrEnum):
     DATA_RECEIVED_NEVER_PUBLISHED = "data-received-never-published"
     COMPLIANCE_HISTORY_WEB3 = "compliance-history-web3"
     ERC20_NO_BYTECODE = "erc20-no-bytecode"
+    STANDIN_LIMIT = "standin-limit"
+    SIMULATED_PEERS = "simulated-peers"
+    RESOLVED_PATH = "resolved-path"
+    RECEIPT_NOT_AWAITED = "receipt-not-awaited"
     # a plugin hostile to devnode's boundaries (process_ownership.py, process_state.py, reload/, runtime.py, cli.py)
     ABANDONED = "abandoned"
     MODULE_REPLACED = "module-replaced"

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, MutableMapping
+import sys
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from devnode.envfile import EnvFileError, check_env_path, env_values, read_env_file
@@ -24,6 +26,14 @@ class ConfigError(DevnodeError):
 
 class ConfigurationError(Exception):
     """What production's NodeConfig.validate() raises (services/node.py:24)."""
+
+
+# Path settings devnode makes absolute (or derives from the data dir), with production's defaults (main.py:32-39).
+# Production hands plugins the value as configured, relative to where it runs: ``production_paths`` keeps it, and
+# the stand-in shows it to plugin code (devnode/node/config_paths.py) while devnode's own code reads the absolute path.
+PATH_DEFAULTS = {"db_path": "./data/nodedb", "sqlite_db_path": "./data/sqlite.db", "plugin_dir": "./plugins",
+                 "data_dir": "./data"}
+PathReadHook = Callable[["NodeConfig", str, FrameType], Any]  # (config, setting, reader's frame) -> value given
 
 
 @dataclass
@@ -49,6 +59,16 @@ class NodeConfig:
     exported_env: list[str] = field(default_factory=list, repr=False, compare=False)
     # Where each value came from, e.g. {"plugin_dir": "--plugin-dir", "p2p_port": ".env (/x/.env)"}
     sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # What production's load_config() would give for each PATH_DEFAULTS setting, and what answers a read of one.
+    production_paths: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    on_path_read: PathReadHook | None = field(default=None, repr=False, compare=False)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in PATH_DEFAULTS:
+            hook = object.__getattribute__(self, "on_path_read")
+            if hook is not None:
+                return hook(self, name, sys._getframe(1))
+        return object.__getattribute__(self, name)
 
     def source_of(self, name: str) -> str:
         return self.sources.get(name, "default")
@@ -127,6 +147,7 @@ def load_config(
         setattr(config, name, _convert(name, value, source))
         config.sources[name] = source
 
+    config.production_paths = _production_paths(raw)
     base = dotenv_path.parent if dotenv_path is not None else cwd
     # A path typed on the command line or set in the shell is relative to where devnode runs.
     config.plugin_dir = str(_absolute(config.plugin_dir, cwd if _typed_here(config, "plugin_dir") else base))
@@ -140,6 +161,21 @@ def load_config(
     if export_env and dotenv_path is not None:  # only once every value is valid: a refused config exports nothing
         config.exported_env = export_dotenv(dotenv_path, environ)
     return config
+
+
+def _production_paths(raw: Mapping[str, tuple[Any, str]]) -> dict[str, str]:
+    """What production's load_config() gives for each path setting devnode's value stands for.
+
+    ``--data-dir`` (and the database paths derived from it) is devnode's own choice for a run: no production
+    value stands for it. The plugin dir given on the command line stands for PLUGIN_DIR.
+    """
+    found = {}
+    for name, default in PATH_DEFAULTS.items():
+        value, source = raw.get(name, (default, "default"))
+        deciding = raw.get("data_dir", ("", "default"))[1] if source == "default" and name.endswith("db_path") else source
+        if name == "plugin_dir" or not (deciding.startswith("--") or "[tool.devnode]" in deciding):
+            found[name] = str(value) if source.startswith((".env", "environment variable")) else default
+    return found
 
 
 def export_dotenv(dotenv_path: Path, environ: Mapping[str, str]) -> list[str]:

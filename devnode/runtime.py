@@ -135,7 +135,7 @@ class Runtime:
             assert self.session.host is not None
             self.node, self.host = self.session.node, self.session.host
             self.command_context = CommandContext(
-                node=self.node, host=self.host, reporter=self.reporter, kind=self.session.kind, stop=self.request_stop,
+                node=self.node, host=self.host, reporter=self.reporter, stop=self.request_stop,
                 restart=None if self.options.headless else self.request_restart, start_task=self.start_task,
                 set_log_level=self.set_log_level,
             )

@@ -59,7 +59,7 @@ FLAGS = {  # the arguments after "run"
     "debounce-not-a-number": (["plugins", "--debounce", "soon"], '"soon" is not a whole number of milliseconds'),
     "debounce-zero": (["plugins", "--debounce", "0"], '"0" is out of range: give 1 to 60000 milliseconds'),
     "negative-timeout": (["plugins", "--timeout=-1"], '"-1" is out of range: give a number of seconds greater than 0'),
-    "zero-peers": (["plugins", "--peers", "0"], "between 1 and 1000 peers"),
+    "too-many-peers": (["plugins", "--peers", "1001"], "between 0 and 1000 peers"),
     "empty-peer-list": (["plugins", "--peers", ",,"], "names no peers"),
     "unknown-ui": (["plugins", "--ui", "fancy"], "invalid choice: 'fancy'"),
     "unknown-flag": (["plugins", "--turbo"], "unrecognized arguments: --turbo"),

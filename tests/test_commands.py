@@ -22,8 +22,7 @@ GREETER = """
 """
 
 
-def context(h: HostHarness, *, kind: str = "standin", restart: Callable[[str], None] | None = None
-            ) -> tuple[CommandContext, dict[str, list[Any]]]:
+def context(h: HostHarness, restart: Callable[[str], None] | None = None) -> tuple[CommandContext, dict[str, list[Any]]]:
     """A context over the harness's node and host; what the runtime would be asked to do is recorded."""
     asked: dict[str, list[Any]] = {"stop": [], "restart": [], "tasks": [], "levels": []}
 
@@ -31,7 +30,7 @@ def context(h: HostHarness, *, kind: str = "standin", restart: Callable[[str], N
         asked["tasks"].append(name)
         return asyncio.get_running_loop().create_task(coro, name=name)
 
-    ctx = CommandContext(node=h.node, host=h.host, reporter=h.reporter, kind=kind, stop=asked["stop"].append,
+    ctx = CommandContext(node=h.node, host=h.host, reporter=h.reporter, stop=asked["stop"].append,
                          restart=restart, start_task=start_task, set_log_level=asked["levels"].append)
     return ctx, asked
 
@@ -49,15 +48,6 @@ def test_commands_need_only_their_context(harness: Callable[..., HostHarness], p
     # No restart in this context (as in a headless run): the command says so, nothing else happens.
     assert "restart is for devnode run" in h.kinds("command.error")[-1]["error"]
     assert asked["stop"] == ["quit"] and asked["restart"] == []
-
-
-def test_stand_in_commands_are_refused_on_another_node_kind(harness: Callable[..., HostHarness]) -> None:
-    h = harness().start()
-    ctx, _ = context(h, kind="production")
-    for line in ("receive peer1 {}", "peer list", "transfer native peer1 1"):
-        h.run(execute(ctx, line))
-    errors = h.kinds("command.error")
-    assert len(errors) == 3 and all("drives the stand-in's simulated peers" in e["error"] for e in errors)
 
 
 def test_every_command_completes_through_the_table(harness: Callable[..., HostHarness], plugin_dir: Any) -> None:

@@ -7,6 +7,7 @@ local chain; without the checkout, the [production] extra or anvil they skip wit
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import shutil
 import socket
@@ -132,11 +133,33 @@ def test_devnode_run_hosts_the_bundled_plugins_in_production_and_reloads_on_save
         shared = proc.wait_for("event", after=mark, type="data.shared")
         assert {h["plugin"] for h in shared["handlers"]} >= {"audit_plugin", "example_plugin", "metrics_plugin"}
 
-        # The stand-in's simulated-peer commands say why they do not apply, and the node carries on.
+        # receive, transfer and peer go through production's own calls: its incoming-data path (decrypt,
+        # hash check, LevelDB, on_data_received), transfer_tokens on anvil, get_connected_peers.
         mark = proc.mark()
         proc.send('receive peer1 {"reading": 1}')
+        received = proc.wait_for("command.result", after=mark, command="receive")
+        assert received["result"]["data_hash"] == hashlib.sha256(b"{'reading': 1}").hexdigest()
+        heard = proc.wait_for("event", after=mark, type="data.received")
+        assert set(heard["data"]) == {"data_hash", "timestamp"} and "metrics_plugin" in {h["plugin"] for h in heard["handlers"]}
+        proc.send(f"transfer native {RECIPIENT} 5")
+        sent = proc.wait_for("command.result", after=mark, command="transfer")["result"]["tx_hash"]
+        receipt = wait_until(lambda: rpc(chain_url, "eth_getTransactionReceipt", ["0x" + sent.removeprefix("0x")]),
+                             timeout=20, what="the transfer's receipt")
+        assert int(receipt["status"], 16) == 1 and receipt["to"].lower() == RECIPIENT.lower()
+        proc.send("peer list")
+        assert isinstance(proc.wait_for("command.result", after=mark, command="peer")["result"]["peers"], list)
+        # What only the simulation can do says why, and the node carries on; a scenario step too.
+        proc.send("peer disconnect peer1")
         refused = proc.wait_for("command.error", after=mark)
-        assert "stand-in's simulated peers" in refused["error"] and "production-node.md" in refused["error"]
+        assert "simulated peers" in refused["error"] and "--node production" in refused["error"]
+        scenario = tmp_path / "on_production.toml"
+        scenario.write_text(f'[[step]]\nreceive = "peer2"\ndata = {{ reading = 2 }}\n\n[[step]]\ntransfer = "native"\n'
+                            f'to = "{RECIPIENT}"\namount = 1\n\n[[step]]\npeer_down = "peer3"\nfails = "simulated peers"\n'
+                            '\n[[step]]\nstatus = true\n\n[[step]]\nexpect = "network.stats_update"\n'
+                            'handled_by = "metrics_plugin"\n')
+        proc.send(f"scenario {scenario}")
+        finished = proc.wait_for("scenario.finished", after=mark, timeout=60)
+        assert finished["ok"] and finished["failed"] == 0, finished
 
         # Editing a plugin reloads it through the real watcher, inside production's node.
         example = plugins / "example_plugin.py"
@@ -204,6 +227,10 @@ def test_the_pytest_marker_hosts_plugins_in_production(devnode: DevNodeKit, tmp_
     assert plugin.shared[-1]["compliance_tx_hash"] == tx_hash and plugin.shared[-1]["recipient"] == RECIPIENT
     data_hash = plugin.shared[-1]["data_hash"]
     assert node.data_manager.get_data(data_hash) == "hello production"  # production's LevelDB, as a str
+    # devnode.receive works on production's node too: through its own _handle_incoming_data.
+    received = devnode.receive("peer1", {"reading": 1})
+    assert node.data_manager.get_data(received) == "{'reading': 1}"
+    assert devnode.events.of_type(events.EventType.DATA_RECEIVED)[-1].data["data_hash"] == received
 
     # Production's contracts/ERC20Token.json is found (not ./contracts of wherever devnode runs) and deployed
     # on anvil; as shipped its bytecode is "0x", so the new token has no code, exactly as in production.

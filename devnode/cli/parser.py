@@ -55,11 +55,11 @@ def _debug_endpoint(text: str) -> str:
 
 
 def _peers(text: str) -> list[str]:
-    """``--peers 5`` makes peer1..peer5; ``--peers alice,bob`` names them."""
+    """``--peers 5`` makes peer1..peer5; ``--peers alice,bob`` names them; ``--peers 0``: none, as production starts."""
     if text.isdigit():
         count = int(text)
-        if not 0 < count <= 1000:
-            raise argparse.ArgumentTypeError(f'"{text}": give between 1 and 1000 peers')
+        if not 0 <= count <= 1000:
+            raise argparse.ArgumentTypeError(f'"{text}": give between 0 and 1000 peers')
         return [f"peer{i}" for i in range(1, count + 1)]
     peers = [p.strip() for p in text.split(",") if p.strip()]
     if not peers:
@@ -74,7 +74,7 @@ def _node_options(parser: argparse.ArgumentParser) -> None:
     node.add_argument("--env-file", metavar="PATH", help="read configuration from this .env file (default: ./.env if present)")
     node.add_argument("--data-dir", metavar="DIR", help="where the node keeps its SQLite data and key (default: $DATA_DIR or ./data)")
     node.add_argument("--node-id", metavar="ID", help="this node's id (default: $NODE_ID or node1)")
-    node.add_argument("--peers", type=_peers, metavar="N|A,B", help="simulated peers: a count or comma-separated ids (default: $INITIAL_PEERS or peer1,peer2,peer3)")
+    node.add_argument("--peers", type=_peers, metavar="N|A,B", help="simulated peers: a count (0: none, as production starts) or comma-separated ids (default: $INITIAL_PEERS or peer1,peer2,peer3)")
     node.add_argument("--p2p-port", metavar="PORT", help="reported as config.p2p_port; devnode opens no socket "
                                                          "(--node production: its DHT's port, on 127.0.0.1 only)")
     kind = parser.add_argument_group("which node (docs/production-node.md)")

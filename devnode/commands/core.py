@@ -1,7 +1,7 @@
 """The command table: what a command is, what it may use of the node, running one line, completing one.
 
-A command gets a ``CommandContext``, not the runtime: the node, its host, the
-reporter, and the few runtime actions commands take (stop, restart, a
+A command gets a ``CommandContext``, not the runtime: the node (either kind),
+its host, the reporter, and the few runtime actions commands take (stop, restart, a
 background task, the plugins' log level). Each command parses its own
 arguments and either emits records through the reporter or raises
 ``CommandError`` with a message that quotes the bad input and shows the
@@ -32,10 +32,9 @@ class CommandError(DevnodeError):
 class CommandContext:
     """What a command may use of the running node, and nothing else of the runtime."""
 
-    node: Any  # devnode's DevNode or production's Node: commands use the services both have, or check kind
+    node: Any  # devnode's DevNode or production's Node (devnode/node/controls.py serves both)
     host: PluginHost
     reporter: Reporter
-    kind: str  # the node kind ("standin" or "production"), for the commands only the stand-in can serve
     stop: Callable[[str], None]  # shut the node down cleanly, for this reason
     restart: Callable[[str], None] | None  # start devnode again in place; None in a headless scenario/replay run
     start_task: Callable[[Coroutine[Any, Any, Any], str], asyncio.Task[Any]]  # cancelled when the node stops
@@ -58,8 +57,6 @@ class Command:
 
 # In the order ``help`` lists them: the order the group modules register theirs (commands/__init__.py).
 COMMANDS: dict[str, Command] = {}
-# Commands built on the stand-in's simulated network and chain (DevNode.receive, peers, node.address).
-STANDIN_ONLY = frozenset({"receive", "peer", "transfer"})
 
 
 def command(name: str, usage: str, summary: str, complete: Completer | None = None) -> Callable[[Handler], Handler]:
@@ -80,9 +77,6 @@ async def execute(ctx: CommandContext, line: str) -> None:
     try:
         if cmd is None:
             raise CommandError(f'unknown command "{name}"; type "help" for the list ({", ".join(COMMANDS)})')
-        if cmd.name in STANDIN_ONLY and ctx.kind != "standin":
-            raise CommandError(f'"{cmd.name}" drives the stand-in\'s simulated peers and chain; production\'s node '
-                               "has none (docs/production-node.md); use share, emit, status or the console instead")
         await cmd.run(ctx, rest.strip())
     except DevnodeError as exc:  # CommandError and devnode's own errors say what was expected
         ctx.reporter.emit("command.error", command=text, error=str(exc))

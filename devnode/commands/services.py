@@ -10,6 +10,8 @@ from devnode.commands.core import (CommandContext, CommandError, command, first_
                                    peer_names, split_first)
 from devnode.errors import DevnodeError
 from devnode.events import Event, EventType
+from devnode.node import controls
+from devnode.node.chain import InsufficientFunds
 from devnode.node.lookup import address_of, token_of  # shared with scenarios
 
 PEER_USAGE = "peer list | peer connect|disconnect PEER | peer set PEER latency=MS drop=RATE"
@@ -59,7 +61,7 @@ async def _share(ctx: CommandContext, rest: str) -> None:
 @command("receive", "receive PEER JSON", "make a simulated peer send data to this node", complete=_peers)
 async def _receive(ctx: CommandContext, rest: str) -> None:
     peer, _, data = name_and_json(rest, "receive PEER JSON", 'receive peer1 {"reading": 7}')
-    data_hash = await ctx.node.receive(peer, data)
+    data_hash = await controls.receive(ctx.node, peer, data)  # on production: its own incoming-data path
     ctx.reporter.emit("command.result", command="receive", result={"data_hash": data_hash, "sender": peer})
 
 
@@ -68,10 +70,17 @@ async def _receive(ctx: CommandContext, rest: str) -> None:
 async def _peer(ctx: CommandContext, rest: str) -> None:
     action, _, args = rest.partition(" ")
     args = args.strip()
-    network = ctx.node.p2p_network
+    node = ctx.node
+    if not controls.is_simulated(node) and (action in ("", "list") or action == "connect" and args):
+        # Production's node: its own peers (get_connected_peers) and connect_to_peer(URL).
+        if action == "connect":
+            await controls.connect(node, args)
+        ctx.reporter.emit("command.result", command="peer", result={"peers": controls.peer_list(node)})
+        return
     if action in ("", "list"):
         ctx.reporter.emit("peers", peers=peer_table(ctx))
     elif action in ("connect", "disconnect") and args and " " not in args:
+        network = controls.require_simulation(node, f"peer {action}")
         changed = await (network.connect_peer(args) if action == "connect" else network.disconnect_peer(args))
         peer = network.find_peer(args)
         assert peer is not None  # connect_peer/disconnect_peer raise PeerError for an unknown peer
@@ -80,7 +89,7 @@ async def _peer(ctx: CommandContext, rest: str) -> None:
     elif action == "set" and args:
         name, settings = split_first(args, PEER_USAGE)
         latency, drop = _link_settings(settings)
-        peer = network.set_conditions(name, latency_ms=latency, drop_rate=drop)
+        peer = controls.require_simulation(node, "peer set").set_conditions(name, latency_ms=latency, drop_rate=drop)
         ctx.reporter.emit("command.result", command="peer",
                           result={"peer": peer.node_id, "latency_ms": peer.latency_ms, "drop_rate": peer.drop_rate})
     else:
@@ -132,9 +141,10 @@ async def _transfer(ctx: CommandContext, rest: str) -> None:
     except ValueError:
         raise CommandError(f'AMOUNT "{amount_text}" is not a whole number; usage: {usage}') from None
     node = ctx.node
-    try:
-        tx = node.token_manager.transfer_tokens(token_of(node, token), node.address, address_of(node, to), amount)
-    except ValueError as exc:
+    try:  # production's transfer_tokens on either node, from the node's own account
+        tx = node.token_manager.transfer_tokens(token_of(node, token), controls.own_address(node),
+                                                address_of(node, to), amount)
+    except (ValueError, InsufficientFunds) as exc:
         raise CommandError(f"transfer failed: {exc}") from None
     ctx.reporter.emit("command.result", command="transfer", result={"tx_hash": tx})
 

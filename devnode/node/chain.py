@@ -57,8 +57,22 @@ def _spelled(address: object) -> object:
     return to_checksum_address(address) if is_address(address) else address
 
 
-class InsufficientFunds(ValueError):
-    """An account cannot cover the amount it is asked to send."""
+class InsufficientFunds(DevnodeError):
+    """An account cannot cover the amount it is asked to send.
+
+    Not a ValueError: production's node gets the chain's JSON-RPC refusal, a web3 ``Web3RPCError``
+    (an Exception, not a ValueError), so a plugin's ``except ValueError`` must not catch it here either.
+    """
+
+
+class TransactionNotMined(DevnodeError):
+    """What web3's ``TimeExhausted`` says: no receipt for the hash (an Exception, not a ValueError)."""
+
+
+# The chain's answer to a native transfer over the balance, as production sees it from anvil (web3 Web3RPCError).
+_RPC_INSUFFICIENT = "{'code': -32003, 'message': 'Insufficient funds for gas * price + value'}"
+RECEIPT_TIMEOUT = 120  # seconds: web3's wait_for_transaction_receipt default, which production uses
+GAS_PRICE = 2_000_000_000  # wei: what a fresh anvil reports as eth_gasPrice
 
 
 class StandInLimit(DevnodeError, AttributeError):
@@ -75,6 +89,12 @@ _NOT_CHECKSUM = ("web3.py only accepts checksum addresses. The software that gav
                  "instead. Or, if you must accept lower safety, use Web3.to_checksum_address(lower_case_address).")
 _BAD_CHECKSUM = ("Address has an invalid EIP-55 checksum. After looking up the address from the original source, "
                  "try again.")
+
+
+def _intrinsic_gas(data: object) -> int:
+    """What eth_estimateGas gives a plain call: 21000, plus 16 per non-zero and 4 per zero byte of data."""
+    raw = data.encode() if isinstance(data, str) else bytes(data) if isinstance(data, (bytes, bytearray)) else b""
+    return 21_000 + sum(16 if byte else 4 for byte in raw)
 
 
 def address_for(name: str) -> str:
@@ -196,6 +216,14 @@ class LocalChain(Tracked):
 
     @property
     def w3(self) -> Any:
+        # Also a warning: `hasattr(chain, "w3")` or `getattr(chain, "w3", None)` would swallow the error unseen.
+        self.notices.note(
+            "standin-limit",
+            "read node.blockchain_interface.w3, which the stand-in node cannot offer (the read raised "
+            "AttributeError; run devnode with --node production for a real web3)",
+            "w3 is a web3.Web3 connected to BLOCKCHAIN_URL once connect() ran "
+            "(blockchain/evm_blockchain_interface.py:17-20)",
+        )
         raise StandInLimit(
             "node.blockchain_interface.w3 is a web3.Web3 object in production; the stand-in node has no web3 "
             "chain behind it. Use the interface's methods (get_balance, send_transaction, call_contract_function) "
@@ -223,7 +251,11 @@ class LocalChain(Tracked):
         return self._mint(NATIVE, check_address(address, strict=False), check_amount(amount))
 
     def send_transaction(self, transaction: dict[str, Any]) -> str:
-        """Move ``value`` from ``from`` (default: the node) to ``to``; returns the transaction hash."""
+        """Move ``value`` from ``from`` (default: the node) to ``to``; returns the transaction hash.
+
+        As production does, fills in the caller's dict the ``nonce``, ``gas`` and ``gasPrice`` it lacks
+        (blockchain/evm_blockchain_interface.py:29-41); the stand-in charges no gas.
+        """
         tx = transaction
         if not isinstance(tx, dict) or "to" not in tx:
             raise ValueError(f"transaction must be a dict with 'to' (and 'from', 'value'), got {tx!r}")
@@ -231,6 +263,12 @@ class LocalChain(Tracked):
         self._signed_by_node(sender)
         to = check_address(tx["to"], "to")
         value = check_amount(tx.get("value", 0), "value")
+        if "nonce" not in tx:
+            tx["nonce"] = self.store.sent_count(self.account.address.lower())  # production: the node's own count
+        if "gas" not in tx:
+            tx["gas"] = _intrinsic_gas(tx.get("data"))
+        if "gasPrice" not in tx and "maxFeePerGas" not in tx:
+            tx["gasPrice"] = GAS_PRICE
         with self.store.atomic():
             self._move(NATIVE, sender, to, value)
             return self._record({**tx, "from": sender, "to": to, "value": value, "kind": "transfer"})
@@ -239,10 +277,24 @@ class LocalChain(Tracked):
         return self.store.get_transaction(tx_key(tx_hash))
 
     def wait_for_receipt(self, tx_hash: str) -> dict[str, Any]:
-        """A receipt like production's; local transactions are mined at once."""
+        """A receipt like production's; local transactions are mined at once.
+
+        A hash the chain never saw raises what web3 raises after production's 120 s wait, at once: nothing
+        could mine it later (every transaction here is mined as it is sent).
+        """
         tx = self.get_transaction(tx_hash)
         if tx is None:
-            raise ValueError(f"Transaction {tx_hash!r} is not in the chain (the stand-in mines every transaction at once)")
+            self.notices.note(
+                "receipt-not-awaited",
+                "wait_for_receipt() got a hash this chain never saw and raised at once",
+                f"wait_for_receipt is synchronous (blockchain/evm_blockchain_interface.py:43-45): web3 polls for "
+                f"{RECEIPT_TIMEOUT} s, blocking the node's event loop, then raises TimeExhausted",
+            )
+            raise TransactionNotMined(
+                f"Transaction HexBytes('0x{tx_key(tx_hash)}') is not in the chain after {RECEIPT_TIMEOUT} seconds "
+                "(devnode: the stand-in mines every transaction as it is sent, so it answers at once; "
+                "wait only for hashes send_transaction returned)"
+            )
         gas = 21_000 if tx.get("kind") == "transfer" and not tx.get("data") else 50_000
         return {"transactionHash": tx["hash"], "blockNumber": tx["blockNumber"], "status": tx["status"],
                 "from": _spelled(tx.get("from")), "to": _spelled(tx.get("to")),
@@ -369,7 +421,9 @@ class LocalChain(Tracked):
         balance = self.store.balance(sender, asset)
         if balance < amount:
             symbol = "native" if asset == NATIVE else self.store.contracts()[asset]["symbol"]
-            raise InsufficientFunds(f"insufficient {symbol} balance: {_spelled(sender)} has {balance}, needs {amount}")
+            detail = f"insufficient {symbol} balance: {_spelled(sender)} has {balance}, needs {amount}"
+            # A native transfer: production gets the chain's own refusal first; devnode's detail follows it.
+            raise InsufficientFunds(f"{_RPC_INSUFFICIENT} (devnode: {detail})" if asset == NATIVE else detail)
         self.store.set_balance(sender, asset, balance - amount)
         # Read after the debit so a self-transfer nets to zero.
         self.store.set_balance(to, asset, self.store.balance(to, asset) + amount)

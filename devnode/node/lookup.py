@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from devnode.errors import DevnodeError
+from devnode.node.controls import is_simulated
 
 
 class UnknownNameError(DevnodeError):
@@ -16,10 +17,14 @@ def address_of(node: Any, name: str) -> str:
     if name.startswith("0x"):
         return name
     if name in (node.config.node_id, "me", "node"):
-        return node.address  # type: ignore[no-any-return]
-    peer = node.p2p_network.find_peer(name)
+        return str(node.blockchain_interface.account.address)  # production's node has no node.address
+    network = node.p2p_network
+    if not is_simulated(node):  # production's node: its peers are hosts, with no account
+        raise UnknownNameError(f'"{name}" is not an 0x address; production\'s node has no simulated peers to name '
+                               "(give an address, or me for the node's own)")
+    peer = network.find_peer(name)
     if peer is None:
-        known = ", ".join(node.p2p_network.peers)
+        known = ", ".join(network.peers)
         raise UnknownNameError(f'"{name}" is neither an 0x address nor a known peer ({known})')
     return peer.address  # type: ignore[no-any-return]
 

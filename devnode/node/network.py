@@ -22,14 +22,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
 from devnode.errors import DevnodeError
 from devnode.node.chain import address_for
+from devnode.node.notices import Notices, is_plugin_file
 from devnode.node.storage import Store
 from devnode.node.tracked import Tracked
 
@@ -126,9 +129,10 @@ class P2PNetwork(Tracked):
 
     def __init__(
         self, store: Store, node_id: str, peers: list[str] | None, port: int, seed: int = 0,
-        data_dir: str | None = None,
+        data_dir: str | None = None, notices: Notices | None = None, default_peers: bool = True,
     ) -> None:
         self.store = store
+        self.notices = notices or Notices()
         self.node: Any = None  # the node, set by it (production: P2PNetwork(node, ...))
         self.node_id = node_id
         self.port = port
@@ -140,7 +144,10 @@ class P2PNetwork(Tracked):
         self._rng = random.Random(seed)
         self._counters = {"sent": 0, "received": 0, "dropped": 0}
         self._state = {"running": False}
-        for spec in self.bootstrap_peers or DEFAULT_PEERS:
+        # No peer named: peer1..peer3, made up by devnode (production starts with none) unless not ``default_peers``.
+        made_up = DEFAULT_PEERS if default_peers and not self.bootstrap_peers else []
+        self.made_up = [self._add(spec).node_id for spec in made_up]
+        for spec in self.bootstrap_peers:
             self._add(spec)
 
     # -- production API ------------------------------------------------------
@@ -197,13 +204,16 @@ class P2PNetwork(Tracked):
 
     def get_connected_peers(self) -> list[dict[str, Any]]:
         """Every known peer with production's keys, most recently seen first."""
-        return sorted((p.info() for p in self.peers.values()), key=lambda p: -p["last_seen"])
+        self._note_made_up_peers(sys._getframe(1))
+        return self._peer_infos()
 
     def get_healthy_peers(self) -> list[dict[str, Any]]:
-        return [p for p in self.get_connected_peers() if p["healthy"]]
+        self._note_made_up_peers(sys._getframe(1))
+        return [p for p in self._peer_infos() if p["healthy"]]
 
     def get_network_stats(self) -> dict[str, Any]:
-        peers = self.get_connected_peers()
+        self._note_made_up_peers(sys._getframe(1))
+        peers = self._peer_infos()
         healthy = [p for p in peers if p["healthy"]]
         return {
             "total_peers": len(peers),
@@ -285,6 +295,22 @@ class P2PNetwork(Tracked):
         }
 
     # -- internals -----------------------------------------------------------
+    def _peer_infos(self) -> list[dict[str, Any]]:
+        return sorted((p.info() for p in self.peers.values()), key=lambda p: -p["last_seen"])
+
+    def _note_made_up_peers(self, caller: FrameType) -> None:
+        """A plugin sees peers production would not have: say so once (devnode's own status updates say nothing)."""
+        made_up = [name for name in self.made_up if name in self.peers]
+        if made_up and is_plugin_file(caller.f_code.co_filename):
+            self.notices.note(
+                "simulated-peers",
+                f"listed the stand-in's simulated peers {', '.join(made_up)}; start devnode with --peers 0 for "
+                "none, or --peers N|A,B (INITIAL_PEERS) to choose them",
+                "P2PNetwork starts with no peer (network/p2p_network.py:57): get_connected_peers(), "
+                "get_healthy_peers() and get_network_stats() count only the peers it has reached through "
+                "INITIAL_PEERS, the DHT or connect_to_peer() (network/p2p_network.py:499-529)",
+            )
+
     def _started(self) -> None:
         if self.server is None:
             raise RuntimeError("P2P network not started")

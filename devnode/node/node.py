@@ -27,6 +27,7 @@ from devnode.events import Event, EventBus, EventType
 from devnode.node.authorization import AuthorizationModule, open_auth_db
 from devnode.node.chain import LocalChain, StandInLimit, address_for
 from devnode.node.compliance import ComplianceManager
+from devnode.node.config_paths import show_production_paths
 from devnode.node.crypto import KEY_FILENAME, key_file_problems, load_or_create_key
 from devnode.node.data_manager import DataManager
 from devnode.node.keys import KeyManager
@@ -73,6 +74,7 @@ class DevNode(Tracked):
         self.parity_notices = Notices()
         self.event_bus = event_bus or EventBus()
         self.event_bus.parity = self.parity_notices
+        show_production_paths(config, self.parity_notices)  # plugins see PLUGIN_DIR, DATA_DIR as production gives them
         # The key first: a key file devnode cannot use stops it before the database is opened (and written).
         self._key = load_or_create_key(data_dir)  # kept: put back if the data dir vanishes while running
         self.key_manager = KeyManager(data_dir, self._key)
@@ -99,8 +101,10 @@ class DevNode(Tracked):
         self.payment_processor = PaymentProcessor(self.blockchain_interface, self.token_manager)
         self.compliance_manager = ComplianceManager(self.blockchain_interface)
         self.authorization_module = AuthorizationModule(self.db_connection)
+        # `--peers 0` (an empty list typed on the command line): no peer at all, as production starts.
         self.p2p_network = P2PNetwork(self.store, config.node_id, config.initial_peers, config.p2p_port,
-                                      data_dir=config.data_dir)
+                                      data_dir=config.data_dir, notices=self.parity_notices,
+                                      default_peers=not config.source_of("initial_peers").startswith("--"))
         self.p2p_network.node = self
         self.plugin_manager: Any = None  # the PluginHost, attached by whoever runs the node
         self.internal_api = NotRunning("node.internal_api", "production's internal HTTP API (api/internal_api.py)")

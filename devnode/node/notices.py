@@ -46,12 +46,17 @@ class Notice:
 Sink = Callable[[Notice], None]
 
 
+def is_plugin_file(name: str) -> bool:
+    """Whether code from file ``name`` is the author's: neither devnode's, nor the standard library's or a package's."""
+    return not name.startswith(_SKIPPED) and not name.startswith("<")
+
+
 def plugin_site(frame: types.FrameType | None = None) -> tuple[str | None, int | None]:
     """(file, line) of the innermost frame that is neither devnode's nor the standard library's."""
     frame = frame or sys._getframe(1)
     while frame is not None:
         name = frame.f_code.co_filename
-        if not name.startswith(_SKIPPED) and not name.startswith("<"):
+        if is_plugin_file(name):
             return name, frame.f_lineno
         frame = frame.f_back
     return None, None

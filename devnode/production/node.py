@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from devnode.config import NodeConfig
 from devnode.errors import DevnodeError
+from devnode.node.notices import Notices
 from devnode.node.tracked import Tracked
 from devnode.ownership import current_ledger
 from devnode.production.chain import ChainError, ChainHandle, start_chain
@@ -134,6 +135,10 @@ class ProductionBackend:
                 where=self.checkout.source_line("services/authorisation.py", "def authorize_transfer"),
                 call=self.checkout.source_line("services/node.py", "authorize_transfer("))))
         setattr(sys.modules[type(node.p2p_network).__module__], "Server", _loopback_server())
+        # Where devnode's bus differs from production's (a handler's SystemExit, dispatch order, never-published
+        # types) the author is told on this node too: the host reports these notices as on the stand-in.
+        node.parity_notices = Notices()
+        node.event_bus.parity = node.parity_notices
         for name in SERVICES:
             _track(getattr(node, name), f"node.{name}")
         _track(node, "node")

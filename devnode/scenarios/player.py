@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devnode.events import Event, EventBus
+from devnode.node import controls
 from devnode.node.lookup import address_of, token_of
 from devnode.reporting import Reporter
 from devnode.scenarios.expect import EventLog, check_event, check_plugin
@@ -90,12 +91,15 @@ class ScenarioPlayer:
         return result
 
     async def _prepare(self, scenario: Scenario) -> None:
-        network = self.node.p2p_network
-        for peer in scenario.peers:
-            if network.find_peer(peer) is None:
-                network.add_peer(peer)
-        if scenario.seed is not None:
-            network.reseed(scenario.seed)
+        # The stand-in's simulated peers and their drops; production's node has neither (there a peer's name
+        # is only the label of what it sends, and peer_down/peer_set steps fail saying why).
+        if controls.is_simulated(self.node):
+            network = self.node.p2p_network
+            for peer in scenario.peers:
+                if network.find_peer(peer) is None:
+                    network.add_peer(peer)
+            if scenario.seed is not None:
+                network.reseed(scenario.seed)
         await self.bus.drain()
 
     def _report(self, scenario: Scenario, outcome: StepOutcome) -> None:
@@ -151,28 +155,29 @@ class ScenarioPlayer:
         return {"compliance_tx_hash": await self.node.share_data(text, recipient, **payment)}
 
     async def _receive(self, step: Step) -> Any:
-        return {"data_hash": await self.node.receive(step.value, copy.deepcopy(step.get("data")))}
+        return {"data_hash": await controls.receive(self.node, step.value, copy.deepcopy(step.get("data")))}
 
     async def _transfer(self, step: Step) -> Any:
         node = self.node
-        source = address_of(node, step.get("from")) if step.get("from") else node.address
+        source = address_of(node, step.get("from")) if step.get("from") else controls.own_address(node)
         to = address_of(node, step.get("to"))
         tx = node.token_manager.transfer_tokens(token_of(node, step.value), source, to, step.get("amount"))
         return {"tx_hash": tx}
 
     async def _status(self, step: Step) -> Any:
         if step.value:
-            await self.node.publish_status()
+            await controls.publish_status(self.node)
         return None
 
     async def _peer_up(self, step: Step) -> Any:
-        return {"changed": await self.node.p2p_network.connect_peer(step.value)}
+        return {"changed": await controls.connect(self.node, step.value)}  # on production: connect_to_peer(URL)
 
     async def _peer_down(self, step: Step) -> Any:
-        return {"changed": await self.node.p2p_network.disconnect_peer(step.value)}
+        return {"changed": await controls.require_simulation(self.node, "peer_down").disconnect_peer(step.value)}
 
     async def _peer_set(self, step: Step) -> Any:
-        peer = self.node.p2p_network.set_conditions(step.value, step.get("latency_ms"), step.get("drop"))
+        network = controls.require_simulation(self.node, "peer_set")
+        peer = network.set_conditions(step.value, step.get("latency_ms"), step.get("drop"))
         return {"latency_ms": peer.latency_ms, "drop_rate": peer.drop_rate}
 
     async def _wait(self, step: Step) -> Any:

@@ -23,6 +23,7 @@ from devnode.events import Event, EventType
 from devnode.host import parity
 from devnode.host.host import PluginHost
 from devnode.host.naming import candidate_modules
+from devnode.node import controls
 from devnode.production.node import Authorize, ProductionOptions
 from devnode.reporting import Record, Reporter
 from devnode.session import NodeKind, NodeSession
@@ -278,7 +279,8 @@ class DevNodeKit:
         return await self.acall(self.node.share_data, data, recipient, check=check, **kwargs)  # type: ignore[no-any-return]
 
     async def areceive(self, peer: str, data: Any, *, check: bool = True) -> str:
-        return await self.acall(self.node.receive, peer, data, check=check)  # type: ignore[no-any-return]
+        # On production's node through its own incoming-data path (devnode/node/controls.py).
+        return await self.acall(controls.receive, self.node, peer, data, check=check)  # type: ignore[no-any-return]
 
     async def acall(self, fn: Callable[..., Any], *args: Any, check: bool = True, **kwargs: Any) -> Any:
         async def body() -> Any:

@@ -453,6 +453,20 @@ async def config_environment_wins(ctx: Any) -> Any:
     return os.environ.get("PROBE_OVERRIDDEN")
 
 
+@probe("config.paths")
+async def config_paths(ctx: Any) -> Any:
+    """The path settings a plugin reads from node.config (the .env gives DATA_DIR, DB_PATH, SQLITE_DB_PATH as ./...)."""
+    c = ctx.node.config
+    here = {str(ctx.workdir.resolve()), str(ctx.workdir)}
+    shown = {}
+    for name in ("plugin_dir", "data_dir", "db_path", "sqlite_db_path"):
+        value = str(getattr(c, name))
+        for path in here:
+            value = value.replace(path, "<cwd>")
+        shown[name] = value
+    return shown
+
+
 CONFIG_FIELDS = ["blockchain_type", "blockchain_url", "private_key", "native_token_address", "db_path",
                  "sqlite_db_path", "p2p_port", "plugin_dir", "node_id", "node_signature", "initial_peers", "data_dir"]
 
@@ -640,6 +654,22 @@ async def chain_receipt(ctx: Any) -> Any:
     receipt = chain.wait_for_receipt(tx_hash)
     return {"status": describe(receipt["status"]), "status_ok": receipt["status"] == 1,
             "has": sorted(k for k in ("blockNumber", "transactionHash", "gasUsed", "from", "to") if k in receipt)}
+
+
+@probe("chain.send_transaction_fills_the_dict")
+async def chain_send_fills(ctx: Any) -> Any:
+    """Production fills the caller's dict with the nonce, gas and gas price it lacks."""
+    tx = {"from": own(ctx), "to": ctx.receiver, "value": 1}
+    sent = await outcome(ctx.node.blockchain_interface.send_transaction, tx)
+    await mined(ctx)
+    return {"send": sent, "filled": describe({k: v for k, v in tx.items() if k not in ("from", "to", "value")})}
+
+
+@probe("tokens.transfer_over_balance")
+async def tokens_transfer_over_balance(ctx: Any) -> Any:
+    """A native transfer of more than the node has: the chain refuses it (not a ValueError in production)."""
+    await mined(ctx)
+    return await outcome(ctx.node.token_manager.transfer_tokens, native(ctx), own(ctx), ctx.receiver, 10**30)
 
 
 @probe("chain.deploy_contract")

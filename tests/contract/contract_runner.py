@@ -323,7 +323,12 @@ async def _devnode_probes(box: dict[str, Any]) -> None:
 
 
 def _standin_defaults(cwd: Path) -> dict[str, Any]:
+    """The defaults as a plugin reads them from node.config (the stand-in shows production's path values)."""
     from devnode.config import load_config
+    from devnode.node.config_paths import show_production_paths
+    from devnode.node.notices import Notices
 
-    config = load_config(environ={}, cwd=cwd, require_plugin_dir=False)
-    return config_fields(config, cwd)
+    with bare_environment(cwd):
+        config = load_config(environ={}, cwd=cwd, require_plugin_dir=False)
+        show_production_paths(config, Notices())
+        return config_fields(config, cwd)

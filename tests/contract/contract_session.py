@@ -30,8 +30,9 @@ RECEIVERS = {  # each side pays its own receiver: two sides share one chain
 }
 SIDES: tuple[str, ...] = ("production", "standin", "production-backed")
 ACCOUNT = {"production": 0, "standin": 1, "production-backed": 2}  # and signs with its own account (nonces)
-# The production-backed node reads its settings as the stand-in does (compared there), so defaults are not compared.
-BACKED_NOT_COMPARED = ("config.default.",)
+# The production-backed node reads its settings as the stand-in does (compared there), so defaults and
+# paths are not compared.
+BACKED_NOT_COMPARED = ("config.default.", "config.paths")
 
 
 @dataclass
