@@ -91,7 +91,7 @@ class WarningCode(StrEnum):
     PRODUCTION_CHAIN = "production-chain"
     ENV_INVALID = "env-invalid"
     DEBUG_ADAPTER_EXPOSED = "debug-adapter-exposed"
-    # the stand-in does what production intends or deliberately differs (events.py, node/, host/parity.py)
+    # the stand-in does what production intends or deliberately differs (bus/, node/, host/parity.py)
     INITIALIZE_RAISES = "initialize-raises"
     HANDLER_EXIT = "handler-exit"
     DISPATCH_ORDER = "dispatch-order"
@@ -104,6 +104,7 @@ class WarningCode(StrEnum):
     SIMULATED_PEERS = "simulated-peers"
     RESOLVED_PATH = "resolved-path"
     RECEIPT_NOT_AWAITED = "receipt-not-awaited"
+    SUBSCRIBE_NOT_EVENT_TYPE = "subscribe-not-event-type"
     # a plugin hostile to devnode's boundaries (process_ownership.py, process_state.py, reload/, runtime.py, cli.py)
     ABANDONED = "abandoned"
     MODULE_REPLACED = "module-replaced"

@@ -17,7 +17,7 @@ from devnode.codes import WarningCode
 from devnode.command_feed import CommandFeed, private_stream
 from devnode.commands import CommandContext, execute
 from devnode.config import NodeConfig
-from devnode.events import Event, EventType, HandlerResult
+from devnode.bus import Event, EventType, HandlerResult
 from devnode.host.host import PluginHost
 from devnode.interrupts import Interrupts
 from devnode.paused import exclude_pauses

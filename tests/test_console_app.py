@@ -18,7 +18,7 @@ from rich.console import Console
 
 from conftest import async_wait_until, clean_env, write_plugin
 from devnode.config import NodeConfig
-from devnode.events import Event, EventType
+from devnode.bus import Event, EventType
 from devnode.reporting import Record
 from devnode.runtime import RunOptions, Runtime
 from devnode.ui.console import RichConsole

@@ -228,7 +228,7 @@ def test_version_and_help_import_neither_the_node_nor_asyncio() -> None:
         "        main(argv)\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "heavy = ['asyncio', 'cryptography', 'sqlite3', 'dotenv', 'importlib.metadata', 'devnode.events',\n"
+        "heavy = ['asyncio', 'cryptography', 'sqlite3', 'dotenv', 'importlib.metadata', 'devnode.bus',\n"
         "         'devnode.node.node', 'devnode.config', 'anyio']\n"
         "print('LOADED', [m for m in heavy if m in sys.modules])\n"
     )
@@ -239,7 +239,7 @@ def test_version_and_help_import_neither_the_node_nor_asyncio() -> None:
 def test_the_public_names_still_import_from_devnode() -> None:
     import devnode
     from devnode import DevNode, Event, EventBus, EventType, NodeConfig, __version__, load_config
-    from devnode.events import EventType as Direct
+    from devnode.bus import EventType as Direct
 
     assert EventType is Direct and callable(load_config) and isinstance(__version__, str)
     assert {DevNode.__name__, Event.__name__, EventBus.__name__, NodeConfig.__name__} == {

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from conftest import write_plugin
-from devnode.events import Event, EventBus, EventType
+from devnode.bus import Event, EventBus, EventType
 from devnode.paused import CLOCK, exclude_pauses
 from devnode.reporting import Reporter
 from devnode.runtime import Runtime

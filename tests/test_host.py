@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from conftest import HostHarness, write_plugin
-from devnode.events import Event, EventType
+from devnode.bus import Event, EventType
 from devnode.host.naming import candidate_modules, expected_class_name, is_candidate
 
 GUIDE = Path(__file__).parent / "guide_plugins"  # verbatim copies of the guide's code blocks

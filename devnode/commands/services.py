@@ -9,7 +9,7 @@ from typing import Any
 from devnode.commands.core import (CommandContext, CommandError, command, first_argument, name_and_json, parse_json,
                                    peer_names, split_first)
 from devnode.errors import DevnodeError
-from devnode.events import Event, EventType
+from devnode.bus import Event, EventType
 from devnode.node import controls
 from devnode.node.chain import InsufficientFunds
 from devnode.node.lookup import address_of, token_of  # shared with scenarios

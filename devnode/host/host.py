@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from devnode import safe
+from devnode.bus import EventBus, Hold
 from devnode.codes import WarningCode
-from devnode.events import Event, EventBus
 from devnode.host import contract, dependencies, parity
 from devnode.host.diagnostics import PluginLookupError, PluginProblem, diagnose, drop_frames
 from devnode.host.file_reads import recording_reads
@@ -84,7 +84,7 @@ class PluginSlot:
     handled_before: int = 0  # events handled by earlier versions
     errors_before: int = 0
     warned: set[str] = field(default_factory=set)
-    held: list[Event] | None = None
+    held: Hold | None = None  # a hold that spans two steps (lifted for a restack, ended by _restack)
     files_read: set[Path] = field(default_factory=set)  # data files read while loading
 
     @property
@@ -351,11 +351,10 @@ class PluginHost:
             self._note_once(slot, "warning", warning.message, **warning.to_record())
 
         # 2-5. hold events, retire the old version, start the new one (or bring the old back)
-        self._hold(slot)
         old_module, old_class = slot.module, type(slot.instance) if was_serving else None
         carried: Any = MISSING
         restack: list[tuple[str, Any]] = []
-        try:
+        async with self.bus.holding(name):
             if was_serving:
                 carried = await self._save_state(slot)
                 restack = await self._lift_stacked(slot)
@@ -375,8 +374,6 @@ class PluginHost:
             finally:
                 for other, state in restack:
                     await self._restack(other, state)
-        finally:
-            self._release(slot)
 
         slot.module, slot.state, slot.problem = module, PluginState.ACTIVE, None
         slot.last_change = time.time()
@@ -426,7 +423,7 @@ class PluginHost:
     async def _start_instance(
         self, slot: PluginSlot, module: types.ModuleType, cls: type, carried: Any, timings: dict[str, float]
     ) -> None:
-        ledger = Ledger(slot.name, gate=slot.held, on_task_error=self.run_errors.task_failed)
+        ledger = Ledger(slot.name, on_task_error=self.run_errors.task_failed)
         slot.ledger, slot.instance = ledger, None
         token = set_current(ledger)
         snapshot = StateSnapshot(self.node, plugin_modules=True)
@@ -498,15 +495,12 @@ class PluginHost:
         if slot is None:
             return False
         if slot.serving:
-            self._hold(slot)
-            try:
+            async with self.bus.holding(name):
                 restack = await self._lift_stacked(slot)
                 old_class = type(slot.instance)
                 await self._shutdown_instance(slot, reason)
                 for other, state in restack:
                     await self._restack(other, state)
-            finally:
-                self._release(slot)
             if self.check_leaks:
                 self.leaks.expect_freed(name, old_class)
         was_serving = slot.state in (PluginState.ACTIVE, PluginState.FAILED_RUNNING_PREVIOUS)
@@ -669,7 +663,7 @@ class PluginHost:
             if any(p.target is q.target and p.name == q.name and p.old is q.new for p in other.ledger.patches for q in mine):
                 lifted.extend(await self._lift_stacked(other))
                 state = await self._save_state(other)
-                self._hold(other)
+                other.held = self.bus.holding(other.name).start()  # ended by _restack
                 await self._shutdown_instance(other, reason="restack")
                 lifted.append((other.name, state))
         return lifted
@@ -686,38 +680,9 @@ class PluginHost:
             self.reporter.emit("warning", code=WarningCode.RESTACK_FAILED, plugin=name,
                                message=f"{name} could not be restarted on top of the reloaded wrapper: {exc}")
         finally:
-            self._release(slot)
-
-    # -- event hold ------------------------------------------------------------------
-    def _hold(self, slot: PluginSlot) -> None:
-        if slot.held is None:
-            slot.held = []
-        if slot.ledger is not None:
-            slot.ledger.gate = slot.held
-        self.bus.hold(slot.name, slot.held)  # also what arrives while no handler of it is subscribed
-
-    def _release(self, slot: PluginSlot) -> None:
-        self.bus.release(slot.name)
-        held, slot.held = slot.held, None
-        if slot.ledger is not None:
-            slot.ledger.gate = None
-        if held and slot.ledger is not None:
-
-            async def deliver() -> None:
-                for event in held:
-                    # Whichever version serves when the event's turn comes: a handler may await,
-                    # and the plugin may be swapped again meanwhile.
-                    ledger = slot.ledger
-                    if ledger is None:
-                        return
-                    if ledger.gate is not None:
-                        ledger.gate.append(event)
-                    else:
-                        await self.bus.deliver(event, ledger)
-
-            task = asyncio.get_running_loop().create_task(deliver(), context=contextvars.Context())  # owned by no plugin
-            self._deliveries.add(task)
-            task.add_done_callback(self._deliveries.discard)
+            held, slot.held = slot.held, None
+            if held is not None:
+                held.end()
 
     # -- reporting ---------------------------------------------------------------
     def _failed(self, slot: PluginSlot, problem: PluginProblem, trigger: Sequence[str] | None, bring_back: bool = False) -> None:

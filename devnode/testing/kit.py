@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from devnode.config import NodeConfig
 from devnode.errors import DevnodeError
-from devnode.events import Event, EventType
+from devnode.bus import Event, EventType
 from devnode.host import parity
 from devnode.host.host import PluginHost
 from devnode.host.naming import candidate_modules
