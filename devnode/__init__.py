@@ -14,15 +14,15 @@ from devnode._version import __version__
 
 if TYPE_CHECKING:
     from devnode.config import NodeConfig, load_config
-    from devnode.events import Event, EventBus, EventType
+    from devnode.bus import Event, EventBus, EventType
     from devnode.node.node import DevNode
 
 # public name -> the module defining it
 _LAZY = {
     "DevNode": "devnode.node.node",
-    "Event": "devnode.events",
-    "EventBus": "devnode.events",
-    "EventType": "devnode.events",
+    "Event": "devnode.bus.api",
+    "EventBus": "devnode.bus.api",
+    "EventType": "devnode.bus.api",
     "NodeConfig": "devnode.config",
     "load_config": "devnode.config",
 }

@@ -58,12 +58,12 @@ class RecordKind(StrEnum):
 class WarningCode(StrEnum):
     """The ``code`` of each ``warning`` record (docs/troubleshooting.md#warnings)."""
 
-    # what a plugin left behind at shutdown or unload (host/host.py)
+    # what a plugin left behind at shutdown or unload (host/sweep.py, host/host.py)
     CLEANUP = "cleanup"
     THREAD_LEFT_RUNNING = "thread-left-running"
     PATCH_OVERWRITTEN = "patch-overwritten"
     LEAK = "leak"
-    # a reload that could not be carried out in full (host/host.py, reload/)
+    # a reload that could not be carried out in full (host/swap.py, host/host.py, reload/)
     RESTORE_FAILED = "restore-failed"
     RESTACK_FAILED = "restack-failed"
     SAVE_STATE_FAILED = "save-state-failed"
@@ -91,7 +91,7 @@ class WarningCode(StrEnum):
     PRODUCTION_CHAIN = "production-chain"
     ENV_INVALID = "env-invalid"
     DEBUG_ADAPTER_EXPOSED = "debug-adapter-exposed"
-    # the stand-in does what production intends or deliberately differs (events.py, node/, host/parity.py)
+    # the stand-in does what production intends or deliberately differs (bus/, node/, host/parity.py)
     INITIALIZE_RAISES = "initialize-raises"
     HANDLER_EXIT = "handler-exit"
     DISPATCH_ORDER = "dispatch-order"
@@ -104,6 +104,7 @@ class WarningCode(StrEnum):
     SIMULATED_PEERS = "simulated-peers"
     RESOLVED_PATH = "resolved-path"
     RECEIPT_NOT_AWAITED = "receipt-not-awaited"
+    SUBSCRIBE_NOT_EVENT_TYPE = "subscribe-not-event-type"
     # a plugin hostile to devnode's boundaries (process_ownership.py, process_state.py, reload/, runtime.py, cli.py)
     ABANDONED = "abandoned"
     MODULE_REPLACED = "module-replaced"

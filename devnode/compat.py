@@ -2,7 +2,8 @@
 
 Plugins written for the node import ``from dashboard.event_bus import EventType``
 (or ``from dashboard import EventType, Event, EventBus``, which production's
-``dashboard/__init__.py`` re-exports) and ``from datamgmtnode.services.plugin_manager import PluginManager``. devnode
+``dashboard/__init__.py`` re-exports, or ``datamgmtnode.dashboard.event_bus`` as
+production's api/ modules spell it) and ``from datamgmtnode.services.plugin_manager import PluginManager``. devnode
 installs no top-level ``dashboard`` or ``datamgmtnode`` package (that would shadow
 a real installation of the node); instead a meta path finder, active only while
 devnode runs, answers for exactly those two modules, and provides their parent
@@ -19,12 +20,15 @@ import types
 from collections.abc import Sequence
 
 ALIASES = {
-    "dashboard.event_bus": "devnode.events",
+    "dashboard.event_bus": "devnode.bus.api",
+    # production's own api/ modules spell it this way: the same module, so EventType is one class
+    "datamgmtnode.dashboard.event_bus": "devnode.bus.api",
     "datamgmtnode.services.plugin_manager": "devnode.plugin_manager",
 }
-PARENTS = {"dashboard", "datamgmtnode", "datamgmtnode.services"}
+PARENTS = {"dashboard", "datamgmtnode", "datamgmtnode.dashboard", "datamgmtnode.services"}
 # What a stand-in parent package re-exports, as production's dashboard/__init__.py does.
-PARENT_EXPORTS = {"dashboard": ("devnode.events", ("EventBus", "Event", "EventType"))}
+_BUS_EXPORTS = ("devnode.bus.api", ("EventBus", "Event", "EventType"))
+PARENT_EXPORTS = {"dashboard": _BUS_EXPORTS, "datamgmtnode.dashboard": _BUS_EXPORTS}
 
 
 class _AliasLoader(importlib.abc.Loader):
@@ -72,6 +76,11 @@ class NodeAliasFinder(importlib.abc.MetaPathFinder):
 
 
 _finder = NodeAliasFinder()
+
+
+def installed() -> bool:
+    """Whether the production import names resolve to devnode now."""
+    return _finder in sys.meta_path
 
 
 def install() -> None:

@@ -15,12 +15,11 @@ from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from devnode import safe
 
 if TYPE_CHECKING:
-    from devnode.events import Event, Subscription
     from devnode.process_ownership import ProcessChange
 
 _current: ContextVar[Ledger | None] = ContextVar("devnode_owner", default=None)
@@ -96,12 +95,19 @@ class Patch:
             vars(self.target)[self.name] = self.old
 
 
+class SubscriptionRegistry(Protocol):
+    """Where a plugin's subscriptions are recorded (the event bus): the ledger keeps no list of its own."""
+
+    def owned_by(self, ledger: Ledger) -> list[Any]: ...
+
+    def transfer(self, source: Ledger, target: Ledger) -> None: ...
+
+
 @dataclass(eq=False)
 class Ledger:
     """Everything one plugin instance has registered with the node."""
 
     owner: str
-    subscriptions: list[Subscription] = field(default_factory=list)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     threads: list[threading.Thread] = field(default_factory=list)
     patches: list[Patch] = field(default_factory=list)
@@ -112,12 +118,23 @@ class Ledger:
         default_factory=weakref.WeakKeyDictionary)
     children: list[tuple[Any, str, str | None]] = field(default_factory=list)
     changes: list[ProcessChange] = field(default_factory=list)
-    # While the plugin is being swapped, events meant for it wait here (see host).
-    gate: list[Event] | None = None
+    # The buses it subscribed on; each records which of its subscriptions are this ledger's.
+    registries: list[SubscriptionRegistry] = field(default_factory=list, repr=False)
     events_handled: int = 0
     errors: int = 0
     # Called with (ledger, task, exception) when one of the plugin's tasks fails (see host).
     on_task_error: Callable[[Ledger, asyncio.Task[Any], BaseException], None] | None = None
+
+    # -- subscriptions ---------------------------------------------------------
+    @property
+    def subscriptions(self) -> list[Any]:
+        """The plugin's live subscriptions, read from the bus (``Subscription.ledger`` is the one record)."""
+        return [sub for registry in self.registries for sub in registry.owned_by(self)]
+
+    def subscribed_on(self, registry: SubscriptionRegistry) -> None:
+        """Called by a bus when this ledger's plugin subscribes there (so ``subscriptions`` knows where to look)."""
+        if not any(r is registry for r in self.registries):
+            self.registries.append(registry)
 
     # -- patches -------------------------------------------------------------
     def record_patch(self, target: object, name: str, value: Any) -> bool:
@@ -156,9 +173,9 @@ class Ledger:
 
     def absorb(self, other: Ledger) -> None:
         """Take over what ``other`` recorded (a module body's side effects become the instance's)."""
-        for sub in other.subscriptions:
-            sub.ledger = self
-            self.subscriptions.append(sub)
+        for registry in other.registries:
+            registry.transfer(other, self)
+            self.subscribed_on(registry)
         for task in other.live_tasks():
             task.remove_done_callback(other._task_done)
             self.adopt_task(task)
@@ -168,7 +185,7 @@ class Ledger:
         self.timers.update(other.timers)
         self.children.extend(other.children)
         self.changes.extend(other.changes)
-        other.subscriptions, other.tasks, other.threads, other.patches = [], set(), [], []
+        other.registries, other.tasks, other.threads, other.patches = [], set(), [], []
         other.timers, other.children, other.changes = weakref.WeakKeyDictionary(), [], []
 
     def live_tasks(self) -> list[asyncio.Task[Any]]:
@@ -197,11 +214,10 @@ def _class_value(target: object, name: str, old: Any) -> Any:
 
 
 def _target_name(target: object) -> str:
-    from devnode.node.tracked import Tracked
-
-    if isinstance(target, Tracked):
-        return target.tracked_name
-    return type(target).__name__
+    # Node objects (node.tracked.Tracked, the only ones that record patches) carry their name;
+    # read by attribute, not by importing Tracked, which imports this module.
+    name = safe.attribute(target, "tracked_name")
+    return name if isinstance(name, str) else type(target).__name__
 
 
 class TrackedThread:

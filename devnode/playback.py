@@ -6,21 +6,36 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from devnode.recording import RecordingError, load_recording
 from devnode.replay import replay
 from devnode.scenarios import ScenarioError, ScenarioPlayer, load_scenario
 
 if TYPE_CHECKING:
+    from devnode.host.host import PluginHost
+    from devnode.reporting import Reporter
     from devnode.runtime import Runtime
 
 LOOP_PAUSE_SECONDS = 1.0  # between iterations of --loop-scenario: time to read the results
 
 
-async def play_scenario_file(runtime: Runtime, path: str | Path, loop: bool = False) -> bool:
+class NodeParts(Protocol):
+    """What playing a file needs of the node: a command's context, or the runtime itself."""
+
+    @property
+    def node(self) -> Any: ...
+
+    @property
+    def host(self) -> PluginHost: ...
+
+    @property
+    def reporter(self) -> Reporter: ...
+
+
+async def play_scenario_file(parts: NodeParts, path: str | Path, loop: bool = False) -> bool:
     """Play the scenario once (or forever, re-reading the file each time, when ``loop``); True if it passed."""
-    player = ScenarioPlayer(runtime.node, runtime.host, runtime.reporter)
+    player = ScenarioPlayer(parts.node, parts.host, parts.reporter)
     iteration = 0
     reported: list[str] = []
     while True:
@@ -30,7 +45,7 @@ async def play_scenario_file(runtime: Runtime, path: str | Path, loop: bool = Fa
         except ScenarioError as exc:
             # While looping the author may be mid-edit: say what is wrong (once) and try again next round.
             if exc.problems != reported:
-                runtime.reporter.emit("scenario.error", file=str(path), problems=exc.problems)
+                parts.reporter.emit("scenario.error", file=str(path), problems=exc.problems)
             reported, ok = exc.problems, False
         else:
             reported = []
@@ -40,17 +55,17 @@ async def play_scenario_file(runtime: Runtime, path: str | Path, loop: bool = Fa
         await asyncio.sleep(LOOP_PAUSE_SECONDS)
 
 
-async def replay_file(runtime: Runtime, path: str | Path, fast: bool = False) -> bool:
+async def replay_file(parts: NodeParts, path: str | Path, fast: bool = False) -> bool:
     """Replay a recording against the current plugins; True if no handler failed."""
     try:
         recording = load_recording(path)
     except RecordingError as exc:
-        runtime.reporter.emit("replay.error", file=str(path), error=str(exc))
+        parts.reporter.emit("replay.error", file=str(path), error=str(exc))
         return False
-    return (await replay(runtime.node, recording, runtime.reporter, fast=fast)).ok
+    return (await replay(parts.node, recording, parts.reporter, fast=fast)).ok
 
 
-async def guarded(runtime: Runtime, job: Awaitable[bool], what: Literal["scenario", "replay"]) -> bool:
+async def guarded(parts: NodeParts, job: Awaitable[bool], what: Literal["scenario", "replay"]) -> bool:
     """Await ``job``; an unexpected exception becomes a record instead of vanishing with its task."""
     try:
         return await job
@@ -58,7 +73,7 @@ async def guarded(runtime: Runtime, job: Awaitable[bool], what: Literal["scenari
         raise
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
-        runtime.reporter.emit("scenario.error" if what == "scenario" else "replay.error", error=error, problems=[])
+        parts.reporter.emit("scenario.error" if what == "scenario" else "replay.error", error=error, problems=[])
         return False
 
 

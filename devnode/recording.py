@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from devnode.errors import DevnodeError
-from devnode.events import Event, EventType, HandlerResult, publish_depth
+from devnode.bus import Event, EventType, HandlerResult, handler_entry, publish_depth
 from devnode.ownership import current_ledger
 from devnode.reporting import json_line
 
@@ -36,9 +36,9 @@ class RecordingError(DevnodeError):
 
 
 def outcome(result: HandlerResult) -> dict[str, Any]:
-    """How one handler fared, in the form recordings and replays compare."""
-    error = None if result.error is None else f"{type(result.error).__name__}: {result.error}"
-    return {"plugin": result.plugin, "handler": result.handler_name, "ok": result.ok, "error": error}
+    """How one handler fared, in the form recordings and replays compare: the record form without timings."""
+    entry = handler_entry(result)
+    return {"plugin": entry["plugin"], "handler": entry["handler"], "ok": entry["ok"], "error": entry["error"]}
 
 
 class Recorder:

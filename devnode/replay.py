@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from devnode.events import Event, EventBus, EventType
+from devnode.bus import Event, EventBus, EventType
 from devnode.recording import RecordedEvent, Recording, outcome
 from devnode.reporting import Reporter
 

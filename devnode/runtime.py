@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,10 +15,11 @@ from typing import IO, TYPE_CHECKING, Any
 from devnode import authoring
 from devnode.codes import WarningCode
 from devnode.command_feed import CommandFeed, private_stream
-from devnode.commands import execute
+from devnode.commands import CommandContext, execute
 from devnode.config import NodeConfig
-from devnode.events import Event, EventType, HandlerResult
+from devnode.bus import Event, EventType, HandlerResult
 from devnode.host.host import PluginHost
+from devnode.interrupts import Interrupts
 from devnode.paused import exclude_pauses
 from devnode.process_ownership import OwnedExecutor, keep_handler, process_leftovers
 from devnode.reload.reloader import Reloader
@@ -91,11 +89,13 @@ class Runtime:
         self.reporter.on_output_closed = lambda: self.request_stop("output closed")
         self.stop_event = asyncio.Event()
         self.stop_reason = "quit"
+        self.interrupts = Interrupts(self.request_stop)  # the one Ctrl-C policy; a UI may hook into it
         self.session = NodeSession(config, self.reporter, kind=options.node.kind, production=options.node.production,
                                    timeout=options.timeout, check_leaks=options.check_leaks)
         self.node: Any  # a DevNode or production's Node
         self.host: PluginHost
         self.reloader: Reloader | None = None
+        self.command_context: CommandContext  # what commands get of this runtime; made once node and host exist
         self._log_bridge = keep_handler(PluginLogBridge(self.reporter))  # basicConfig(force=True) cannot drop it
         self._feed: CommandFeed | None = None
         # What plugins left running that devnode could not stop (threads, executor jobs): the CLI ends
@@ -103,7 +103,6 @@ class Runtime:
         self.abandoned: list[str] = []
         self._executor: OwnedExecutor | None = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self._interrupts = 0
         self._stopped = False
         self._root_level = logging.WARNING
         self.exit_code = 0
@@ -122,7 +121,7 @@ class Runtime:
         # devnode's own default executor, so that at exit it can stop waiting for jobs plugins left in it.
         self._executor = OwnedExecutor(thread_name_prefix="devnode-executor")
         loop.set_default_executor(self._executor)
-        self._install_signals(loop)
+        self.interrupts.install(loop)
         self._install_logging()
         watchdog = Watchdog(self.reporter, Path(self.config.plugin_dir), warn_after=self.options.stall_warn,
                             interrupt_after=self.options.timeout)
@@ -135,6 +134,11 @@ class Runtime:
             await self.session.open()
             assert self.session.host is not None
             self.node, self.host = self.session.node, self.session.host
+            self.command_context = CommandContext(
+                node=self.node, host=self.host, reporter=self.reporter, stop=self.request_stop,
+                restart=None if self.options.headless else self.request_restart, start_task=self.start_task,
+                set_log_level=self.set_log_level,
+            )
             for code, message in self.session.notices():
                 self.reporter.emit("warning", code=WarningCode(code), plugin=None, message=message)
             if hasattr(self.node, "on_data_dir_replaced"):  # devnode's own node reports a vanished data dir
@@ -272,27 +276,12 @@ class Runtime:
         return task
 
     # -- what the UIs and commands use --------------------------------------------------
-    def emit_status(self) -> Record:
-        bus = self.host.bus
-        return self.reporter.emit(
-            "status", plugins=self.host.status(), subscriptions=bus.subscriber_count, events=bus.published,
-            peers=self.peer_names(connected_only=True),
-        )
-
-    def peer_names(self, connected_only: bool = False) -> list[str]:
-        """The stand-in's simulated peer ids; for production's P2PNetwork, host:port of its known peers."""
-        network = self.node.p2p_network
-        simulated = getattr(network, "peers", None)
-        if isinstance(simulated, dict):
-            return [pid for pid, peer in simulated.items() if peer.connected or not connected_only]
-        return [f"{p['host']}:{p['port']}" for p in network.get_connected_peers()]
-
     def set_log_level(self, level: str) -> None:
         self.options.log_level = level
         logging.getLogger("plugins").setLevel(level)
 
     async def run_command(self, line: str) -> None:
-        await execute(self, line)
+        await execute(self.command_context, line)
 
     # -- plumbing ------------------------------------------------------------------------
     def _on_event(self, event: Event, results: list[HandlerResult]) -> None:
@@ -311,24 +300,6 @@ class Runtime:
         root = logging.getLogger()
         root.removeHandler(self._log_bridge)
         root.setLevel(self._root_level)
-
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-
-        def interrupted() -> None:
-            self._interrupts += 1
-            if self._interrupts > 1:
-                sys.stderr.write("devnode: interrupted twice, exiting without shutting plugins down\n")
-                os._exit(130)
-            sys.stderr.write("devnode: shutting down (Ctrl-C again to force)\n")
-            self.request_stop("interrupted")
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, interrupted)
-            except (NotImplementedError, RuntimeError):
-                pass
 
     def _start_command_reader(self, loop: asyncio.AbstractEventLoop) -> None:
         """Read commands on a thread (stdin may be a pipe or a terminal); run them on the loop, fairly."""

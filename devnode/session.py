@@ -34,8 +34,7 @@ NodeKind = Literal["standin", "production"]
 NODE_KINDS: tuple[NodeKind, ...] = ("standin", "production")
 AUTHORIZE_CHOICES: tuple[Authorize, ...] = ("devnode", "production")
 STANDIN_CHAIN = "devnode's simulated chain (in the data dir's SQLite file)"
-__all__ = ["AUTHORIZE_CHOICES", "NODE_KINDS", "GlobalHooks", "NodeChoice", "NodeKind", "NodeLike", "NodeSession",
-           "install_loop_hooks"]
+__all__ = ["AUTHORIZE_CHOICES", "NODE_KINDS", "GlobalHooks", "NodeChoice", "NodeKind", "NodeLike", "NodeSession"]
 
 
 @dataclass
@@ -58,11 +57,15 @@ class GlobalHooks:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._previous_factory: Any = None
 
+    _compat_ours = False  # whether the first session installed the import aliases (not its caller)
+
     def install(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._previous_factory = loop.get_task_factory()
         install_task_factory(loop)
         TrackedThread.install()  # once per process; it only acts while plugin code runs
+        if GlobalHooks._active == 0:
+            GlobalHooks._compat_ours = not compat.installed()
         compat.install()
         GlobalHooks._active += 1
 
@@ -70,17 +73,11 @@ class GlobalHooks:
         if self._loop is None:
             return
         GlobalHooks._active -= 1
-        if GlobalHooks._active == 0:
+        if GlobalHooks._active == 0 and GlobalHooks._compat_ours:
             compat.uninstall()
         loop, self._loop = self._loop, None
         if loop is not None and not loop.is_closed():
             loop.set_task_factory(self._previous_factory)
-
-
-def install_loop_hooks(loop: asyncio.AbstractEventLoop) -> None:
-    """Task and thread ownership on a private loop (for a PluginManager built by hand around a given node)."""
-    install_task_factory(loop)
-    TrackedThread.install()
 
 
 class NodeSession:
@@ -118,6 +115,18 @@ class NodeSession:
         self._node_started = False
         self._node_stopped = False
         self._plugins_stopped = False
+        self._given: Any = None  # a node the caller built and runs (``around``)
+
+    @classmethod
+    def around(cls, node: Any, reporter: Reporter | None = None, **options: Any) -> NodeSession:
+        """A session for a node its caller built and starts (production's sync ``PluginManager``).
+
+        It installs and removes the same hooks and makes the host the same way; starting
+        and stopping that node stay its caller's.
+        """
+        session = cls(node.config, reporter, **options)
+        session._given = session.node = node
+        return session
 
     # -- the whole session ---------------------------------------------------------------
     async def __aenter__(self) -> NodeSession:
@@ -142,8 +151,7 @@ class NodeSession:
     async def start(self, *, reverse: bool = False) -> None:
         """Start the node, then load every plugin (``reverse``: in the opposite order)."""
         await self.start_node()
-        assert self.host is not None, "open() the session with its host before start()"
-        await self.host.start(reverse=reverse)
+        await self.start_plugins(reverse=reverse)
 
     async def stop(self) -> None:
         """Shut every plugin down, then stop the node (each once)."""
@@ -160,16 +168,24 @@ class NodeSession:
                 self.hooks.remove()
 
     # -- the steps --------------------------------------------------------------------------
-    def attach_host(self, plugin_dir: Path | None = None, **options: Any) -> PluginHost:
-        """A new plugin host for ``plugin_dir`` (default: the config's) as ``node.plugin_manager``."""
+    def attach_host(self, plugin_dir: Path | None = None, *, adopt: bool = True, **options: Any) -> PluginHost:
+        """A new plugin host for ``plugin_dir`` (default: the config's), ``adopt``-ed as ``node.plugin_manager``."""
         options = {"timeout": self.timeout, "check_leaks": self.check_leaks, **options}
         host = PluginHost(self.node, Path(plugin_dir or self.config.plugin_dir), self.reporter, **options)
-        self.node.plugin_manager = host  # production's plugin loading is devnode's host, on both kinds
+        if adopt:
+            self.node.plugin_manager = host  # production's plugin loading is devnode's host, on both kinds
         self.host = host
         self._plugins_stopped = False
         return host
 
+    async def start_plugins(self, *, reverse: bool = False) -> None:
+        assert self.host is not None, "open() the session with its host before starting plugins"
+        self._plugins_stopped = False
+        await self.host.start(reverse=reverse)
+
     async def start_node(self) -> None:
+        if self._given is not None:
+            return  # its caller's to start
         if self.backend is not None:
             await self.backend.start()
         else:
@@ -185,6 +201,8 @@ class NodeSession:
         if self._node_stopped:
             return
         self._node_stopped = True
+        if self._given is not None:
+            return  # its caller's to stop
         if self.backend is not None:
             await self.backend.stop()  # also when half-built: the chain and sys.path are its to undo
         elif self.node is not None:
@@ -204,6 +222,8 @@ class NodeSession:
         return {"node": "standin", "chain": STANDIN_CHAIN}
 
     async def _build_node(self) -> Any:
+        if self._given is not None:
+            return self._given
         if self.backend is not None:
             return await self.backend.build()
         from devnode.node.node import DevNode

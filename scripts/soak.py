@@ -306,12 +306,12 @@ class Soak:
             await self.settle()
             stop_events.set()
             await asyncio.gather(pump, sampler)
-        await runtime.node.event_bus.drain()
+        await runtime.host.bus.drain()  # node.event_bus may be a plugin's replacement (replaces-event-bus)
         await asyncio.sleep(0.2)  # held events released by the last swaps
         self.check_alive()
         self.check_states()
         self.check_leftovers_while_running()
-        bus, node, host = runtime.node.event_bus, runtime.node, runtime.host
+        bus, node, host = runtime.host.bus, runtime.node, runtime.host
         runtime.request_stop("soak finished")
         await asyncio.wait_for(main, 60)
         self.check_leftovers_after_stop(bus, node, host, threads_before)
@@ -444,7 +444,7 @@ class Soak:
     def check_leftovers_while_running(self) -> None:
         """Nothing of an old version survives: every subscription, task and patch has a live owner."""
         assert self.runtime is not None
-        host, bus, node = self.runtime.host, self.runtime.node.event_bus, self.runtime.node
+        host, bus, node = self.runtime.host, self.runtime.host.bus, self.runtime.node
         current = {slot.ledger for slot in host.slots.values() if slot.ledger is not None}
         stale = [s for s in bus.subscriptions() if s.ledger is not None and s.ledger not in current]
         if stale:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -18,9 +17,8 @@ import pytest
 
 from devnode.config import NodeConfig
 from devnode.host.host import PluginHost
-from devnode.reporting import Record, Reporter
-from devnode.session import NodeSession
-from devnode.testing.kit import await_until
+from devnode.reporting import Record
+from devnode.testing.harness import NodeHarness, await_until
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_PLUGINS = ROOT / "plugins"
@@ -64,45 +62,20 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 # -- in-process node + host -------------------------------------------------------------
-class HostHarness:
-    """A dev node and plugin host on a temp data dir, driven from a sync test via ``run``."""
+class HostHarness(NodeHarness):
+    """A dev node and plugin host on a temp data dir, driven from a sync test via ``run`` (the kit's base)."""
 
     def __init__(self, plugin_dir: Path, data_dir: Path, **host_options: Any) -> None:
         self.plugin_dir = plugin_dir
         self.data_dir = data_dir
-        self.records: list[Record] = []
-        self.loop = asyncio.new_event_loop()
-        config = NodeConfig(plugin_dir=str(plugin_dir), data_dir=str(data_dir),
-                            sqlite_db_path=str(data_dir / "devnode.sqlite3"))
-        self.reporter = Reporter()
-        self.reporter.add_sink(self.records.append)
-        self.session = NodeSession(config, self.reporter)
-        self.run(self.session.open(host=False))
-        self.node = self.session.node
+        super().__init__(NodeConfig(plugin_dir=str(plugin_dir), data_dir=str(data_dir),
+                                    sqlite_db_path=str(data_dir / "devnode.sqlite3")))
         self.host: PluginHost = self.session.attach_host(plugin_dir, **host_options)
         self.bus = self.node.event_bus
-
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
 
     def start(self) -> HostHarness:
         self.run(self.session.start())
         return self
-
-    def kinds(self, kind: str, plugin: str | None = None) -> list[Record]:
-        return [r for r in self.records if r["kind"] == kind and (plugin is None or r.get("plugin") == plugin)]
-
-    def close(self) -> None:
-        try:
-            self.run(self.session.stop())
-            pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                self.run(asyncio.wait(pending, timeout=5))
-        finally:
-            self.run(self.session.close())  # removes the global hooks
-            self.loop.close()
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-import devnode.events
+import devnode.bus.api
 import devnode.plugin_manager
-from conftest import write_plugin
+from conftest import wait_until, write_plugin
 from devnode import compat
 from devnode.config import NodeConfig
 from devnode.node.node import DevNode
@@ -42,18 +42,26 @@ def test_node_imports_resolve_to_devnodes_own_classes(installed: None) -> None:
     from dashboard.event_bus import Event, EventBus, EventType
     from datamgmtnode.services.plugin_manager import PluginManager
 
-    assert EventType is devnode.events.EventType
-    assert Event is devnode.events.Event
-    assert EventBus is devnode.events.EventBus
+    assert EventType is devnode.bus.api.EventType
+    assert Event is devnode.bus.api.Event
+    assert EventBus is devnode.bus.api.EventBus
     assert PluginManager is devnode.plugin_manager.PluginManager
     # one module under two names, so isinstance and enum identity hold across both spellings
-    assert sys.modules["dashboard.event_bus"] is devnode.events
-    assert EventType("data.shared") is devnode.events.EventType.DATA_SHARED
+    assert sys.modules["dashboard.event_bus"] is devnode.bus.api
+    assert EventType("data.shared") is devnode.bus.api.EventType.DATA_SHARED
+
+
+def test_the_package_spelling_of_the_bus_is_the_same_module(installed: None) -> None:
+    from datamgmtnode.dashboard import EventType as FromPackage
+    from datamgmtnode.dashboard.event_bus import EventBus, EventType
+
+    assert sys.modules["datamgmtnode.dashboard.event_bus"] is devnode.bus.api
+    assert EventType is FromPackage is devnode.bus.api.EventType and EventBus is devnode.bus.api.EventBus
 
 
 def test_import_module_spelling_works_too(installed: None) -> None:
     module = importlib.import_module("dashboard.event_bus")
-    assert module.EventType is devnode.events.EventType
+    assert module.EventType is devnode.bus.api.EventType
     assert importlib.import_module("datamgmtnode.services").__name__ == "datamgmtnode.services"
 
 
@@ -115,7 +123,7 @@ def test_a_real_dashboard_package_is_not_shadowed(real_dashboard: Path) -> None:
         assert dashboard.REAL is True
         assert Path(dashboard.__file__).parent == real_dashboard
         assert dashboard.other.WHO == "the real dashboard.other"
-        assert EventType is devnode.events.EventType
+        assert EventType is devnode.bus.api.EventType
     finally:
         compat.uninstall()
     # the real package stays importable; only devnode's alias went away, attribute included
@@ -201,6 +209,48 @@ def test_check_plugin_loading_snippet_works(
             made._loop.close()
 
 
+def test_plugin_manager_builds_its_host_like_devnode_run_and_leaves_the_node_its_own(tmp_path: Path) -> None:
+    import threading
+
+    from devnode.plugin_manager import PluginManager
+
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    write_plugin(plugins, "audit_plugin", AUDIT)  # imports dashboard.event_bus: the caller installed no aliases
+    write_plugin(plugins, "worker_plugin", """
+        import threading
+
+        class Worker_pluginPlugin:
+            def __init__(self, node):
+                self.node = node
+                self.done = threading.Event()
+
+            def initialize(self):
+                threading.Thread(target=self.done.wait, name="worker").start()
+
+            def shutdown(self):
+                pass
+    """)
+    node = DevNode(NodeConfig(plugin_dir=str(plugins), data_dir=str(tmp_path / "data")))
+    _forget_node_modules()
+    pm = PluginManager(node, plugins)
+    try:
+        pm.load_plugins()
+        assert sorted(pm.plugins) == ["audit_plugin", "worker_plugin"]
+        assert node.plugin_manager is not pm.host  # the caller's node keeps its own plugin manager
+        worker = pm.get_plugin("worker_plugin")
+        # the session's hooks: the thread the plugin started is its own (reported as left running at shutdown)
+        assert pm.host.slots["worker_plugin"].status()["threads"] == 1
+        worker.done.set()
+        pm.shutdown_plugins()
+        assert pm.plugins == {} and pm._loop is None
+        assert "dashboard.event_bus" not in sys.modules  # the aliases went with the hooks
+        wait_until(lambda: not [t for t in threading.enumerate() if t.name == "worker"], what="the worker to end")
+    finally:
+        _forget_node_modules()
+        node.store.close()
+
+
 def test_plugin_manager_refuses_to_block_a_running_loop(tmp_path: Path) -> None:
     import asyncio
 
@@ -226,7 +276,7 @@ def test_dashboard_package_reexports_the_bus_like_production() -> None:
     try:
         namespace: dict[str, Any] = {}
         exec("from dashboard import EventType, Event, EventBus\nbus = EventBus(max_history=2)", namespace)
-        from devnode import events
+        from devnode.bus import api as events
 
         assert namespace["EventType"] is events.EventType and namespace["Event"] is events.Event
         assert namespace["EventBus"] is events.EventBus and namespace["bus"]._history.maxlen == 2

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from conftest import async_wait_until, clean_env, write_plugin
 from devnode.config import NodeConfig
-from devnode.events import Event, EventType
+from devnode.bus import Event, EventType
 from devnode.reporting import Record
 from devnode.runtime import RunOptions, Runtime
 from devnode.ui.console import RichConsole
@@ -348,7 +348,7 @@ def test_pdb_mode_debugs_handler_and_shutdown_failures_while_their_frames_are_al
         assert tb is not None
         debugged.append((tb.tb_frame.f_code.co_name, dict(tb.tb_frame.f_locals)))
 
-    monkeypatch.setattr("devnode.ui.console.app.post_mortem", fake_post_mortem)
+    monkeypatch.setattr("devnode.ui.console.failures.post_mortem", fake_post_mortem)
 
     async def script(runtime: Runtime, ui: RichConsole, output: Callable[[], str]) -> None:
         await publish(runtime, 1, EventType.COMPLIANCE_EVENT)
@@ -369,7 +369,8 @@ def test_command_line_completes_commands_plugins_event_types_and_peers(plugin_di
     words: dict[str, list[str]] = {}
 
     async def script(runtime: Runtime, ui: RichConsole, output: Callable[[], str]) -> None:
-        for line in ("", "rel", "reload ", "emit ", "peer ", "peer connect ", "share ", "log-level "):
+        for line in ("", "rel", "reload ", "emit ", "emit data.shared ", "peer ", "peer connect ", "share ",
+                     "transfer ", "transfer native ", "balance peer1 ", "log-level ", "quit ", "bogus "):
             words[line] = ui._command_words(line)
 
     run_console(plugin_dir, tmp_path / "data", script)
@@ -379,10 +380,13 @@ def test_command_line_completes_commands_plugins_event_types_and_peers(plugin_di
     assert words["peer "] == ["connect", "disconnect"]
     assert words["peer connect "] == words["share "] == ["peer1"]
     assert words["log-level "] == ["DEBUG", "INFO", "WARNING", "ERROR"]
+    # Each command completes its own arguments, by position: no event types where the JSON goes.
+    assert words["emit data.shared "] == words["quit "] == words["bogus "] == []
+    assert words["transfer "] == words["balance peer1 "] == ["native"] and words["transfer native "] == ["peer1"]
 
 
 def test_the_footer_counts_every_row_of_its_table_and_names_those_not_serving() -> None:
-    from devnode.ui.console.app import plugin_count
+    from devnode.ui.console.footer_view import plugin_count
 
     rows = [{"plugin": f"p{i}", "state": "active"} for i in range(5)] + [{"plugin": "broken", "state": "failed"}]
     assert plugin_count(rows) == "6 plugin(s) (1 failed)"

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import HostHarness, write_plugin
 from devnode.host import imports
-from devnode.reload import planner
+from devnode.reload import contents
 
 Harness = Callable[..., HostHarness]
 
@@ -164,13 +164,13 @@ def test_start_up_hashes_only_modules_and_the_files_plugins_read_and_each_once(
 
     project_with_bulk(plugin_dir)
     hashed: list[Path] = []
-    real_digest = planner._digest
+    real_digest = contents._digest
 
     def counting_digest(path: Path) -> str | None:
         hashed.append(path)
         return real_digest(path)
 
-    monkeypatch.setattr(planner, "_digest", counting_digest)
+    monkeypatch.setattr(contents, "_digest", counting_digest)
     h = harness().start()
     reloader = Reloader(h.host)
     h.run(reloader.apply(reloader.rescan(), trust_stat=True))  # the catch-up rescan, as Reloader.run does it
@@ -306,7 +306,7 @@ def test_version_and_help_import_neither_the_node_nor_asyncio() -> None:
         "        main(argv)\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "heavy = ['asyncio', 'cryptography', 'sqlite3', 'dotenv', 'importlib.metadata', 'devnode.events',\n"
+        "heavy = ['asyncio', 'cryptography', 'sqlite3', 'dotenv', 'importlib.metadata', 'devnode.bus',\n"
         "         'devnode.node.node', 'devnode.config', 'anyio']\n"
         "print('LOADED', [m for m in heavy if m in sys.modules])\n"
     )
@@ -317,7 +317,7 @@ def test_version_and_help_import_neither_the_node_nor_asyncio() -> None:
 def test_the_public_names_still_import_from_devnode() -> None:
     import devnode
     from devnode import DevNode, Event, EventBus, EventType, NodeConfig, __version__, load_config
-    from devnode.events import EventType as Direct
+    from devnode.bus import EventType as Direct
 
     assert EventType is Direct and callable(load_config) and isinstance(__version__, str)
     assert {DevNode.__name__, Event.__name__, EventBus.__name__, NodeConfig.__name__} == {

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from conftest import write_plugin
-from devnode.events import Event, EventBus, EventType
+from devnode.bus import Event, EventBus, EventType
 from devnode.paused import CLOCK, exclude_pauses
 from devnode.reporting import Reporter
 from devnode.runtime import Runtime
 from devnode.ui.console import RichConsole
-from devnode.ui.console.app import refers_to_plugin_code
+from devnode.ui.console.python_console import refers_to_plugin_code
 from devnode.watchdog import Watchdog
 from test_console_app import run_console
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import HostHarness, write_plugin
-from devnode.events import MAX_PUBLISH_DEPTH, Event, EventBus, EventType, HandlerResult, PublishLoopError
+from devnode.bus import MAX_PUBLISH_DEPTH, Event, EventBus, EventType, HandlerResult, PublishLoopError
 from devnode.ownership import Ledger, reset_current, set_current
 
 # UPSTREAM.md, "The event bus": every member and its dotted value, in order.
@@ -582,7 +582,7 @@ def test_a_cancelled_dispatch_gives_the_publisher_its_owner_back() -> None:
 
 
 def test_a_sync_callback_returning_a_coroutine_fails_as_it_would_silently_in_production() -> None:
-    from devnode.events import UnawaitedHandlerError
+    from devnode.bus import UnawaitedHandlerError
 
     ran: list[Event] = []
 
@@ -610,7 +610,7 @@ def test_to_json_raises_on_data_json_cannot_hold_as_production_does() -> None:
         Event(EventType.DATA_SHARED, {"when": object()}).to_json()
 
 
-# -- events held for a plugin being swapped (the host's hold/release protocol) ---------------------
+# -- events held for a plugin being swapped (bus.holding, as the host uses it) ---------------------
 def _subscribe_as(bus: EventBus, ledger: Ledger, callback: Callable[[Event], Any]) -> None:
     token = set_current(ledger)
     try:
@@ -631,15 +631,13 @@ def test_an_event_held_for_a_swapping_plugin_is_held_once_while_other_events_ove
 
         _subscribe_as(bus, slow, wait_on_first)
         _subscribe_as(bus, swapping, lambda event: None)
-        held: list[Event] = []
-        swapping.gate = held
-        bus.hold("swapping", held)
-        first = asyncio.ensure_future(bus.dispatch(shared(n=1)))
-        await asyncio.sleep(0)  # event 1 is held, then waits in the slow handler
-        await bus.dispatch(shared(n=2))  # and is overtaken by event 2
-        go.set()
-        await first
-        return [e.data["n"] for e in held]
+        async with bus.holding("swapping") as hold:
+            first = asyncio.ensure_future(bus.dispatch(shared(n=1)))
+            await asyncio.sleep(0)  # event 1 is held, then waits in the slow handler
+            await bus.dispatch(shared(n=2))  # and is overtaken by event 2
+            go.set()
+            await first
+            return [e.data["n"] for e in hold.events]
 
     assert run(scenario()) == [1, 2]
 
@@ -656,18 +654,15 @@ def test_an_event_held_before_a_swap_ended_is_not_also_forwarded_to_the_new_vers
 
         _subscribe_as(bus, slow, wait)
         _subscribe_as(bus, old, lambda event: seen.append(("old", event.data["n"])))
-        held: list[Event] = []
-        old.gate = held
-        bus.hold("p", held)
-        dispatch = asyncio.ensure_future(bus.dispatch(shared(n=1)))
-        await asyncio.sleep(0)  # event 1 is held for p, then waits in the slow handler
-        # The swap ends as the host ends it: old swept, new subscribed, hold released, held events delivered.
-        for sub in list(old.subscriptions):
-            bus.remove_subscription(sub)
-        _subscribe_as(bus, new, lambda event: seen.append(("new", event.data["n"])))
-        bus.release("p")
-        for event in held:
-            await bus.deliver(event, new)
+        async with bus.holding("p"):
+            dispatch = asyncio.ensure_future(bus.dispatch(shared(n=1)))
+            await asyncio.sleep(0)  # event 1 is held for p, then waits in the slow handler
+            # The swap as the host does it: old swept, new subscribed; the hold's end delivers held events.
+            for sub in list(old.subscriptions):
+                bus.remove_subscription(sub)
+            _subscribe_as(bus, new, lambda event: seen.append(("new", event.data["n"])))
+        while bus._deliveries:
+            await asyncio.gather(*bus._deliveries)
         go.set()
         await dispatch
         return seen

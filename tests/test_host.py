@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from conftest import HostHarness, write_plugin
-from devnode.events import Event, EventType
+from devnode.bus import Event, EventType
 from devnode.host.naming import candidate_modules, expected_class_name, is_candidate
 
 GUIDE = Path(__file__).parent / "guide_plugins"  # verbatim copies of the guide's code blocks
@@ -590,3 +590,49 @@ def test_reloading_a_messy_plugin_does_not_accumulate_anything(harness: Harness,
     # the wrapper in place wraps the original, not an earlier wrapper
     plugin = h.host.get_plugin("messy_plugin")
     assert plugin.original == type(h.node).share_data.__get__(h.node)
+
+
+# -- a plan carried out by the host ------------------------------------------------------------------
+def test_the_host_carries_out_a_plan_unload_forget_load_and_reload(plugin_dir: Path, harness: Harness) -> None:
+    from devnode.host.plan import Plan
+
+    write_plugin(plugin_dir, "_util", "VALUE = 1\n")
+    write_plugin(plugin_dir, "dir_plugin", "class Dir_pluginPlugin:\n    def __init__(self, node):\n        pass\n")
+    write_plugin(plugin_dir, "user_plugin", """
+        from plugins._util import VALUE
+
+        class User_pluginPlugin:
+            def __init__(self, node):
+                self.value = VALUE
+    """)
+    h = harness().start()
+    assert h.host.get_plugin("user_plugin").value == 1
+    (plugin_dir / "dir_plugin.py").unlink()
+    (plugin_dir / "dir_plugin.py").mkdir()  # the plugin file became a directory
+    write_plugin(plugin_dir, "_util", "VALUE = 2\n")
+    write_plugin(plugin_dir, "new_plugin", "class New_pluginPlugin:\n    def __init__(self, node):\n        pass\n")
+
+    h.run(h.host.apply(Plan(unload=["dir_plugin"], load=["new_plugin"], reload=["user_plugin"], purge=["_util"],
+                            triggers={"user_plugin": ["_util.py"]})))
+
+    [warning] = [r for r in h.kinds("warning", "dir_plugin") if r["code"] == "not-a-file"]
+    assert warning["file"] == "plugins/dir_plugin.py" and "is now a directory" in warning["message"]
+    assert "dir_plugin" not in h.host.slots and [r["reason"] for r in h.kinds("plugin.unloaded")] == ["file deleted"]
+    assert h.host.get_plugin("user_plugin").value == 2  # the helper re-executed before the reload
+    assert h.kinds("plugin.reloaded", "user_plugin")[0]["trigger"] == ["_util.py"]
+    assert h.host.get_plugin("new_plugin") is not None
+
+
+def test_a_plan_with_a_helper_gone_makes_the_host_forget_it(plugin_dir: Path, harness: Harness) -> None:
+    from devnode.host.plan import Plan
+
+    write_plugin(plugin_dir, "_gone", "VALUE = 1\n")
+    write_plugin(plugin_dir, "user_plugin", "from plugins import _gone\n\nclass User_pluginPlugin:\n"
+                 "    def __init__(self, node):\n        pass\n")
+    h = harness().start()
+    assert "plugins._gone" in sys.modules
+    (plugin_dir / "_gone.py").unlink()
+
+    h.run(h.host.apply(Plan(helpers_gone=["_gone"])))
+
+    assert "plugins._gone" not in sys.modules

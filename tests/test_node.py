@@ -16,7 +16,7 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 
 from devnode.config import NodeConfig, load_config
-from devnode.events import Event, EventBus, EventType
+from devnode.bus import Event, EventBus, EventType
 from devnode.node.chain import StandInLimit, address_for
 from devnode.node.crypto import KEY_FILENAME
 from devnode.node.node import AUTHORIZE_PRODUCTION, DevNode

@@ -11,7 +11,7 @@ from conftest import write_plugin
 
 from devnode.cli import main
 from devnode.config import load_config
-from devnode.events import Event, EventType
+from devnode.bus import Event, EventType
 
 
 def line_of(path: Path, text: str) -> int:

@@ -19,7 +19,8 @@ import pytest
 
 from conftest import (BUNDLED_PLUGINS, ROOT, WATCH_DEADLINE, DevnodeProcess, atomic_write, clean_env, wait_until,
                       write_plugin)
-from devnode import cli, events
+from devnode import cli
+from devnode.bus import api as events
 from devnode.config import NodeConfig
 from devnode.production import anvil, requirements
 from devnode.production.chain import rpc

@@ -12,7 +12,7 @@ import pytest
 from conftest import BUNDLED_PLUGINS, HostHarness, clean_env, write_plugin
 from playback_helpers import DEVNODE, kinds, run_live, wait_record
 
-from devnode.events import Event, EventType
+from devnode.bus import Event, EventType
 from devnode.recording import Recorder, RecordingError, load_recording
 from devnode.replay import replay, selection
 from devnode.reporting import Reporter

@@ -14,7 +14,7 @@ from playback_helpers import DEVNODE, kinds, run_live, wait_record
 
 from devnode import playback
 from devnode.cli import main
-from devnode.events import EventType
+from devnode.bus import EventType
 from devnode.scenarios import ScenarioError, ScenarioPlayer, load_scenario, parse_scenario
 
 TOUR = ROOT / "scenarios" / "tour.toml"

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import pytest
 from cryptography.fernet import Fernet
 
-from devnode.events import Event, EventBus, EventType
+from devnode.bus import Event, EventBus, EventType
 from devnode.node.chain import InsufficientFunds, InvalidAddress, LocalChain, StandInLimit, address_for
 from devnode.node.checksum import keccak256, to_checksum_address
 from devnode.node.compliance import ComplianceManager, event_hash

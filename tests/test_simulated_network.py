@@ -10,7 +10,7 @@ import pytest
 from conftest import BUNDLED_PLUGINS, write_plugin
 from playback_helpers import kinds, run_live, wait_record
 
-from devnode.events import EventType
+from devnode.bus import EventType
 from devnode.node.network import PeerError
 from devnode.runtime import Runtime
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import HostHarness, async_wait_until, write_plugin
 
-from devnode.events import Event, EventType
+from devnode.bus import Event, EventType
 from devnode.host.host import PluginState
 
 COUNTER = """

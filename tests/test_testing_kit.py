@@ -357,13 +357,11 @@ def test_an_old_version_the_test_itself_holds_is_not_a_leak(kit: DevNodeKit, plu
 def test_recorder_merges_an_event_held_during_a_swap(kit: DevNodeKit, plugin_dir: Path) -> None:
     write_plugin(plugin_dir, "counter_plugin", COUNTER)
     kit.load("counter_plugin")
-    slot = kit.host.slots["counter_plugin"]
 
     async def publish_while_held() -> None:
-        kit.host._hold(slot)  # as during a swap: the plugin's events queue
-        await kit.node.event_bus.publish(Event(EventType.HEALTH_UPDATE, {"held": True}))
-        kit.host._release(slot)  # delivered late, in a task
-        await kit.asettle()
+        async with kit.node.event_bus.holding("counter_plugin"):  # as during a swap: the plugin's events queue
+            await kit.node.event_bus.publish(Event(EventType.HEALTH_UPDATE, {"held": True}))
+        await kit.asettle()  # delivered late, in a task
 
     kit.run(publish_while_held())
 

@@ -214,10 +214,15 @@ class ModuleGraph:
         if data is None:
             self._forget(name)
             return
-        digest = content.digest(data)
+        self._learn(name, data.decode("utf-8", "replace"), content.digest(data))
+
+    def learn(self, name: str, source: str) -> None:
+        """Take module ``name``'s imports and mentioned files from ``source`` (``update`` reads it from disk)."""
+        self._learn(name, source, content.digest(source.encode("utf-8", "surrogateescape")))
+
+    def _learn(self, name: str, source: str, digest: str) -> None:
         if self._digests.get(name) == digest:
             return  # the facts already come from this content
-        source = data.decode("utf-8", "replace")
         self._forget(name)
         self._digests[name] = digest
         self.imports[name] = sibling_imports(source, name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from devnode.events import EventBus
+from devnode.bus import EventBus
 
 
 class NodeLike(Protocol):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Unpack
 
-from devnode.events import Event, HandlerResult
+from devnode.bus import Event, HandlerResult
 from devnode.host.diagnostics import PluginProblem, diagnose, display_path, drop_frames, inside
 from devnode.ownership import Ledger, PluginExit
 from devnode.records import FailureContext

@@ -16,7 +16,7 @@ import hashlib
 from typing import Any
 
 from devnode.errors import DevnodeError
-from devnode.events import Event, EventType
+from devnode.bus import Event, EventType
 from devnode.node.network import P2PNetwork
 
 

@@ -23,7 +23,7 @@ from cryptography.fernet import InvalidToken
 
 from devnode.config import NodeConfig, production_rule_problems
 from devnode.errors import DevnodeError
-from devnode.events import Event, EventBus, EventType
+from devnode.bus import Event, EventBus, EventType
 from devnode.node.authorization import AuthorizationModule, open_auth_db
 from devnode.node.chain import LocalChain, StandInLimit, address_for
 from devnode.node.compliance import ComplianceManager

@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from devnode.host.host import PluginHost
+from devnode.host.plan import Plan
 from devnode.reload.external import OutsideModules, names_for_file
-from devnode.reload.planner import ContentLedger
+from devnode.reload.contents import ContentLedger
 from devnode.reload.scope import IGNORE_FILES, WatchScope
 
 
@@ -69,8 +70,7 @@ class OutsideChanges:
         if not triggers:
             return
         helpers = sorted({h for p in triggers for h in host.graph.helper_closure(p) if host.graph.is_helper(h)})
-        names = host.graph.import_order(sorted(triggers))
-        await host.reload(names, purge=helpers, triggers=triggers)
+        await host.apply(Plan(reload=host.graph.import_order(sorted(triggers)), purge=helpers, triggers=triggers))
 
     def _display(self, path: Path) -> str:
         for root in self.scope.external_roots():

@@ -1,4 +1,4 @@
-"""Applies file changes to the running node: watch -> filter unchanged -> plan -> host."""
+"""Applies file changes to the running node: watch -> filter unchanged -> plan -> ``host.apply(plan)``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ from watchfiles import Change
 from devnode.codes import WarningCode
 from devnode.host import tree
 from devnode.host.host import PluginHost
-from devnode.reload.planner import ContentLedger, Plan, plan_changes
+from devnode.host.plan import Plan
+from devnode.reload import facts
+from devnode.reload.contents import ContentLedger
+from devnode.reload.planner import plan_changes
 from devnode.reload.scope import WatchScope, watch_scope
 from devnode.reload.watcher import PluginDirFilter
 
@@ -164,21 +167,9 @@ class Reloader:
             self.host.reporter.emit("warning", **warning.to_record())
         detect_ms = _detect_ms(changed)
         host = self.host
-        readers = {name: slot.files_read for name, slot in host.slots.items()}
-        plan = plan_changes(changed, self.plugin_dir, host.graph, set(host.slots), readers)
-        for name in plan.unload:
-            if (self.plugin_dir / f"{name}.py").is_dir():
-                host.reporter.emit(
-                    "warning", code=WarningCode.NOT_A_FILE, plugin=name, file=f"{self.plugin_dir.name}/{name}.py",
-                    message=f"{name}.py is now a directory, not a plugin file: {name} is unloaded until "
-                    f"{name}.py is a file again",
-                )
-            await host.unload(name, reason="file deleted")
-        for name in plan.helpers_gone:
-            host.importer.forget(name)
-        todo = [*plan.load, *[n for n in plan.reload if n not in plan.load]]
-        if todo or plan.purge:  # a changed helper nobody imports yet is still re-executed on its next import
-            await host.reload(todo, purge=plan.purge, detect_ms=detect_ms, triggers=plan.triggers)
+        found = facts.gather(changed, self.plugin_dir, host.graph)
+        plan = plan_changes(changed, self.plugin_dir, host.graph, set(host.slots), host.files_read(), found)
+        await host.apply(plan, detect_ms=detect_ms)
         return plan
 
 
@@ -224,7 +215,7 @@ class _Relevance:
         if not path.startswith(self._inside):
             return True  # the .env and --watch files: the watch scope chose them, so their content matters
         if self._read is None:
-            self._read = {str(p) for slot in self.host.slots.values() for p in slot.files_read}
+            self._read = {str(p) for files in self.host.files_read().values() for p in files}
         return path in self._read
 
     def forget(self) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from devnode.events import Event, HandlerResult
+from devnode.bus import Event, HandlerResult
 from devnode.scenarios.model import Step, compact, path_text
 
 MISSING = object()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from devnode.errors import DevnodeError
-from devnode.events import EventType
+from devnode.bus import EventType
 from devnode.host.host import PluginState
 from devnode.scenarios.model import STEP_KINDS, Scenario, Step
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from devnode.events import Event, EventBus
+from devnode.bus import Event, EventBus
 from devnode.node import controls
 from devnode.node.lookup import address_of, token_of
 from devnode.reporting import Reporter

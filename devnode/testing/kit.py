@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import time
 import weakref
 from collections.abc import Awaitable, Callable
 from inspect import isawaitable
@@ -18,53 +17,27 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from devnode.config import NodeConfig
-from devnode.errors import DevnodeError
-from devnode.events import Event, EventType
-from devnode.host import parity
+from devnode.bus import Event, EventType
 from devnode.host.host import PluginHost
 from devnode.host.naming import candidate_modules
 from devnode.node import controls
 from devnode.production.node import Authorize, ProductionOptions
-from devnode.reporting import Record, Reporter
-from devnode.session import NodeKind, NodeSession
+from devnode.reporting import Record
+from devnode.session import NodeKind
+from devnode.testing.failures import HandlerError, KitUsageError, PluginLoadError, load_error, raise_handler_errors
+from devnode.testing.harness import SETTLE_TIMEOUT, NodeHarness, await_until
 from devnode.testing.leftovers import LEFTOVER_CODES, leftover_problems
+from devnode.testing.plugin_logs import KitLogHandler
 from devnode.testing.reachability import default_roots, find_path
 from devnode.testing.recorder import EventRecorder, RecordedEvent
-from devnode.ui.records import PluginLogBridge
+from devnode.testing.settle import settled
+
+__all__ = ["SETTLE_TIMEOUT", "DevNodeKit", "HandlerError", "KitUsageError", "PluginLoadError", "await_until"]
 
 T = TypeVar("T")
-SETTLE_TIMEOUT = 5.0
 
 
-async def await_until(predicate: Callable[[], Any], timeout: float = SETTLE_TIMEOUT, what: str = "") -> Any:
-    """Poll ``predicate`` on the loop until it is truthy; fail after ``timeout`` seconds (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what or predicate}")
-        await asyncio.sleep(0.005)
-
-
-class PluginLoadError(DevnodeError):
-    """A plugin did not load, reload or initialize; the message is devnode's diagnosis."""
-
-    def __init__(self, message: str, record: Record | None = None) -> None:
-        super().__init__(message)
-        self.record = record
-
-
-class HandlerError(DevnodeError):
-    """A plugin's event handler raised while a helper was driving the node."""
-
-
-class KitUsageError(DevnodeError):
-    """A kit helper called the wrong way (e.g. a sync helper inside an async test)."""
-
-
-class DevNodeKit:
+class DevNodeKit(NodeHarness):
     """A dev node with a temporary data dir, the full service surface and a plugin host."""
 
     def __init__(
@@ -82,21 +55,12 @@ class DevNodeKit:
     ) -> None:
         self.plugin_dir = Path(plugin_dir).resolve()
         self.data_dir = Path(data_dir)
-        self.timeout = timeout
         self.settle_timeout = settle_timeout
-        self.records: list[Record] = []
-        self.reporter = Reporter()
         self._doing = "the test"
-        self.reporter.add_sink(self._record)
         self.events = EventRecorder()
-        self.loop = asyncio.new_event_loop()
         self._host: PluginHost | None = None
         self._stale: list[tuple[str, str, weakref.ref[type]]] = []  # (plugin, action, old class)
         self._finished = False
-        self._closed = False
-        self._log_handler = _KitLogHandler(self.reporter)
-        self._plugins_logger = logging.getLogger("plugins")
-        self._saved_level = self._plugins_logger.level
         config = NodeConfig(
             plugin_dir=str(self.plugin_dir), data_dir=str(self.data_dir), node_id=node_id,
             initial_peers=list(peers or []), sqlite_db_path=str(self.data_dir / "devnode.sqlite3"),
@@ -104,17 +68,11 @@ class DevNodeKit:
         )
         production = ProductionOptions(node_src=str(node_src) if node_src is not None else None, authorize=authorize)
         # The host comes on the first load (a test may load by path from another plugin dir).
-        self.session = NodeSession(config, self.reporter, kind=node, production=production, timeout=timeout,
-                                   check_leaks=False)
-        try:
-            self.run(self.session.open(host=False))
-            self.node: Any = self.session.node
-            self.node.event_bus.add_observer(self.events.observe)
-            self.run(self.session.start_node())
-        except BaseException:
-            self.loop.run_until_complete(self.session.close())
-            self.loop.close()
-            raise
+        super().__init__(config, kind=node, production=production, timeout=timeout, check_leaks=False,
+                         start_node=True)
+        self._log_handler = KitLogHandler(self.reporter)
+        self._plugins_logger = logging.getLogger("plugins")
+        self._saved_level = self._plugins_logger.level
         self._plugins_logger.addHandler(self._log_handler)
         if self._plugins_logger.level == logging.NOTSET:
             self._plugins_logger.setLevel(logging.INFO)  # as `devnode run`: plugins' INFO lines are shown
@@ -156,9 +114,6 @@ class DevNodeKit:
 
     def log_messages(self, plugin: str | None = None) -> list[str]:
         return [r["message"] for r in self.logs if plugin is None or r.get("plugin") == _module_name(plugin)]
-
-    def kinds(self, kind: str, plugin: str | None = None) -> list[Record]:
-        return [r for r in self.records if r["kind"] == kind and (plugin is None or r.get("plugin") == plugin)]
 
     # -- sync helpers (they run the loop) ---------------------------------------------
     def run(self, coro: Awaitable[T]) -> T:
@@ -218,7 +173,7 @@ class DevNodeKit:
             return host.plugins[name]
         ok = await self._settled(host.load(name), plugin_tasks=False)
         if not ok:
-            raise self._load_error(name, "load")
+            raise load_error(self.records, name, "load")
         return host.get_plugin(name)
 
     async def aload_all(self) -> dict[str, Any]:
@@ -243,7 +198,7 @@ class DevNodeKit:
         finally:
             self._doing = "the test"
         if not results.get(name):
-            raise self._load_error(name, "reload")
+            raise load_error(self.records, name, "reload")
         self._stale.append((name, "reload", weakref.ref(old_class)))
         return host.get_plugin(name)
 
@@ -270,7 +225,7 @@ class DevNodeKit:
         mark = self.events.mark()
         await self._settled(self.node.event_bus.publish(event))
         if check:
-            self._raise_handler_errors(mark)
+            raise_handler_errors(self.events.since(mark))
         recorded = self.events.find(event)
         assert recorded is not None
         return recorded
@@ -290,7 +245,7 @@ class DevNodeKit:
         mark = self.events.mark()
         result = await self._settled(body())
         if check:
-            self._raise_handler_errors(mark)
+            raise_handler_errors(self.events.since(mark))
         return result
 
     async def asettle(self, timeout: float | None = None) -> None:
@@ -338,27 +293,20 @@ class DevNodeKit:
 
     def close(self) -> None:
         """Stop plugins (if ``finish`` did not), the node and the loop; undo global hooks."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._finished = True
-            self.run(self.session.stop())
-            pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                self.loop.run_until_complete(asyncio.wait(pending, timeout=self.timeout))
-        finally:
-            self.node.event_bus.remove_observer(self.events.observe)
-            self._plugins_logger.removeHandler(self._log_handler)
-            self._plugins_logger.setLevel(self._saved_level)
-            self.loop.run_until_complete(self.session.close())  # removes the global hooks
-            self.loop.close()
+        self._finished = True
+        super().close()
 
     # -- internals ---------------------------------------------------------------------------
     def _record(self, record: Record) -> None:
         self.records.append({**record, "during": self._doing})
+
+    def _attach(self) -> None:
+        self.node.event_bus.add_observer(self.events.observe)
+
+    def _detach(self) -> None:
+        self.node.event_bus.remove_observer(self.events.observe)
+        self._plugins_logger.removeHandler(self._log_handler)
+        self._plugins_logger.setLevel(self._saved_level)
 
     def _sync(self, helper: str, coro: Awaitable[T]) -> T:
         if self.loop.is_running():
@@ -400,102 +348,28 @@ class DevNodeKit:
             raise KitUsageError(f"a node loads plugins from one plugin dir: {host.plugin_dir} is in use "
                                 f"({', '.join(host.plugins)} loaded), so {plugin_dir} cannot be used in the same test")
         if host is not None:
-            host.importer.uninstall()
-            self.node.event_bus.remove_observer(host.run_errors.observe)
+            host.detach()
         self.plugin_dir = plugin_dir
         self.node.config.plugin_dir = str(plugin_dir)
         host = self.session.attach_host(plugin_dir)
-        host.importer.install()
-        for warning in parity.check_plugin_dir(plugin_dir):
-            self.reporter.emit("warning", **warning.to_record())
+        host.prepare()
         self._host = host
         return host
 
     async def _settled(self, coro: Awaitable[T], timeout: float | None = None, plugin_tasks: bool = True) -> T:
-        """Await ``coro``, then every task started meanwhile (transitively), within ``timeout``.
-
-        Loading a plugin waits only for devnode's own tasks (held events being
-        delivered): a task a plugin starts in initialize() runs for its lifetime.
-        """
-        current = asyncio.current_task()
-        before = asyncio.all_tasks()
-        result = await coro
-        timeout = self.settle_timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
-        while True:
-            pending = {t for t in asyncio.all_tasks() - before if t is not current and not t.done()}
-            if not plugin_tasks:
-                pending -= self._plugin_tasks()
-            if not pending:
-                return result
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                names = ", ".join(_task_name(t) for t in pending)
-                raise TimeoutError(f"tasks started by this step are still running after {timeout:g} s: {names}. "
-                                   "A task that runs for the plugin's lifetime should be started in initialize(); "
-                                   "otherwise make it finish")
-            await asyncio.wait(pending, timeout=remaining)
+        """Await ``coro`` and every task started meanwhile; loading waits only for devnode's own tasks."""
+        exclude = None if plugin_tasks else self._plugin_tasks
+        return await settled(coro, self.settle_timeout if timeout is None else timeout, exclude)
 
     def _plugin_tasks(self) -> set[asyncio.Task[Any]]:
-        if self._host is None:
-            return set()
-        return {t for slot in self._host.slots.values() if slot.ledger is not None for t in slot.ledger.tasks}
-
-    def _raise_handler_errors(self, mark: int) -> None:
-        failures = [(e, h) for e in self.events.since(mark) for h in e.failed]
-        if not failures:
-            return
-        lines = []
-        for event, handled in failures:
-            who = handled.plugin or "a handler outside any plugin"
-            lines.append(f"{who}: {handled.handler} raised on {event.type.value}: {handled.error}\n{handled.traceback}")
-        raise HandlerError("\n".join(lines) + "\n(pass check=False to let the test inspect handler failures itself)")
-
-    def _load_error(self, name: str, action: str) -> PluginLoadError:
-        failed = [r for r in self.records if r["kind"] == "plugin.failed" and r.get("plugin") == name]
-        if not failed:
-            return PluginLoadError(f"{name} did not {action} (see devnode.records)")
-        r = failed[-1]
-        where = r.get("file") or name
-        if r.get("line"):
-            where += f":{r['line']}"
-        lines = [f"{name} failed to {action} ({r['phase']}): {r['error']}", f"  at {where}"]
-        if r.get("code"):
-            lines.append(f"  {r['code'].strip()}")
-        if r.get("hint"):
-            lines.append(f"  hint: {r['hint']}")
-        if r.get("running") == "previous":
-            lines.append("  (the previous version keeps running)")
-        return PluginLoadError("\n".join(lines), r)
+        return self._host.plugin_tasks() if self._host is not None else set()
 
 
 _NOT_PARITY = LEFTOVER_CODES | {"leak"}  # what the plugin left behind, not how production would differ
 
 
-class _KitLogHandler(PluginLogBridge):
-    """Plugins' log lines become records; their tracebacks are kept as text only.
-
-    A log record's ``exc_info`` holds frames, frames hold the plugin instance, and
-    pytest keeps captured records until the test ends: formatting the traceback
-    once and dropping ``exc_info`` keeps old plugin versions collectable.
-    """
-
-    def emit(self, record: logging.LogRecord) -> None:
-        super().emit(record)
-        if record.exc_info and record.exc_info[1] is not None:
-            if not record.exc_text:
-                record.exc_text = logging.Formatter().formatException(record.exc_info)
-            record.exc_info = None
-
-
 def _module_name(name: str) -> str:
     return name[:-3] if name.endswith(".py") else name
-
-
-def _task_name(task: asyncio.Task[Any]) -> str:
-    coro = task.get_coro()
-    qualname = getattr(coro, "__qualname__", None) or repr(coro)
-    return f"{task.get_name()} ({qualname})"
 
 
 def _refuse_foreign_loop(coro: Awaitable[Any]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from devnode.events import Event, EventType, HandlerResult
+from devnode.bus import Event, EventType, HandlerResult, handler_entry
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,8 @@ class EventRecorder:
 
 
 def _handled(result: HandlerResult) -> Handled:
-    error = result.error
-    if error is None:
-        return Handled(result.plugin, result.handler_name, True, round(result.seconds * 1000, 3))
-    text = f"{type(error).__name__}: {error}"
-    formatted = "".join(traceback.format_exception(error)).rstrip()
-    return Handled(result.plugin, result.handler_name, False, round(result.seconds * 1000, 3), text, formatted)
+    entry = handler_entry(result)
+    if result.error is None:
+        return Handled(entry["plugin"], entry["handler"], True, entry["ms"])
+    formatted = "".join(traceback.format_exception(result.error)).rstrip()
+    return Handled(entry["plugin"], entry["handler"], False, entry["ms"], entry["error"], formatted)

@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from devnode import safe
-from devnode.events import Event, HandlerResult
+from devnode.bus import Event, HandlerResult, handler_entries
 from devnode.host.naming import PACKAGE
+from devnode.records import EventRecord
 from devnode.ownership import current_ledger
 from devnode.reporting import Reporter
 
 
-def event_fields(event: Event, results: list[HandlerResult]) -> dict[str, Any]:
+def event_fields(event: Event, results: list[HandlerResult]) -> EventRecord:
     """The ``event`` record's fields (docs/json-records.md). Built for every event: kept to plain dict work."""
-    handlers = []
-    for r in results:
-        error = r.error
-        entry = {
-            "plugin": r.subscription.owner_name,
-            "handler": _handler_name(r.subscription.callback),
-            "ok": error is None,
-            "ms": round(r.seconds * 1000, 3),
-            "error": None if error is None else safe.exception_text(error),  # whatever its __str__ does
-        }
-        if getattr(r, "debugged", False):
-            entry["debugged"] = True
-        handlers.append(entry)
-    return {"type": event.type.value, "data": event.data, "handlers": handlers}
-
-
-def _handler_name(callback: Any) -> str:
-    """``HandlerResult.handler_name`` without the property and the getattr default dance for the usual case."""
-    try:
-        name = callback.__qualname__
-    except Exception:  # a plugin's callable: a property may raise anything
-        return safe.representation(callback)
-    return name if isinstance(name, str) and name else safe.representation(callback)
+    return {"type": event.type.value, "data": event.data, "handlers": handler_entries(results)}
 
 
 class PluginLogBridge(logging.Handler):

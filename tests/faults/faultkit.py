@@ -18,7 +18,7 @@ from typing import Any
 
 from conftest import HostHarness
 
-from devnode.events import Event, EventType
+from devnode.bus import Event, EventType
 from devnode.reload.reloader import Reloader
 from devnode.reporting import Record
 from devnode.watchdog import Watchdog

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from devnode.events import Event
+from devnode.bus import Event
 from faults.faultkit import FAULTY, PROBE, Bench, Expect, plugin_source
 
 SLOW = '''

@@ -116,7 +116,7 @@ class NodeConsole(code.InteractiveConsole):
 
 def namespace(runtime: Any) -> dict[str, Any]:
     """What the console starts with: the live node and the names a plugin author reaches for."""
-    from devnode.events import Event, EventType
+    from devnode.bus import Event, EventType
 
     node = runtime.node
     leave = _Leave()

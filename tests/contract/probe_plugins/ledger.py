@@ -60,6 +60,8 @@ class LedgerPlugin:
         record = {"ledger": data_hash}
         compliance_tx = node.compliance_manager.record_compliance_event("ledger_entry", record)
         report["compliance_tx"] = kind(compliance_tx)
+        # anvil mines a sent transaction a moment after send_raw_transaction returns: wait, as a plugin must
+        node.blockchain_interface.wait_for_receipt(compliance_tx)
         report["compliance_verified"] = node.compliance_manager.verify_compliance("ledger_entry", record)
 
         stats = node.p2p_network.get_network_stats()

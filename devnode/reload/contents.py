@@ -1,0 +1,88 @@
+"""Tracks which files' bytes changed, to drop saves that changed nothing (blake2b per file)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from devnode.host import tree
+from devnode.host.content import Signature, digest, signature
+
+
+Relevant = Callable[[str], bool]  # a file's path, as a string (no Path object per file for the thousands that are not)
+
+
+class ContentLedger:
+    """Content hashes of the plugin dir's files that matter, to drop saves that changed nothing.
+
+    Only ``relevant`` files are hashed (the reloader's rule: modules, and files a plugin
+    reads or names); any other file never has its bytes read, and a change to it is
+    passed on as it comes (nothing depends on it, so the plan for it is empty). Ignored
+    directories (``.git``, ``node_modules``, ...) are never walked.
+    """
+
+    def __init__(
+        self,
+        plugin_dir: Path,
+        relevant: Relevant | None = None,
+        keep_dir: tree.DirFilter | None = None,
+        executed: Mapping[Path, tuple[Signature | None, str]] | None = None,
+    ) -> None:
+        """``executed``: modules already read (the importer's stat-before-read and digest): not read again.
+
+        Starting from what was executed rather than from the disk now also means a save made
+        while the node was starting is seen by the catch-up rescan, not taken as the baseline.
+        """
+        self.plugin_dir = plugin_dir
+        self.relevant: Relevant = relevant or (lambda path: True)
+        self._hashes: dict[Path, str | None] = {}
+        self._signatures: dict[Path, Signature] = {}  # the file's stat when it was hashed
+        executed = executed or {}
+        for entry in tree.files(plugin_dir, keep_dir):
+            if not self.relevant(entry.path):
+                continue  # never read, never even turned into a Path
+            path = Path(entry.path)
+            if path in executed:
+                before, self._hashes[path] = executed[path]
+                if before is not None:
+                    self._signatures[path] = before
+            else:
+                self._record(path)
+
+    def known(self) -> set[Path]:
+        return {p for p, digest in self._hashes.items() if digest is not None}
+
+    def changed(self, path: Path, *, trust_stat: bool = False) -> bool:
+        """True when ``path``'s content (or existence) differs from last time; remembers it.
+
+        ``trust_stat``: a file whose stat is exactly what it was when hashed counts as
+        unchanged without reading it (the catch-up rescan right after start-up uses it, so
+        start-up hashes each file once; a save from the watcher is always hashed).
+        """
+        if path not in self._hashes and not self.relevant(str(path)):
+            return True
+        before = self._hashes.get(path, "<unknown>")
+        if trust_stat and before is not None and before != "<unknown>" and _signature(path) == self._signatures.get(path):
+            return False
+        return self._record(path) != before
+
+    def _record(self, path: Path) -> str | None:
+        signature = _signature(path)
+        digest = _digest(path) if signature is not None else None
+        self._hashes[path] = digest
+        if signature is None or digest is None:
+            self._signatures.pop(path, None)
+        else:
+            self._signatures[path] = signature
+        return digest
+
+
+def _signature(path: Path) -> Signature | None:
+    return signature(path)
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return digest(path.read_bytes())
+    except OSError:
+        return None
