@@ -134,6 +134,48 @@ def test_bus_differences_are_noted_once_per_plugin_with_the_plugins_line(harness
     assert "api/websocket_handler.py" in not_json["message"]
 
 
+def test_dispatch_order_is_noted_for_one_plugins_second_handler_on_a_type_only() -> None:
+    """Counted per plugin and type: another plugin's handler, a removed one or another type does not count;
+    a module body's handler, absorbed by the instance's ledger, does."""
+    from devnode.bus import EventBus
+    from devnode.node.notices import Notices
+    from devnode.ownership import Ledger, reset_current, set_current
+
+    bus, notices = EventBus(), Notices()
+    bus.parity = notices
+    seen: list[Any] = []
+    notices.add_sink(seen.append)
+
+    def as_plugin(ledger: Ledger, *subscriptions: tuple[EventType, Any]) -> None:
+        token = set_current(ledger)
+        try:
+            for event_type, callback in subscriptions:
+                bus.subscribe(event_type, callback)
+        finally:
+            reset_current(token)
+
+    def noted() -> list[str]:
+        return [n.plugin for n in seen if n.code == "dispatch-order"]
+
+    a, b = Ledger("a_plugin"), Ledger("b_plugin")
+    first, second, third = (lambda e: None), (lambda e: None), (lambda e: None)
+    as_plugin(a, (EventType.HEALTH_UPDATE, first), (EventType.DATA_SHARED, second))
+    as_plugin(b, (EventType.HEALTH_UPDATE, second))
+    bus.unsubscribe(EventType.HEALTH_UPDATE, first)
+    as_plugin(a, (EventType.HEALTH_UPDATE, third))
+    assert noted() == []
+    # A module body's subscription moves to the instance's ledger; the instance's second handler is noted.
+    body, instance = Ledger("c_plugin"), Ledger("c_plugin")
+    as_plugin(body, (EventType.DATA_SHARED, first))
+    instance.absorb(body)
+    as_plugin(instance, (EventType.DATA_SHARED, third))
+    assert noted() == ["c_plugin"]
+    assert bus.owners_subscribed(EventType.DATA_SHARED) == {"a_plugin": 1, "c_plugin": 2}
+    for sub in instance.subscriptions:
+        bus.remove_subscription(sub)
+    assert bus.owners_subscribed(EventType.DATA_SHARED) == {"a_plugin": 1}
+
+
 def test_config_values_production_refuses_are_simulated_but_warned(harness: Any, tmp_path: Path) -> None:
     config = load_config({"plugin_dir": str(tmp_path / "plugins")}, cwd=tmp_path, environ={
         "INITIAL_PEERS": "peer-a,http://10.0.0.1:8000", "BLOCKCHAIN_URL": "devnode://local",

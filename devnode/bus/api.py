@@ -34,7 +34,7 @@ class EventBus(_Dispatcher):
             raise TypeError(f"subscribe() needs an EventType member, got {event_type!r}")
         table = self._by_type.setdefault(event_type, {})
         if self._notices is not None and callback not in table:
-            self._notices.subscribed(event_type, table.values())
+            self._notices.subscribed(event_type, self.owners_subscribed(event_type))
         self._add(table, event_type, callback)
 
     def subscribe_all(self, callback: _Callback) -> None:

@@ -63,6 +63,9 @@ class Dispatcher:
         # The same subscriptions by owner, in subscription order: sweeping or counting one plugin's
         # must not read every plugin's (start-up with many plugins stays linear).
         self._by_ledger: dict[Ledger, dict[Subscription, None]] = {}
+        # Per event type, how many subscriptions each plugin holds: the parity notices ask whether a plugin
+        # already has one, which must not read every plugin's (a reload among many plugins stays flat).
+        self._owner_counts: dict[Any, dict[str, int]] = {}
         self._snapshots: dict[Any, tuple[Subscription, ...]] = {}
         self._history: deque[Event] = deque(maxlen=max_history)
         self._observers: list[Observer] = []
@@ -168,6 +171,9 @@ class Dispatcher:
         """``source``'s subscriptions become ``target``'s (``Ledger.absorb``: a module body's become the instance's)."""
         moved = self._by_ledger.pop(source, {})
         for sub in moved:
+            if source.owner != target.owner:
+                self._count(sub.event_type, source.owner, -1)
+                self._count(sub.event_type, target.owner, 1)
             sub.move_to(target)
         if moved:
             self._by_ledger.setdefault(target, {}).update(moved)
@@ -193,7 +199,20 @@ class Dispatcher:
         if ledger is not None:
             ledger.subscribed_on(self)
             self._by_ledger.setdefault(ledger, {})[sub] = None
+            self._count(event_type, ledger.owner, 1)
         self._snapshots.clear()
+
+    def _count(self, event_type: Any, owner: str, step: int) -> None:
+        counts = self._owner_counts.setdefault(event_type, {})
+        left = counts.get(owner, 0) + step
+        if left > 0:
+            counts[owner] = left
+        else:
+            counts.pop(owner, None)
+
+    def owners_subscribed(self, event_type: Any) -> dict[str, int]:
+        """Plugin name -> how many subscriptions it holds on ``event_type`` now (read-only)."""
+        return self._owner_counts.get(event_type, {})
 
     def _remove(self, table: dict[Callback, Subscription], callback: Callback) -> None:
         sub = table.pop(callback, None)
@@ -208,6 +227,7 @@ class Dispatcher:
                 owned.pop(sub, None)
                 if not owned:
                     del self._by_ledger[ledger]
+            self._count(sub.event_type, ledger.owner, -1)
             # Removed while its plugin swaps: a dispatch still holding it in its snapshot routes the event instead.
             sub.retired = ledger.owner in self._holds
         self._snapshots.clear()

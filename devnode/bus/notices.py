@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 from devnode.bus.event import Event, EventType
-from devnode.bus.handlers import Subscription
 from devnode.node.notices import Notices, traceback_site
 from devnode.ownership import Ledger, current_ledger
 
@@ -28,8 +27,8 @@ class BusNotices:
         self.notices = notices
         self._json_checked: dict[Any, int] = {}
 
-    def subscribed(self, event_type: EventType, existing: Iterable[Subscription]) -> None:
-        """A plugin subscribed a new callback to ``event_type`` (``existing``: the type's other subscriptions)."""
+    def subscribed(self, event_type: EventType, owners: Mapping[str, int]) -> None:
+        """A plugin subscribed a new callback to ``event_type`` (``owners``: who holds subscriptions to it already)."""
         ledger = current_ledger()
         if ledger is None:
             return  # devnode's own subscribers (UI, recorder) rely on nothing
@@ -48,7 +47,7 @@ class BusNotices:
                 "as shipped, nothing calls P2PNetwork._handle_incoming_data (network/p2p_network.py:536), so "
                 "Node.on_data_received (services/node.py:378) never runs and DATA_RECEIVED is never published",
             )
-        if any(sub.ledger is not None and sub.ledger.owner == ledger.owner for sub in existing):
+        if owners.get(ledger.owner, 0) > 0:
             self.notices.note(
                 "dispatch-order",
                 f"a second handler for {event_type.value} from the same plugin; devnode calls handlers in "
