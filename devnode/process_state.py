@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from devnode import safe
+from devnode.module_table import ModuleTable
 from devnode.process_ownership import ProcessChange
 
 if TYPE_CHECKING:
@@ -92,9 +93,9 @@ class StateSnapshot:
         self.path = list(sys.path)
         self.modules = {name: sys.modules.get(name) for name in PROTECTED_MODULES}
         # Outside an import, the loaded plugins' and helpers' entries are devnode's too. A copy of the
-        # whole table (one C-level pass) and one comparison after: picking the "plugins." names out
-        # here, per phase of every plugin, made start-up quadratic in plugins.
-        self.all_modules = sys.modules.copy() if plugin_modules else None
+        # whole table (one C-level pass), looked into only if the table changed (module_table): picking
+        # the "plugins." names out here, per phase of every plugin, made start-up quadratic in plugins.
+        self.all_modules = ModuleTable() if plugin_modules else None
         self.config_object = safe.attribute(node, "config")
         self.config = _config_values(node)
         self.environ = _environ()
@@ -150,9 +151,9 @@ class StateSnapshot:
     def _devnode_modules(self) -> list[tuple[str, Any]]:
         """The ``sys.modules`` entries devnode relies on, as they were: the plugin ones only if any changed."""
         entries = list(self.modules.items())
-        if self.all_modules is None or _same_table(self.all_modules):
+        if self.all_modules is None or self.all_modules.unchanged():
             return entries
-        return entries + [(n, m) for n, m in self.all_modules.items() if n.startswith("plugins.")]
+        return entries + [(n, m) for n, m in self.all_modules.entries.items() if n.startswith("plugins.")]
 
     def _path_changes(self, ledger: Ledger, file: str | None) -> None:
         before = Counter(self.path)  # a multiset: inserting an entry already there adds a second copy
@@ -176,11 +177,6 @@ def _equal(now: Any, before: Any) -> bool:
         return bool(now == before)
     except Exception:  # a plugin's value whose __eq__ raises: the caller compares item by item
         return False
-
-
-def _same_table(before: dict[str, Any]) -> bool:
-    """Whether ``sys.modules`` holds exactly ``before`` (compared by identity first, in C)."""
-    return _equal(sys.modules, before)
 
 
 def _config_values(node: Any) -> dict[str, Any]:

@@ -237,9 +237,15 @@ def test_start_up_reads_each_module_once_for_the_graph_and_once_to_run_it(
     assert reads == ["p3_plugin.py"]  # new content: the graph reads it once for its facts
 
 
+@pytest.mark.parametrize("tag", [True, False], ids=["dict-version-tag", "table-compare"])
 def test_a_plugin_module_replaced_during_another_plugins_initialize_is_put_back(
-    plugin_dir: Path, harness: Harness
+    plugin_dir: Path, harness: Harness, monkeypatch: pytest.MonkeyPatch, tag: bool
 ) -> None:
+    from devnode import module_table
+
+    if tag and not module_table.tag_readable():
+        pytest.skip("this interpreter's dict version tag is not readable")
+    monkeypatch.setattr(module_table, "_TAGGED", tag)
     trivial(plugin_dir, "a_plugin")
     write_plugin(plugin_dir, "b_plugin", """
         import sys
@@ -263,6 +269,75 @@ def test_a_plugin_module_replaced_during_another_plugins_initialize_is_put_back(
     assert sys.modules["plugins.a_plugin"] is original
     [warning] = [r for r in h.records if r.get("code") == "module-replaced"]
     assert warning["plugin"] == "b_plugin" and "sys.modules['plugins.a_plugin']" in warning["message"]
+
+
+def test_a_plugin_module_deleted_during_another_plugins_shutdown_is_put_back(
+    plugin_dir: Path, harness: Harness
+) -> None:
+    trivial(plugin_dir, "a_plugin")
+    write_plugin(plugin_dir, "b_plugin", """
+        import sys
+
+
+        class B_pluginPlugin:
+            def __init__(self, node):
+                self.node = node
+
+            def initialize(self):
+                pass
+
+            def shutdown(self):
+                del sys.modules["plugins.a_plugin"]
+    """)
+    import sys
+
+    h = harness().start()
+    original = h.host.slots["a_plugin"].module
+    h.run(h.host.reload(["b_plugin"]))
+    assert sys.modules["plugins.a_plugin"] is original
+    [warning] = [r for r in h.records if r.get("code") == "module-replaced"]
+    assert warning["plugin"] == "b_plugin" and "sys.modules['plugins.a_plugin']" in warning["message"]
+
+
+@pytest.mark.parametrize("tag", [True, False], ids=["dict-version-tag", "table-compare"])
+def test_the_module_table_check_sees_every_kind_of_change_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch, tag: bool
+) -> None:
+    """``ModuleTable.unchanged``: false after an entry is added, replaced or removed, or the table rebound."""
+    import sys
+    import types
+
+    from devnode import module_table
+    from devnode.module_table import ModuleTable
+
+    if tag and not module_table.tag_readable():
+        pytest.skip("this interpreter's dict version tag is not readable")
+    tagged = tag
+
+    name = "devnode_probe_module"
+    module = types.ModuleType(name)
+    changes: dict[str, Callable[[], None]] = {
+        "add": lambda: sys.modules.__setitem__(name + "_other", module),
+        "replace": lambda: sys.modules.__setitem__(name, types.ModuleType(name)),
+        "remove": lambda: sys.modules.__delitem__(name),
+        "rebind": lambda: monkeypatch.setattr(sys, "modules", dict(sys.modules)),
+    }
+    for what, change in changes.items():
+        monkeypatch.setattr(module_table, "_TAGGED", tagged)
+        sys.modules[name] = module
+        table = ModuleTable()
+        assert (table.version is not None) is tagged
+        sys.modules[name] = module  # the same object again is no change
+        assert table.unchanged()
+        try:
+            change()
+            assert not table.unchanged(), what
+        finally:
+            monkeypatch.undo()
+            sys.modules.pop(name, None)
+            sys.modules.pop(name + "_other", None)
+    table = ModuleTable()
+    assert table.unchanged() and table.entries == sys.modules
 
 
 def test_a_start_imports_no_http_client_rsa_or_toml_parser(tmp_path: Path) -> None:
