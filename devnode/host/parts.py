@@ -14,6 +14,7 @@ from devnode.bus import EventBus
 from devnode.host.importer import PluginImporter
 from devnode.host.imports import ModuleGraph
 from devnode.host.leaks import LeakWatch
+from devnode.host.naming import module_path
 from devnode.host.node_like import NodeLike
 from devnode.host.run_errors import RunErrors
 from devnode.host.slots import PluginSlot
@@ -47,6 +48,8 @@ class HostParts:
     shutdown_failures: int = 0
     last_shutdown_error: str = ""
     deliveries: set[asyncio.Task[None]] = field(default_factory=set)  # held events on their way (the loop keeps tasks weakly)
+    # Module name -> its file as warnings show it, worked out once: every load phase of every plugin names it.
+    shown_files: dict[str, str] = field(default_factory=dict)
 
     def in_background(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` as a task owned by no plugin, kept alive until it ends."""
@@ -60,6 +63,13 @@ class HostParts:
             return str(path.relative_to(self.plugin_dir.parent))
         except ValueError:
             return str(path)
+
+    def shown_file(self, module_name: str) -> str:
+        """``rel`` of ``module_name``'s file in the plugin dir (``plugins/x.py``), remembered."""
+        shown = self.shown_files.get(module_name)
+        if shown is None:
+            shown = self.shown_files[module_name] = self.rel(module_path(self.plugin_dir, module_name))
+        return shown
 
     def where(self, text: str | None) -> str:
         """``text`` with absolute paths into the plugin dir shortened to ``plugins/x.py``."""

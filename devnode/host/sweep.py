@@ -7,7 +7,6 @@ from typing import Any
 
 from devnode import safe
 from devnode.codes import WarningCode
-from devnode.host.naming import module_path
 from devnode.host.parts import HostParts
 from devnode.ownership import Ledger
 from devnode.process_ownership import undo_all
@@ -20,7 +19,7 @@ SINGULAR = {"subscriptions": "subscription", "tasks": "task", "patches": "patch"
 async def sweep(parts: HostParts, name: str, ledger: Ledger, quiet: bool = False) -> None:
     """Remove everything the plugin registered and did not release itself."""
     cleaned: dict[str, Any] = {}
-    file = parts.rel(module_path(parts.plugin_dir, name))  # warnings name the file to fix
+    file = parts.shown_file(name)  # warnings name the file to fix
     subs = list(ledger.subscriptions)
     for sub in subs:
         parts.bus.remove_subscription(sub)
@@ -73,7 +72,7 @@ async def sweep(parts: HostParts, name: str, ledger: Ledger, quiet: bool = False
 
 def after_phase(parts: HostParts, name: str, ledger: Ledger, snapshot: StateSnapshot) -> None:
     """After plugin code ran: note its sys.path/config changes; report at once what could not wait."""
-    file = parts.rel(module_path(parts.plugin_dir, name))
+    file = parts.shown_file(name)
     for repaired in snapshot.record_changes(ledger, file):
         parts.reporter.emit("warning", code=WarningCode.MODULE_REPLACED, plugin=name, file=file,
                             message=f"{name} replaced {repaired}; devnode put its own module back, since later "
