@@ -15,7 +15,7 @@ from devnode.ui.text import preview
 PREVIEW = 60
 
 
-@dataclass
+@dataclass(slots=True)
 class HandlerTally:
     """How one plugin's handlers fared over the events of a burst."""
 
@@ -90,9 +90,11 @@ class Fold:
 
 
 def _tally(tallies: dict[str, HandlerTally], record: Record) -> None:
+    """Add one event's handler results to ``tallies`` (per event of a burst: kept to plain dict work)."""
+    get = tallies.get
     for handler in record.get("handlers", ()):
         name = handler.get("plugin") or "-"
-        tally = tallies.get(name)
+        tally = get(name)
         if tally is None:
             tally = tallies[name] = HandlerTally(name)
         if handler.get("ok", True):
