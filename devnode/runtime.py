@@ -208,7 +208,7 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.wait(self._tasks, timeout=self.options.timeout) if self._tasks else None
-        plugins = max(1, len(self.host.slots))
+        plugins = max(1, len(self.host.known()))
         await self._bounded_step(self.session.stop_plugins(), "shutting the plugins down",
                                  (self.options.timeout * 3 + 1) * plugins)
         await self.session.stop_node()
