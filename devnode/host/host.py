@@ -19,7 +19,7 @@ from devnode.host import notes, parity
 from devnode.host.importer import PluginImporter
 from devnode.host.content import Signature
 from devnode.host.imports import ModuleGraph
-from devnode.host.leaks import LeakWatch
+from devnode.host.leaks import LeakWatch, OwnReferences
 from devnode.host.module_facts import ModuleFacts
 from devnode.host.links import LinkGuard
 from devnode.host.naming import candidate_modules, expected_class_name, module_path
@@ -69,7 +69,7 @@ class PluginHost:
         self._slots: dict[str, PluginSlot] = self.parts.slots
         self._importer = self.parts.importer
         self._graph = self.parts.graph
-        self.leaks = self.parts.leaks
+        self._leaks = self.parts.leaks
         self._run_errors = run_errors
         self._links = LinkGuard(plugin_dir)  # symlinks out of the plugin dir are reported once
         self._lock = asyncio.Lock()
@@ -275,9 +275,13 @@ class PluginHost:
         return {t for slot in self._slots.values() if slot.ledger is not None for t in slot.ledger.tasks}
 
     # -- leaked old versions -----------------------------------------------------
+    def own_references(self) -> OwnReferences:
+        """What devnode holds for the author (the Python console's namespace): named as such, not as a plugin leak."""
+        return self._leaks.own
+
     def after_changes(self) -> None:
         """Check for leaked old versions soon, off the reload's path (a full gc is not free)."""
-        if self.check_leaks and self.leaks.pending and self._leak_check is None:
+        if self.check_leaks and self._leaks.pending and self._leak_check is None:
             self._leak_check = asyncio.get_running_loop().call_later(LEAK_CHECK_DELAY, self._confirm_leaks)
 
     def report_leaks(self, confirm: bool = False) -> None:
@@ -289,9 +293,9 @@ class PluginHost:
         publisher can hold an old version for a moment).
         """
         self._leak_check = None
-        if self.leaks.pending:
-            leftovers = self.leaks.check(in_flight=confirm and self.bus.in_flight > 0, running=confirm)
-            if self.leaks.pending and confirm:
+        if self._leaks.pending:
+            leftovers = self._leaks.check(in_flight=confirm and self.bus.in_flight > 0, running=confirm)
+            if self._leaks.pending and confirm:
                 self._leak_check = asyncio.get_running_loop().call_later(LEAK_CHECK_DELAY * 2, self._confirm_leaks)
             for leftover in leftovers:
                 self.reporter.emit(
