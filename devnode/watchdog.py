@@ -1,10 +1,14 @@
 """Notices plugin code blocking the event loop, says whose code and where, and interrupts it past a limit.
 
-A thread watches the loop every ``tick`` without waking an idle loop: a loop
-waiting in its selector is idle, so the thread stamps the heartbeat itself; a loop
-doing anything else gets a ping (``call_soon_threadsafe``) that stamps it when the
-loop gets to it. An idle node thus costs one thread wakeup per tick and no loop
-wakeups (a periodic timer on the loop cost two wakeups per tick). When it is older than ``warn_after``, the loop is blocked: the thread
+A thread watches the loop without waking it. The loop's selector wait is wrapped
+so that it notes when the loop last came out of it (a ``SelectClock``): a loop
+waiting there is idle, and a loop out of it for ``warn_after`` is blocked, to the
+millisecond. So the thread sleeps until a stall could first be due (``warn_after``
+after the loop last left its wait), which idle is once per ``warn_after`` instead of
+every ``tick``; during a reported stall it checks every ``tick``. A loop without a
+selector to wrap falls back to sampling every ``tick``: seen in its wait, it is idle;
+doing anything else, it gets a ping (``call_soon_threadsafe``) that stamps the
+heartbeat when the loop gets to it. When the heartbeat is older than ``warn_after``, the loop is blocked: the thread
 reads the loop thread's stack and the plugin that owns the running code (its
 ledger, which the thread can read through ``ownership.ledger_running_in``) and
 emits a ``warning`` record with code ``stall`` at once, while the loop is still
@@ -71,6 +75,38 @@ class Stall:
     stack: str
 
 
+class SelectClock:
+    """Wraps a selector's ``select`` to note whether the loop waits in it and when it last came out."""
+
+    def __init__(self, selector: Any) -> None:
+        self.selector = selector
+        self.waiting = False
+        self.left_at = time.monotonic()  # the loop is running whoever installs the clock
+        self._had_own = "select" in vars(selector)  # an instance attribute already (someone else's wrapper)
+        self._select = selector.select
+        selector.select = self.select
+
+    def select(self, timeout: float | None = None) -> Any:
+        self.waiting = True
+        try:
+            return self._select(timeout)
+        finally:
+            self.waiting = False
+            self.left_at = time.monotonic()
+
+    def busy_since(self) -> float | None:
+        """When the loop's current run of work began, or None while it waits in its selector."""
+        left_at = self.left_at  # read before ``waiting``: a wait that ends in between then shows as work since then
+        return None if self.waiting else left_at
+
+    def remove(self) -> None:
+        if vars(self.selector).get("select") is self.select:
+            if self._had_own:
+                self.selector.select = self._select
+            else:
+                del self.selector.select
+
+
 class Watchdog:
     """Watches one event loop from a daemon thread; ``start`` on the loop, ``stop`` when done."""
 
@@ -81,7 +117,7 @@ class Watchdog:
         *,
         warn_after: float = 1.0,
         interrupt_after: float | None = 5.0,
-        tick: float = 0.1,  # a stall is reported within warn_after + tick
+        tick: float = 0.1,  # how often to look during a stall (or always, without a selector to wrap)
     ) -> None:
         self.reporter = reporter
         self.plugin_dir = plugin_dir.resolve()
@@ -95,6 +131,7 @@ class Watchdog:
         self._loop_thread = 0
         self._select_code: types.CodeType | None = None  # the loop's selector wait: seen there, the loop is idle
         self._pinged = False
+        self._clock: SelectClock | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._previous_handler: Any = None
@@ -111,8 +148,10 @@ class Watchdog:
         self._loop = loop or asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._beat = time.monotonic()
-        select = getattr(getattr(self._loop, "_selector", None), "select", None)
+        selector = getattr(self._loop, "_selector", None)
+        select = getattr(selector, "select", None)
         self._select_code = getattr(getattr(select, "__func__", None), "__code__", None)
+        self._clock = SelectClock(selector) if callable(select) else None
         # Signal handlers can only be set, and only run, on the main thread.
         if self.interrupt_after is not None and threading.current_thread() is threading.main_thread():
             self._previous_handler = signal.signal(INTERRUPT_SIGNAL, self._on_signal)
@@ -131,6 +170,9 @@ class Watchdog:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        if self._clock is not None:
+            self._clock.remove()
+            self._clock = None
         if self._can_interrupt:
             signal.signal(INTERRUPT_SIGNAL, self._previous_handler)
             self._can_interrupt = False
@@ -150,10 +192,18 @@ class Watchdog:
         self._beat = time.monotonic()
         self._pinged = False
 
+    def _live_beat(self) -> float:
+        """When the loop was last known not blocked: now while it waits, else when it left its wait."""
+        clock = self._clock
+        if clock is None:
+            return self._beat
+        since = clock.busy_since()
+        return time.monotonic() if since is None else max(since, self._beat)
+
     def _on_signal(self, signum: int, frame: types.FrameType | None) -> None:
         """Runs on the loop thread, inside whatever code is blocking it."""
         stall_of, self._interrupt_for = self._interrupt_for, None
-        if stall_of is None or stall_of != self._beat or frame is None:
+        if stall_of is None or stall_of != self._live_beat() or frame is None:
             return  # the stall ended before the signal arrived
         where = self._innermost_plugin_frame(frame)
         if where is None:
@@ -168,7 +218,7 @@ class Watchdog:
 
     def _on_gil_alarm(self, signum: int, frame: types.FrameType | None) -> None:
         """Runs on the loop thread when the watching thread was starved: a C call holds the GIL."""
-        beat = self._beat
+        beat = self._live_beat()
         lag = time.monotonic() - beat
         idle = self._loop is None or not self._loop.is_running()  # a loop that is not running is not blocked
         if lag < self.warn_after or frame is None or self._stop.is_set() or idle:
@@ -198,11 +248,13 @@ class Watchdog:
     # -- the watching thread -----------------------------------------------------------
     def _watch(self) -> None:
         interrupted_at = 0.0
-        last_tick = time.monotonic()
-        while not self._stop.wait(self.tick):
+        wait = self.tick
+        due = time.monotonic() + wait
+        while not self._stop.wait(wait):
             now = time.monotonic()
-            starved, last_tick = now - last_tick > max(self.warn_after / 2, 10 * self.tick), now
+            starved, wait = now - due > max(self.warn_after / 2, 10 * self.tick), self.tick
             if starved and self._gil_alarm:
+                due = now + wait
                 continue  # this thread was kept from running: the alarm's handler reports, from inside the stall
             self._arm()  # this thread runs, so the GIL is not stuck: push the CPU-time alarm back
             self._sense()
@@ -210,12 +262,17 @@ class Watchdog:
                 self._beat = time.monotonic()  # a loop that is not running is idle, not blocked
             self._skip_debugger_stops()
             beat = self._beat
-            lag = time.monotonic() - beat
+            now = time.monotonic()
+            lag = now - beat
             if lag < self.warn_after:
                 if self._reported is not None and self._reported != beat:
                     self._ended(self._longest)
                     self._reported = None
+                if self._clock is not None and self._reported is None:
+                    wait = max(beat + self.warn_after - now, self.tick)  # no stall can be due before then
+                due = now + wait
                 continue
+            due = now + wait
             self._longest = lag
             if self._reported != beat:
                 self._reported = beat
@@ -234,6 +291,11 @@ class Watchdog:
     def _sense(self) -> None:
         """Stamp the heartbeat if the loop is idle in its selector; otherwise ping it (once) to hear it is alive."""
         loop = self._loop
+        clock = self._clock
+        if clock is not None:
+            since = clock.busy_since()
+            self._beat = time.monotonic() if since is None else max(since, self._beat)
+            return
         if loop is None or self._pinged:
             return
         frame = sys._current_frames().get(self._loop_thread)

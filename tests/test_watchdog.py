@@ -80,3 +80,35 @@ def test_without_an_interrupt_limit_no_signal_handler_is_installed(tmp_path: Pat
         dog.stop()
 
     asyncio.run(main())
+
+
+def _thread_switches(native_id: int) -> int:
+    status = Path(f"/proc/self/task/{native_id}/status").read_text()
+    return sum(int(line.split()[1]) for line in status.splitlines() if "ctxt_switches" in line)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts the thread's wakeups from /proc")
+def test_idle_the_watching_thread_wakes_once_per_warn_after_yet_a_stall_is_reported_as_it_comes_due(
+    tmp_path: Path,
+) -> None:
+    dog = Watchdog(Reporter(), tmp_path, warn_after=0.3, interrupt_after=None)  # the default tick (0.1 s)
+
+    async def main() -> tuple[int, float, float]:
+        dog.start()
+        assert dog._thread is not None and dog._thread.native_id is not None
+        native_id = dog._thread.native_id
+        try:
+            await asyncio.sleep(0.2)  # the thread's first look
+            before = _thread_switches(native_id)
+            await asyncio.sleep(1.5)  # idle: sampling every tick would wake it 15 times
+            idle_wakeups = _thread_switches(native_id) - before
+            blocked_at = time.monotonic()
+            while not dog.stalls and time.monotonic() - blocked_at < 10:
+                time.sleep(0.01)  # blocked (not in plugin code: logged, not reported as a record)
+            return idle_wakeups, time.monotonic() - blocked_at, dog.stalls[0].seconds if dog.stalls else -1.0
+        finally:
+            dog.stop()
+
+    idle_wakeups, noticed_after, seconds = asyncio.run(main())
+    assert idle_wakeups <= 9  # about one a warn_after (5), with room for a loaded machine
+    assert 0.3 <= seconds < 1.0 and noticed_after < 1.0  # due at warn_after, found then, not a tick or a sample later

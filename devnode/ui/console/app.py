@@ -66,7 +66,8 @@ class RichConsole:
         self.console = console or Console(file=self.stream, force_terminal=force_terminal, highlight=False)
         self.screen = Screen(self.console, self.footer_renderable)
         self.footer = self.screen.footer
-        self._queue, self._poke = self.screen.queue, self.screen.poke  # the sink's hot path, one lookup less
+        self._poke = self.screen.poke
+        self._put_event = self.screen.put_event  # the sink's hot path, one lookup less
         self.open_console = open_console
         self.runtime: Runtime | None = None
         # OSC 8 links on file:line, and the o key (docs/authoring.md); set up in attach() once the dirs are known.
@@ -94,8 +95,7 @@ class RichConsole:
     def __call__(self, record: Record) -> None:
         kind = record["kind"]
         if kind == "event":
-            self._queue.append((record, None))
-            self._poke()
+            self._put_event(record)
             return
         if kind in ("plugin.failed", "plugin.error") and self.failures.plugin_dir is not None:
             self.failures.report(record, None)  # no exception at hand (it comes through with_problem when there is one)
@@ -108,8 +108,7 @@ class RichConsole:
         if kind == "node.ready" and self.open_console and self.screen.loop is not None:
             self.open_console = False
             self.screen.loop.call_soon(self._open_console)
-        self._queue.append((record, None))
-        self._poke()
+        self.screen.put(record)
 
     def with_problem(self, record: Record, problem: PluginProblem) -> None:
         """A failure record with the problem behind it (``Reporter.emit(..., problem=)``): panels show its frames."""
@@ -124,7 +123,7 @@ class RichConsole:
             self.screen.footer_stale = True
             self._poke()
             return
-        self._queue.append((record, None))
+        self.screen.put(record, poke=False)
         if record["kind"] == "debugger.stopped" and record.get("on_loop") and self.screen.on_loop() and not self._closed:
             self.screen.flush()  # the loop stays blocked until the editor continues: the pump cannot draw this
         else:

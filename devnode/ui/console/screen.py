@@ -20,7 +20,7 @@ from rich.text import Text
 
 from devnode.reporting import Record
 from devnode.ui.console import errors, history, render_caches, style
-from devnode.ui.console.event_lines import Burst, Coalescer, burst_line, event_line, paused_summary
+from devnode.ui.console.event_lines import Burst, Coalescer, Fold, burst_line, event_line, paused_summary
 from devnode.ui.console.footer import Footer
 from devnode.ui.console.links import Linker
 
@@ -28,6 +28,7 @@ FRAME = 0.1  # at most ten renders a second
 RENDER_SHARE = 0.05  # and rendering never takes more than ~5% of the loop's time
 FOOTER_EVERY = 0.5  # counters alone refresh the footer this often
 MAX_LOG_LINES = 40  # per frame; a log flood is summed up, not scrolled
+FOLD_AFTER = 3  # more events of one type than this in one run never print alone (Coalescer.batch_singles)
 
 
 class Screen:
@@ -50,6 +51,8 @@ class Screen:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._wake: asyncio.Event | None = None
+        # Events of each type queued since the last other record, and the fold that takes the rest of them.
+        self._folding: dict[str, list[Any]] = {}
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Called on ``loop``: from now on a queued record wakes the pump."""
@@ -60,8 +63,31 @@ class Screen:
     def on_loop(self) -> bool:
         return threading.get_ident() == self._loop_thread
 
-    def put(self, record: Record, extra: Any = None) -> None:
+    def put(self, record: Record, extra: Any = None, *, poke: bool = True) -> None:
+        self._folding.clear()  # another record: the events after it are a run of their own
         self.queue.append((record, extra))
+        if poke:
+            self.poke()
+
+    def put_event(self, record: Record) -> None:
+        """An event record: queued as it is, or, past what could print alone, tallied into its run's fold."""
+        folding = self._folding
+        kind = record["type"]
+        entry = folding.get(kind)
+        if entry is None:
+            folding[kind] = [1, None]
+        elif entry[0] >= FOLD_AFTER and self.on_loop():  # flush runs on the loop too: it never sees a fold change
+            fold = entry[1]
+            if fold is None:
+                ts = record.get("ts", 0.0)
+                fold = entry[1] = Fold(kind, ts, ts)
+                self.queue.append(({"kind": "event", "type": kind}, fold))
+            fold.add(record)
+            self.poke()
+            return
+        else:
+            entry[0] += 1
+        self.queue.append((record, None))
         self.poke()
 
     def line(self, text: Text) -> None:
@@ -100,19 +126,20 @@ class Screen:
         """Render everything queued: history lines (printed or held) and, if due, the footer."""
         now = time.monotonic()
         lines: list[RenderableType] = []
-        run: list[Record] = []
+        run: list[Record | Fold] = []
         structural = False
         skipped_logs: Counter[str] = Counter()
         logs = 0
         width = self.console.width
+        self._folding.clear()  # what arrives from now on is a new run
         while self.queue:
             record, extra = self.queue.popleft()
             kind = record["kind"]
             if kind == "event":
                 if self.paused:
-                    self.paused_counts[record["type"]] += 1
+                    self.paused_counts[record["type"]] += extra.count if isinstance(extra, Fold) else 1
                 else:
-                    run.append(record)
+                    run.append(extra if isinstance(extra, Fold) else record)
                 continue
             if run:
                 lines += _event_lines(self.coalescer.feed(run, now))
@@ -176,6 +203,7 @@ class Screen:
         self.paused = not self.paused
         if not self.paused:
             counts, self.paused_counts = self.paused_counts, Counter()
+            self._folding.clear()
             self.queue.append(({"kind": "console.line", "ts": time.time()}, paused_summary(counts)))
         self.footer_stale = True
         self.poke()
