@@ -41,7 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devnode.node.chain import ZERO_ADDRESS  # noqa: E402
+from devnode.node.chain_values import ZERO_ADDRESS  # noqa: E402
 from devnode.config import NodeConfig  # noqa: E402
 from devnode.node.storage import Store  # noqa: E402
 from devnode.ownership import _task_owner  # noqa: E402
