@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from devnode.codes import WarningCode
 from devnode.config import ConfigError
 from devnode.envfile import env_values
+from devnode.records import RunExtrasFields
 from devnode.reload.scope import WatchScope
 from devnode.reporting import Record
 
@@ -47,9 +48,9 @@ def install(runtime: Runtime) -> None:
         runtime.test_runner.attach()
 
 
-def ready_fields(runtime: Runtime) -> dict[str, Any]:
+def ready_fields(runtime: Runtime) -> RunExtrasFields:
     """Extra ``node.ready`` fields: what else is watched, and whether this start was a restart."""
-    fields: dict[str, Any] = {}
+    fields: RunExtrasFields = {}
     options = runtime.options
     if options.watch and (options.watch_paths or options.ignore or options.env_file):
         fields["scope"] = watch_scope(runtime).describe()

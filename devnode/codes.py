@@ -10,6 +10,7 @@ or code means: the member here, the emit site, the docs entry.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import NewType
 
 
 class RecordKind(StrEnum):
@@ -129,3 +130,18 @@ CODE_FAMILIES: frozenset[str] = frozenset({"config-*", "never-published-*", "eve
 RECORD_KINDS: frozenset[str] = frozenset(RecordKind)
 WARNING_CODES: frozenset[str] = frozenset(WarningCode)
 NOTE_CODES: frozenset[str] = frozenset(NoteCode)
+
+FamilyCode = NewType("FamilyCode", str)  # a code of one of CODE_FAMILIES, e.g. ``config-initial-peers``
+
+
+def warning_code(text: str) -> WarningCode | FamilyCode:
+    """``text`` as the registered warning code it is (what a warning record's ``code`` holds).
+
+    Parity warnings and notices carry their code as text (a family's is built per subject);
+    this gives it the record's type, and refuses a code the registry does not know.
+    """
+    if text in WARNING_CODES:
+        return WarningCode(text)
+    if any(text.startswith(family.removesuffix("*")) for family in CODE_FAMILIES):
+        return FamilyCode(text)
+    raise ValueError(f"unregistered warning code {text!r}: add it to devnode/codes.py and docs/troubleshooting.md")

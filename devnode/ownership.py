@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from devnode import safe
+from devnode.records import PluginCounts
 
 if TYPE_CHECKING:
     from devnode.process_ownership import ProcessChange
@@ -194,7 +195,7 @@ class Ledger:
     def live_threads(self) -> list[threading.Thread]:
         return [t for t in self.threads if t.is_alive()]
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> PluginCounts:
         return {
             "subscriptions": len(self.subscriptions),
             "tasks": len(self.live_tasks()),

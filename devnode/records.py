@@ -14,14 +14,32 @@ from __future__ import annotations
 from os import PathLike
 from typing import Any, NotRequired, TypedDict
 
-from devnode.codes import RecordKind, WarningCode
+from devnode.codes import FamilyCode, RecordKind, WarningCode
 
 PathText = str | PathLike[str]  # written as its text
 
 
 # -- node lifecycle -------------------------------------------------------------------------------------
 
-class NodeReady(TypedDict):
+class NodeKindFields(TypedDict):
+    """What ``node.ready`` says about the node (``NodeSession.ready_fields()``): its kind and its chain."""
+
+    node: str
+    chain: str
+    checkout: NotRequired[str]
+    chain_kind: NotRequired[str | None]
+    authorize: NotRequired[str]
+
+
+class RunExtrasFields(TypedDict):
+    """What ``node.ready`` says about the run (``authoring.ready_fields()``): the watch scope, a restart, tests."""
+
+    scope: NotRequired[dict[str, Any]]
+    restarted: NotRequired[str]
+    testing: NotRequired[bool]
+
+
+class NodeReady(NodeKindFields, RunExtrasFields):
     """``node.ready``: every plugin is loaded (or failed) and the watcher runs."""
 
     node_id: str
@@ -29,14 +47,6 @@ class NodeReady(TypedDict):
     data_dir: PathText
     plugins: list[str]
     watching: bool
-    node: str
-    chain: str
-    checkout: NotRequired[str]
-    chain_kind: NotRequired[str | None]
-    authorize: NotRequired[str]
-    scope: NotRequired[dict[str, Any]]
-    restarted: NotRequired[str]
-    testing: NotRequired[bool]
 
 
 class NodeStopped(TypedDict):
@@ -135,7 +145,7 @@ class PluginUnloaded(TypedDict):
 class WarningRecord(TypedDict):
     """``warning``: works under devnode but is wrong, or would differ in production."""
 
-    code: WarningCode
+    code: WarningCode | FamilyCode  # a family's (``config-*``) is built per subject: ``codes.warning_code``
     plugin: str | None
     message: str
     file: NotRequired[str | None]
@@ -182,7 +192,7 @@ class Log(TypedDict):
     logger: str
     message: str
     file: NotRequired[str]
-    line: NotRequired[int]
+    line: NotRequired[int | None]  # a contract note on a method whose line is unknown: null
     code: NotRequired[str]  # a NoteCode: a hint, not a warning
 
 
@@ -225,11 +235,9 @@ class Peers(TypedDict):
 
 # -- tests on save ---------------------------------------------------------------------------------------------
 
-class TestsFinished(TypedDict):
-    """``tests.finished``: the tests covering the reloaded plugins ran."""
+class PytestSummary(TypedDict):
+    """What a test run came to (``TestRunner``'s summary): the ``tests.finished`` fields after its subject."""
 
-    plugins: list[str]
-    files: list[str]
     outcome: str
     passed: int
     failed: int
@@ -241,6 +249,13 @@ class TestsFinished(TypedDict):
     running: NotRequired[str | None]
     message: NotRequired[str]
     output: NotRequired[list[str]]
+
+
+class TestsFinished(PytestSummary):
+    """``tests.finished``: the tests covering the reloaded plugins ran."""
+
+    plugins: list[str]
+    files: list[str]
 
 
 # -- scenarios and replays -------------------------------------------------------------------------------------

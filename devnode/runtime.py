@@ -22,6 +22,7 @@ from devnode.host.host import PluginHost
 from devnode.interrupts import Interrupts
 from devnode.paused import exclude_pauses
 from devnode.process_ownership import OwnedExecutor, keep_handler, process_leftovers
+from devnode.records import NodeStopped
 from devnode.reload.reloader import Reloader
 from devnode.reporting import Record, Reporter
 from devnode.session import NodeChoice, NodeSession
@@ -208,13 +209,16 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.wait(self._tasks, timeout=self.options.timeout) if self._tasks else None
-        plugins = max(1, len(self.host.slots))
+        plugins = max(1, len(self.host.known()))
         await self._bounded_step(self.session.stop_plugins(), "shutting the plugins down",
                                  (self.options.timeout * 3 + 1) * plugins)
         await self.session.stop_node()
         self._stopped = True
         leftovers = await self._wait_for_leftovers()
-        self.reporter.emit("node.stopped", reason=self.stop_reason, **({"abandoned": leftovers} if leftovers else {}))
+        stopped: NodeStopped = {"reason": self.stop_reason}
+        if leftovers:
+            stopped["abandoned"] = leftovers
+        self.reporter.emit("node.stopped", **stopped)
 
     async def _bounded_step(self, coro: Any, what: str, seconds: float | None = None) -> None:
         limit = seconds if seconds is not None else self.options.timeout + 1.0

@@ -11,6 +11,7 @@ crash of devnode or a disabled output.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 MAX_TEXT = 2000  # a plugin's str()/repr() can be huge; records stay readable
@@ -23,27 +24,23 @@ def unprintable(obj: object, exc: BaseException) -> str:
 
 def text(obj: object) -> str:
     """``str(obj)``, or an ``<unprintable ...>`` placeholder when that raises or returns a non-str."""
+    return _shown(obj, str, "__str__")
+
+
+def representation(obj: object) -> str:
+    """``repr(obj)``, or an ``<unprintable ...>`` placeholder."""
+    return _shown(obj, repr, "__repr__")
+
+
+def _shown(obj: object, show: Callable[[object], object], dunder: str) -> str:
     try:
-        value = str(obj)
+        value = show(obj)
     except BaseException as exc:  # noqa: BLE001 - plugin code: anything can come out of it
         if not is_plugin_failure(exc):
             raise
         return unprintable(obj, exc)
     if not isinstance(value, str):
-        return f"<unprintable {_type_name(obj)}: __str__ returned {_type_name(value)}>"
-    return value[:MAX_TEXT]
-
-
-def representation(obj: object) -> str:
-    """``repr(obj)``, or an ``<unprintable ...>`` placeholder."""
-    try:
-        value = repr(obj)
-    except BaseException as exc:  # noqa: BLE001
-        if not is_plugin_failure(exc):
-            raise
-        return unprintable(obj, exc)
-    if not isinstance(value, str):
-        return f"<unprintable {_type_name(obj)}: __repr__ returned {_type_name(value)}>"
+        return f"<unprintable {_type_name(obj)}: {dunder} returned {_type_name(value)}>"
     return value[:MAX_TEXT]
 
 

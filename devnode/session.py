@@ -28,6 +28,7 @@ from devnode.host.host import PluginHost
 from devnode.host.node_like import NodeLike
 from devnode.ownership import TrackedThread, install_task_factory
 from devnode.production.node import Authorize, ProductionBackend, ProductionOptions
+from devnode.records import NodeKindFields
 from devnode.reporting import Reporter
 
 NodeKind = Literal["standin", "production"]
@@ -215,7 +216,7 @@ class NodeSession:
             return list(self.backend.notices)
         return [("key-permissions", message) for message in getattr(self.node, "startup_warnings", [])]
 
-    def ready_fields(self) -> dict[str, Any]:
+    def ready_fields(self) -> NodeKindFields:
         """What ``node.ready`` says about the node: its kind and the chain it runs on."""
         if self.backend is not None:
             return self.backend.ready_fields()

@@ -21,6 +21,7 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devnode.records import PytestSummary, TestsFinished
 from devnode.reporting import Record
 from devnode.testing.watchrun import FAILED_FIRST_ENV, REPORT_ENV
 
@@ -96,13 +97,13 @@ class TestRunner:
             if plugins:
                 self.runtime.reporter.emit("tests.finished", **await self.run(plugins))
 
-    async def run(self, plugins: set[str]) -> dict[str, Any]:
+    async def run(self, plugins: set[str]) -> TestsFinished:
         """Run the tests covering ``plugins``; the ``tests.finished`` record's fields."""
         started = time.perf_counter()
         files = covering(test_files(self.root, skip=self.plugin_dir), plugins)
-        base: dict[str, Any] = {"plugins": sorted(plugins), "files": [self._rel(f) for f in files]}
+        subject, names = sorted(plugins), [self._rel(f) for f in files]
         if not files:
-            return {**base, "outcome": "none", "passed": 0, "failed": 0, "errors": 0, "skipped": 0,
+            return {"plugins": subject, "files": names, "outcome": "none", "passed": 0, "failed": 0, "errors": 0, "skipped": 0,
                     "failures": [], "seconds": 0.0, "exit_code": None,
                     "message": f"no test names {', '.join(sorted(plugins))} (looked under {self.root})"}
         fd, report_name = tempfile.mkstemp(prefix="devnode-tests-", suffix=".jsonl")
@@ -129,7 +130,7 @@ class TestRunner:
             entries = _read_report(report)
         finally:
             report.unlink(missing_ok=True)
-        return {**base, **self._summary(entries, proc.returncode, timed_out, output, time.perf_counter() - started)}
+        return {"plugins": subject, "files": names, **self._summary(entries, proc.returncode, timed_out, output, time.perf_counter() - started)}
 
     async def _drain(self, proc: asyncio.subprocess.Process, output: deque[str]) -> None:
         assert proc.stdout is not None
@@ -138,7 +139,7 @@ class TestRunner:
         await proc.wait()
 
     def _summary(self, entries: list[dict[str, Any]], code: int | None, timed_out: bool, output: deque[str],
-                 seconds: float) -> dict[str, Any]:
+                 seconds: float) -> PytestSummary:
         results: dict[str, str] = {}
         started: list[str] = []
         for entry in entries:
@@ -157,7 +158,7 @@ class TestRunner:
         else:
             outcome = "passed" if code == 0 else "none" if code == 5 else "failed" if failures or code == 1 else "error"
             self.failed = failures
-        fields: dict[str, Any] = {
+        fields: PytestSummary = {
             "outcome": outcome, "passed": counts["passed"], "failed": counts["failed"], "errors": counts["error"],
             "skipped": counts["skipped"], "failures": failures, "seconds": round(seconds, 3), "exit_code": code,
         }

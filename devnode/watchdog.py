@@ -273,11 +273,15 @@ class Watchdog:
                 due = now + wait
                 continue
             due = now + wait
-            self._longest = lag
             if self._reported != beat:
+                if self._reported is not None:
+                    # The loop ran between two stalls this thread saw no gap between (a loaded machine, or
+                    # devnode's own work right after an interrupted plugin): the first one has ended.
+                    self._ended(self._longest)
                 self._reported = beat
                 interrupted_at = 0.0
                 self._report(self._inspect(lag))
+            self._longest = lag
             if (
                 self._can_interrupt
                 and self.interrupt_after is not None

@@ -41,7 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devnode.node.chain import ZERO_ADDRESS  # noqa: E402
+from devnode.node.chain_values import ZERO_ADDRESS  # noqa: E402
 from devnode.config import NodeConfig  # noqa: E402
 from devnode.node.storage import Store  # noqa: E402
 from devnode.ownership import _task_owner  # noqa: E402
@@ -325,7 +325,7 @@ class Soak:
         n = 0
         while not stop.is_set():
             n += 1
-            before = sorted(name for name, slot in host.slots.items() if slot.serving)
+            before = host.serving()
             if n % 10:
                 kind = "data.received"
                 data_hash = await node.receive(self.rng.choice(["peer1", "peer2", "peer3"]), {"seq": n, "k": "r"})
@@ -335,8 +335,7 @@ class Soak:
                 await node.share_data(text, "peer2")
                 data_hash = node._hash_data(text)
             # A file the soak deleted meanwhile is being unloaded: what it is published now need not reach it.
-            after = sorted(name for name, slot in host.slots.items()
-                           if slot.serving and (name not in self.files or self.files[name].exists))
+            after = [name for name in host.serving() if name not in self.files or self.files[name].exists]
             expected.write(json.dumps({"t": kind, "h": data_hash, "b": before, "a": after}) + "\n")
             self.tally.published[kind] += 1
             await asyncio.sleep(0.004)
@@ -418,7 +417,7 @@ class Soak:
         host = self.runtime.host
         self.final_states: dict[str, str] = {}
         for name, state in self.files.items():
-            slot = host.slots.get(name)
+            slot = host.view(name)
             actual = slot.state.value if slot else "no slot"
             self.final_states[name] = actual
             if not state.exists:
@@ -445,15 +444,15 @@ class Soak:
         """Nothing of an old version survives: every subscription, task and patch has a live owner."""
         assert self.runtime is not None
         host, bus, node = self.runtime.host, self.runtime.host.bus, self.runtime.node
-        current = {slot.ledger for slot in host.slots.values() if slot.ledger is not None}
+        current = {view.ledger for view in host.views() if view.ledger is not None}
         stale = [s for s in bus.subscriptions() if s.ledger is not None and s.ledger not in current]
         if stale:
             self.problem(f"{len(stale)} subscription(s) of old versions still on the bus")
         tasks = [t for t in asyncio.all_tasks() if not t.done() and _task_owner.get(t) not in (None, *current)]
         if tasks:
             self.problem(f"{len(tasks)} task(s) of old versions still running: {[t.get_name() for t in tasks]}")
-        patches = sum(1 for slot in host.slots.values() if slot.ledger is not None
-                      for patch in slot.ledger.patches if patch.name == "share_data")
+        patches = sum(1 for view in host.views() if view.ledger is not None
+                      for patch in view.ledger.patches if patch.name == "share_data")
         chain = 0
         share = vars(node).get("share_data")
         while share is not None and getattr(share, "__self__", None) is not node:
@@ -461,7 +460,7 @@ class Soak:
             share = getattr(getattr(share, "__self__", None), "inner", None)
         if chain != patches:
             self.problem(f"node.share_data is wrapped {chain} time(s) but the serving plugins hold {patches} patch(es)")
-        serving = {id(slot.instance) for slot in host.slots.values() if slot.instance is not None}
+        serving = {id(view.instance) for view in host.views() if view.instance is not None}
         loop: Any = asyncio.get_running_loop()
         timers = [h for h in loop._scheduled if not h.cancelled()
                   and str(getattr(getattr(h._callback, "__self__", None), "__module__", "")).startswith("plugins.")

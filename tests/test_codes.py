@@ -11,9 +11,13 @@ import re
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from record_sites import ROOT, Found, Use, scan_package
 
-from devnode.codes import CODE_FAMILIES, NOTE_CODES, RECORD_KINDS, WARNING_CODES, NoteCode, RecordKind, WarningCode
+from devnode.codes import (
+    CODE_FAMILIES, NOTE_CODES, RECORD_KINDS, WARNING_CODES, FamilyCode, NoteCode, RecordKind, WarningCode, warning_code,
+)
 
 DOCS = ROOT / "docs"
 CODES = WARNING_CODES | NOTE_CODES | CODE_FAMILIES  # a family (`config-*`) is registered as its pattern
@@ -174,3 +178,11 @@ def test_an_unregistered_code_or_misspelt_member_is_reported(tmp_path: Path) -> 
     assert _unregistered(found, "code") == [
         "pkg/mod.py:3: 'made-up-code'", "pkg/mod.py:4: 'WarningCode.NO_SUCH_MEMBER'"]
     assert _unregistered(found, "kind") == ["pkg/mod.py:5: 'made.up'"]
+
+
+def test_a_warning_code_given_as_text_becomes_its_member_or_family_and_an_unknown_one_is_refused() -> None:
+    assert warning_code("lifecycle-typo") is WarningCode.LIFECYCLE_TYPO
+    assert warning_code("config-initial-peers") == FamilyCode("config-initial-peers")
+    assert type(warning_code("never-published-peer_connected")) is str
+    with pytest.raises(ValueError, match="unregistered warning code 'no-such-code'"):
+        warning_code("no-such-code")

@@ -240,7 +240,7 @@ def test_plugin_manager_builds_its_host_like_devnode_run_and_leaves_the_node_its
         assert node.plugin_manager is not pm.host  # the caller's node keeps its own plugin manager
         worker = pm.get_plugin("worker_plugin")
         # the session's hooks: the thread the plugin started is its own (reported as left running at shutdown)
-        assert pm.host.slots["worker_plugin"].status()["threads"] == 1
+        assert pm.host.slot_for_tests("worker_plugin").status()["threads"] == 1
         worker.done.set()
         pm.shutdown_plugins()
         assert pm.plugins == {} and pm._loop is None

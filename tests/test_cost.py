@@ -176,7 +176,7 @@ def test_start_up_hashes_only_modules_and_the_files_plugins_read_and_each_once(
     h.run(reloader.apply(reloader.rescan(), trust_stat=True))  # the catch-up rescan, as Reloader.run does it
     names = sorted(p.relative_to(plugin_dir).as_posix() for p in hashed)
     assert names == ["settings.json"]  # once; the modules' digests come from the bytes their import read
-    assert set(h.host.importer.executed) >= {plugin_dir.resolve() / "plain_plugin.py", plugin_dir.resolve() / "reader_plugin.py"}
+    assert set(h.host.executed_sources()) >= {plugin_dir.resolve() / "plain_plugin.py", plugin_dir.resolve() / "reader_plugin.py"}
 
     # The watcher's saves are still hashed: same content is dropped, new content reloads the reader.
     hashed.clear()
@@ -265,7 +265,7 @@ def test_a_plugin_module_replaced_during_another_plugins_initialize_is_put_back(
     import sys
 
     h = harness().start()
-    original = h.host.slots["a_plugin"].module
+    original = h.host.slot_for_tests("a_plugin").module
     assert sys.modules["plugins.a_plugin"] is original
     [warning] = [r for r in h.records if r.get("code") == "module-replaced"]
     assert warning["plugin"] == "b_plugin" and "sys.modules['plugins.a_plugin']" in warning["message"]

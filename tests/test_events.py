@@ -458,8 +458,8 @@ def test_subscriptions_from_initialize_handler_and_task_all_belong_to_the_plugin
     write_plugin(plugin_dir, "owner_plugin", OWNERSHIP_PLUGIN)
     write_plugin(plugin_dir, "bystander_plugin", BYSTANDER_PLUGIN)
     h = harness().start()
-    owner = h.host.slots["owner_plugin"].ledger
-    bystander = h.host.slots["bystander_plugin"].ledger
+    owner = h.host.slot_for_tests("owner_plugin").ledger
+    bystander = h.host.slot_for_tests("bystander_plugin").ledger
     assert owner is not None and bystander is not None
     plugin = h.host.get_plugin("owner_plugin")
     h.run(asyncio.wait_for(plugin.task, 5))

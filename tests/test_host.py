@@ -17,6 +17,7 @@ import pytest
 from conftest import HostHarness, write_plugin
 from devnode.bus import Event, EventType
 from devnode.host.naming import candidate_modules, expected_class_name, is_candidate
+from devnode.host.slots import PluginState
 
 GUIDE = Path(__file__).parent / "guide_plugins"  # verbatim copies of the guide's code blocks
 GUIDE_SOURCE = Path("/work/shared/seed/plugin-development.md")
@@ -617,7 +618,7 @@ def test_the_host_carries_out_a_plan_unload_forget_load_and_reload(plugin_dir: P
 
     [warning] = [r for r in h.kinds("warning", "dir_plugin") if r["code"] == "not-a-file"]
     assert warning["file"] == "plugins/dir_plugin.py" and "is now a directory" in warning["message"]
-    assert "dir_plugin" not in h.host.slots and [r["reason"] for r in h.kinds("plugin.unloaded")] == ["file deleted"]
+    assert "dir_plugin" not in h.host.known() and [r["reason"] for r in h.kinds("plugin.unloaded")] == ["file deleted"]
     assert h.host.get_plugin("user_plugin").value == 2  # the helper re-executed before the reload
     assert h.kinds("plugin.reloaded", "user_plugin")[0]["trigger"] == ["_util.py"]
     assert h.host.get_plugin("new_plugin") is not None
@@ -636,3 +637,31 @@ def test_a_plan_with_a_helper_gone_makes_the_host_forget_it(plugin_dir: Path, ha
     h.run(h.host.apply(Plan(helpers_gone=["_gone"])))
 
     assert "plugins._gone" not in sys.modules
+
+
+def test_the_hosts_read_methods_say_what_serves_what_failed_and_what_the_graph_knows(
+    harness: Harness, plugin_dir: Path
+) -> None:
+    write_plugin(plugin_dir, "_shared", "VALUE = 1\n")
+    write_plugin(plugin_dir, "good_plugin", """
+        from plugins._shared import VALUE
+
+        class Good_pluginPlugin:
+            version = "3"
+
+            def __init__(self, node):
+                self.value = VALUE
+    """)
+    write_plugin(plugin_dir, "bad_plugin", "raise RuntimeError('broken at import')\n")
+    h = harness().start()
+
+    assert h.host.known() == {"good_plugin", "bad_plugin"} and h.host.serving() == ["good_plugin"]
+    good, bad = h.host.view("good_plugin"), h.host.view("bad_plugin")
+    assert good is not None and good.serving and good.state is PluginState.ACTIVE and good.version == "3"
+    assert good.instance is h.host.get_plugin("good_plugin") and good.ledger is not None and good.error is None
+    assert bad is not None and not bad.serving and bad.state is PluginState.FAILED and "broken at import" in (bad.error or "")
+    assert h.host.view("no_such_plugin") is None
+    assert [v.name for v in h.host.views()] == ["bad_plugin", "good_plugin"]
+    modules = h.host.modules()
+    assert modules.is_helper("_shared") and modules.importers_of({"_shared"}) == {"good_plugin"}
+    assert (plugin_dir.resolve() / "good_plugin.py") in h.host.executed_sources()

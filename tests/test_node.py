@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from devnode.config import NodeConfig, load_config
 from devnode.bus import Event, EventBus, EventType
-from devnode.node.chain import StandInLimit, address_for
+from devnode.node.chain_values import StandInLimit, address_for
 from devnode.node.crypto import KEY_FILENAME
 from devnode.node.node import AUTHORIZE_PRODUCTION, DevNode
 from devnode.node.notices import Notice

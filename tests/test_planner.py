@@ -27,7 +27,7 @@ def planned(changed: Iterable[Path], plugin_dir: Path, graph: ModuleGraph, loade
             readers: Mapping[str, set[Path]]) -> Plan:
     """As the Reloader does it: the facts from disk first, then the pure planner."""
     changed = list(changed)
-    return plan_changes(changed, plugin_dir, graph, loaded, readers, facts.gather(changed, plugin_dir, graph))
+    return plan_changes(changed, plugin_dir, graph, loaded, readers, facts.gather(changed, plugin_dir, graph.update))
 
 
 def test_sibling_imports_understands_every_import_form() -> None:

@@ -120,14 +120,39 @@ WRONG_EMITS = """
     reporter.emit("warning", code=WarningCode.CLEANUP, plugin="p", message="m", cleaned={"tasks": ["t"]})
     reporter.emit("no.such.kind", plugin="p")  # an unknown kind
     reporter.emit("command.error", command="x")  # a required field missing
+
+
+    # Fields built elsewhere and spread in are typed too, so mypy checks them at the emit site.
+    async def spreads(warning: ParityWarning, notice: Notice, ledger: Ledger, session: NodeSession,
+                      runtime: Runtime, runner: TestRunner) -> None:
+        reporter.emit("warning", **warning.to_record())
+        reporter.emit("log", **warning.to_record())  # a warning's fields are not a log's
+        reporter.emit("warning", **notice.to_record())
+        reporter.emit("plugin.unloaded", plugin="p", reason="r", **notice.to_record())  # nor an unload's
+        reporter.emit("plugin.unloaded", plugin="p", reason="r", **ledger.counts())  # counts belong to loads
+        reporter.emit("node.ready", node_id="n", plugin_dir="p", data_dir="d", plugins=[], watching=True,
+                      **session.ready_fields(), **authoring.ready_fields(runtime))
+        reporter.emit("node.stopped", reason="r", **session.ready_fields())  # the node's kind is node.ready's
+        reporter.emit("tests.finished", **await runner.run(set()))
+        reporter.emit("status", **await runner.run(set()))  # a test run is no status
+"""
+# Appended after WRONG_EMITS, so its line numbers stay put (mypy does not mind the order).
+SPREAD_IMPORTS = """
+    from devnode import authoring
+    from devnode.host.parity import ParityWarning
+    from devnode.node.notices import Notice
+    from devnode.ownership import Ledger
+    from devnode.runtime import Runtime
+    from devnode.session import NodeSession
+    from devnode.testrun import TestRunner
 """
 
 
 def test_mypy_rejects_an_emit_whose_fields_do_not_match_its_kind(tmp_path: Path) -> None:
     snippet = tmp_path / "emits.py"
-    snippet.write_text(textwrap.dedent(WRONG_EMITS), encoding="utf-8")
+    snippet.write_text(textwrap.dedent(WRONG_EMITS) + textwrap.dedent(SPREAD_IMPORTS), encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--cache-dir", str(tmp_path / "cache"),
          str(snippet)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     flagged = {int(line.split(":")[1]) for line in result.stdout.splitlines() if ": error:" in line}
-    assert flagged == {7, 8, 10, 11}, result.stdout
+    assert flagged == {7, 8, 10, 11, 18, 20, 21, 24, 26}, result.stdout

@@ -15,7 +15,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from devnode.bus import Event, EventBus, EventType
-from devnode.node.chain import InsufficientFunds, InvalidAddress, LocalChain, StandInLimit, address_for
+from devnode.node.chain import LocalChain
+from devnode.node.chain_values import InsufficientFunds, InvalidAddress, StandInLimit, address_for
 from devnode.node.checksum import keccak256, to_checksum_address
 from devnode.node.compliance import ComplianceManager, event_hash
 from devnode.node.crypto import (

@@ -61,4 +61,4 @@ def test_soak_variant_loads_or_fails_as_labelled(
     else:
         assert state == "active", h.kinds("plugin.failed")
         assert h.host.get_plugin("soak_a").version == "5"
-        assert h.host.slots["soak_a"].ledger.counts()["subscriptions"] == 2
+        assert h.host.slot_for_tests("soak_a").ledger.counts()["subscriptions"] == 2

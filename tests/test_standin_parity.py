@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from devnode.config import load_config
-from devnode.node.chain import StandInLimit, TransactionNotMined
+from devnode.node.chain_values import StandInLimit, TransactionNotMined
 from devnode.node.crypto import KeyFileError
 from devnode.node.keys import VERSIONS_FILENAME
 from devnode.node.node import DevNode

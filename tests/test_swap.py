@@ -55,14 +55,14 @@ def test_import_failure_keeps_the_previous_version_serving(plugin_dir: Path, har
     failed = h.kinds("plugin.failed")[-1]
     assert failed["running"] == "previous" and failed["phase"] == "import"
     assert failed["file"].endswith("counter_plugin.py") and failed["line"] == 1 and failed["hint"]
-    assert h.host.slots["counter_plugin"].state is PluginState.FAILED_RUNNING_PREVIOUS
+    assert h.host.slot_for_tests("counter_plugin").state is PluginState.FAILED_RUNNING_PREVIOUS
     publish(h, 1)
     assert serving_version(h) == "1"
     assert h.host.get_plugin("counter_plugin").__class__.__module__ == "plugins.counter_plugin"
     # the next good save recovers with no manual step
     counter(plugin_dir, "2")
     assert h.run(h.host.reload(["counter_plugin"])) == {"counter_plugin": True}
-    assert serving_version(h) == "2" and h.host.slots["counter_plugin"].state is PluginState.ACTIVE
+    assert serving_version(h) == "2" and h.host.slot_for_tests("counter_plugin").state is PluginState.ACTIVE
 
 
 def test_initialize_failure_rolls_back_to_the_previous_version(plugin_dir: Path, harness) -> None:
@@ -79,7 +79,7 @@ def test_initialize_failure_rolls_back_to_the_previous_version(plugin_dir: Path,
     assert "counter_plugin.py" in failed["traceback"] and "devnode" not in failed["traceback"].replace("counter_plugin", "")
     assert serving_version(h) == "1"
     assert h.bus.subscriber_count == subs_before
-    ledger = h.host.slots["counter_plugin"].ledger
+    ledger = h.host.slot_for_tests("counter_plugin").ledger
     assert ledger is not None and ledger.counts()["tasks"] == 0
     publish(h, 7)
     module = h.host.get_plugin("counter_plugin").__class__.__module__
@@ -284,7 +284,7 @@ def test_a_thousand_reloads_leave_subscriptions_tasks_and_objects_flat(plugin_di
     subs_after, tasks_after, objects_after = measure()
     assert (subs_after, tasks_after) == (subs, tasks) == (2, 1)
     assert objects_after - objects < 2000, f"{objects_after - objects} objects more after 1000 reloads"
-    assert h.host.slots["busy_plugin"].reloads == 1020
+    assert h.host.slot_for_tests("busy_plugin").reloads == 1020
     h.run(h.host.unload("busy_plugin"))
     assert "share_data" not in vars(h.node)  # the class method serves again
 
@@ -390,7 +390,7 @@ def test_what_a_module_body_starts_belongs_to_the_plugin_and_is_cleaned_up(plugi
     h.run(h.host.reload(["body_plugin"]))
     live = [t for t in asyncio.all_tasks(h.loop) if t.get_name() == "module-ticker" and not t.done()]
     assert len(live) == 1  # the first version's ticker went with it
-    assert h.host.slots["body_plugin"].ledger.counts()["tasks"] == 1
+    assert h.host.slot_for_tests("body_plugin").ledger.counts()["tasks"] == 1
     h.run(h.host.unload("body_plugin"))
     assert not [t for t in asyncio.all_tasks(h.loop) if t.get_name() == "module-ticker" and not t.done()]
     assert h.bus.subscriber_count == 0

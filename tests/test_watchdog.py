@@ -112,3 +112,25 @@ def test_idle_the_watching_thread_wakes_once_per_warn_after_yet_a_stall_is_repor
     idle_wakeups, noticed_after, seconds = asyncio.run(main())
     assert idle_wakeups <= 9  # about one a warn_after (5), with room for a loaded machine
     assert 0.3 <= seconds < 1.0 and noticed_after < 1.0  # due at warn_after, found then, not a tick or a sample later
+
+
+def test_a_plugin_stall_followed_at_once_by_another_still_ends(tmp_path: Path) -> None:
+    """The loop ran between two stalls the watching thread saw no gap between: the plugin's stall is ended."""
+    dog, records = make(tmp_path, warn_after=0.1, interrupt_after=None)  # type: ignore[arg-type]
+    dog.tick = 0.4  # samples far apart, as on a loaded machine where this thread gets little time
+    plugin_code: dict[str, object] = {"__name__": "plugins.faulty_plugin", "time": time}
+    exec("def crunch():\n    time.sleep(0.9)\n", plugin_code)
+
+    async def main() -> None:
+        dog.start()
+        try:
+            plugin_code["crunch"]()  # type: ignore[operator]
+            await asyncio.sleep(0)  # one pass through the selector: the loop ran
+            time.sleep(0.9)  # devnode's own slow work, right after
+            await asyncio.sleep(0.5)  # idle: the thread looks again
+        finally:
+            dog.stop()
+
+    asyncio.run(main())
+    codes = [r["code"] for r in records if r.get("plugin") == "faulty_plugin"]
+    assert codes == ["stall", "stall-ended"], records

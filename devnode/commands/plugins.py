@@ -33,7 +33,7 @@ async def _load(ctx: CommandContext, rest: str) -> None:
 @command("unload", "unload NAME", "shut a plugin down and unload it", complete=_plugins)
 async def _unload(ctx: CommandContext, rest: str) -> None:
     name = plugin_name(ctx, rest, "unload NAME")
-    if name not in ctx.host.slots or not ctx.host.slots[name].serving:
+    if name not in ctx.host.serving():
         raise CommandError(f'plugin "{name}" is not loaded (loaded: {", ".join(ctx.host.plugins) or "none"})')
     await ctx.host.unload(name, reason="unload command")
 

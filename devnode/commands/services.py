@@ -11,7 +11,7 @@ from devnode.commands.core import (CommandContext, CommandError, command, first_
 from devnode.errors import DevnodeError
 from devnode.bus import Event, EventType
 from devnode.node import controls
-from devnode.node.chain import InsufficientFunds
+from devnode.node.chain_values import InsufficientFunds
 from devnode.node.lookup import address_of, token_of  # shared with scenarios
 
 PEER_USAGE = "peer list | peer connect|disconnect PEER | peer set PEER latency=MS drop=RATE"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +17,22 @@ from devnode.codes import WarningCode
 from devnode.bus import EventBus
 from devnode.host import notes, parity
 from devnode.host.importer import PluginImporter
+from devnode.host.content import Signature
 from devnode.host.imports import ModuleGraph
-from devnode.host.leaks import LeakWatch
+from devnode.host.leaks import LeakWatch, OwnReferences
+from devnode.host.module_facts import ModuleFacts
 from devnode.host.links import LinkGuard
 from devnode.host.naming import candidate_modules, expected_class_name, module_path
 from devnode.host.node_like import NodeLike
 from devnode.host.parts import MIRROR, HostParts, loader_log, node_log
 from devnode.host.plan import Plan
 from devnode.host.run_errors import RunErrors
-from devnode.host.slots import PluginSlot, PluginState
+from devnode.host.parity import ParityWarning
+from devnode.host.slots import PluginSlot, PluginState, PluginView
 from devnode.host.swap import RESTORE_HOOK, SAVE_HOOK, Swapper
 from devnode.reporting import Reporter
 
-__all__ = ["LEAK_CHECK_DELAY", "MIRROR", "RESTORE_HOOK", "SAVE_HOOK", "PluginHost", "PluginSlot", "PluginState"]
+__all__ = ["LEAK_CHECK_DELAY", "MIRROR", "RESTORE_HOOK", "SAVE_HOOK", "PluginHost", "PluginSlot", "PluginState", "PluginView"]
 
 LEAK_CHECK_DELAY = 0.25  # seconds after the last swap; batches of reloads share one gc pass
 
@@ -62,12 +65,13 @@ class PluginHost:
         self.plugin_dir = plugin_dir
         self.reporter = reporter
         self.timeout = timeout
-        self.slots: dict[str, PluginSlot] = self.parts.slots
-        self.importer = self.parts.importer
-        self.graph = self.parts.graph
-        self.leaks = self.parts.leaks
-        self.run_errors = run_errors
-        self.links = LinkGuard(plugin_dir)  # symlinks out of the plugin dir are reported once
+        # Private: others read the narrow methods under "what others read" (tests: slot_for_tests).
+        self._slots: dict[str, PluginSlot] = self.parts.slots
+        self._importer = self.parts.importer
+        self._graph = self.parts.graph
+        self._leaks = self.parts.leaks
+        self._run_errors = run_errors
+        self._links = LinkGuard(plugin_dir)  # symlinks out of the plugin dir are reported once
         self._lock = asyncio.Lock()
         self._stale_helpers: dict[str, Any] = {}  # helper module -> the module object its new code replaces
         self._leak_check: asyncio.TimerHandle | None = None
@@ -79,10 +83,10 @@ class PluginHost:
     # -- production-compatible surface (node.plugin_manager) -------------------
     @property
     def plugins(self) -> dict[str, Any]:
-        return {name: slot.instance for name, slot in self.slots.items() if slot.serving}
+        return {name: slot.instance for name, slot in self._slots.items() if slot.serving}
 
     def get_plugin(self, name: str) -> Any:
-        slot = self.slots.get(name)
+        slot = self._slots.get(name)
         return slot.instance if slot else None
 
     @property
@@ -110,26 +114,26 @@ class PluginHost:
         return [m for m in candidate_modules(self.plugin_dir) if not self.is_helper(m)]
 
     def is_helper(self, module: str) -> bool:
-        if module in self.slots and self.slots[module].serving:
+        if module in self._slots and self._slots[module].serving:
             return False
-        return self.graph.is_helper(module)
+        return self._graph.is_helper(module)
 
     # -- lifecycle -------------------------------------------------------------
     def prepare(self) -> None:
         """Make the plugin dir importable as ``plugins`` and report how its layout differs from production's."""
-        self.importer.install()
+        self._importer.install()
         for warning in parity.check_plugin_dir(self.plugin_dir):
             notes.warn(self.parts, None, warning)
 
     def detach(self) -> None:
         """This host is replaced (another plugin dir): drop its import hook and its bus observer."""
-        self.importer.uninstall()
-        self.bus.remove_observer(self.run_errors.observe)
+        self._importer.uninstall()
+        self.bus.remove_observer(self._run_errors.observe)
 
     async def start(self, reverse: bool = False) -> None:
         """Load every plugin (``reverse`` order lets ``devnode check`` catch order reliance)."""
         self.prepare()
-        for warning in self.links.scan():
+        for warning in self._links.scan():
             notes.warn(self.parts, None, warning)
         async with self._lock:
             names = candidate_modules(self.plugin_dir)
@@ -148,9 +152,9 @@ class PluginHost:
     async def stop(self) -> None:
         """Shut every plugin down (each isolated), then release the import hooks."""
         async with self._lock:
-            raised = [slot.name for slot in self.slots.values() if slot.serving]
+            raised = [slot.name for slot in self._slots.values() if slot.serving]
             failures_before = self.parts.shutdown_failures
-            for name in list(self.slots):
+            for name in list(self._slots):
                 await self.swapper.retire(name, reason="node stopping")
             if self.parts.shutdown_failures > failures_before and raised:
                 node_log.error(f"Error shutting down plugins: {self.parts.last_shutdown_error}", extra=MIRROR)
@@ -158,7 +162,7 @@ class PluginHost:
         if self._leak_check is not None:
             self._leak_check.cancel()
             self._leak_check = None
-        self.importer.uninstall()
+        self._importer.uninstall()
 
     async def load(self, name: str, trigger: Sequence[str] | None = None) -> bool:
         async with self._lock:
@@ -180,7 +184,7 @@ class PluginHost:
         results: dict[str, bool] = {}
         async with self._lock:
             self._stale()  # forget helpers re-executed since, so their current module is the one to replace
-            for n in self.importer.with_submodules(purge):
+            for n in self._importer.with_submodules(purge):
                 self._stale_helpers.setdefault(n, sys.modules.get(n))
             for name in names:
                 why = (triggers or {}).get(name, trigger)
@@ -215,27 +219,69 @@ class PluginHost:
                 )
             await self.unload(name, reason="file deleted")
         for name in plan.helpers_gone:
-            self.importer.forget(name)
+            self._importer.forget(name)
         todo = [*plan.load, *[n for n in plan.reload if n not in plan.load]]
         if todo or plan.purge:  # a changed helper nobody imports yet is still re-executed on its next import
             await self.reload(todo, purge=plan.purge, detect_ms=detect_ms, triggers=plan.triggers)
 
     # -- what others read ------------------------------------------------------
+    def known(self) -> frozenset[str]:
+        """Plugin names the host has a slot for: serving, serving a previous version, or failed."""
+        return frozenset(self._slots)
+
+    def serving(self) -> list[str]:
+        """Plugin names with an instance serving now, sorted."""
+        return sorted(name for name, slot in self._slots.items() if slot.serving)
+
+    def view(self, name: str) -> PluginView | None:
+        """What others may read of one plugin (state, instance, failure, ledger); None if it has no slot."""
+        slot = self._slots.get(name)
+        return slot.view() if slot is not None else None
+
+    def views(self) -> list[PluginView]:
+        """``view`` of every plugin with a slot, sorted by name."""
+        return [self._slots[name].view() for name in sorted(self._slots)]
+
+    def slot_for_tests(self, name: str) -> PluginSlot:
+        """Test-only: the slot itself (module, ledger, reload count), for tests of the host's bookkeeping."""
+        return self._slots[name]
+
+    # -- the reload path's inputs (facts for the planner) ------------------------
+    def modules(self) -> ModuleFacts:
+        """The plugin dir's module graph, read-only: helpers, who imports whom, files named in source."""
+        return self._graph
+
+    def refresh_module(self, name: str) -> None:
+        """Top-level module ``name`` changed on disk: read its imports again before planning."""
+        self._graph.update(name)
+
+    def executed_sources(self) -> Mapping[Path, tuple[Signature | None, str]]:
+        """File -> (its stat before reading, digest of the source executed), for every plugin-dir module imported."""
+        return self._importer.executed
+
+    def link_warnings(self, paths: Iterable[Path]) -> list[ParityWarning]:
+        """Warnings for changed paths that are now symlinks out of the plugin dir (each link warned once)."""
+        return self._links.check_paths(paths)
+
     def status(self) -> list[dict[str, Any]]:
-        return [slot.status() for slot in sorted(self.slots.values(), key=lambda s: s.name)]
+        return [slot.status() for slot in sorted(self._slots.values(), key=lambda s: s.name)]
 
     def files_read(self) -> dict[str, set[Path]]:
         """Plugin -> the data files it read while loading (a change to one reloads it)."""
-        return {name: slot.files_read for name, slot in self.slots.items()}
+        return {name: slot.files_read for name, slot in self._slots.items()}
 
     def plugin_tasks(self) -> set[asyncio.Task[Any]]:
         """The tasks the plugins own now (started in initialize() or since, e.g. a poll loop)."""
-        return {t for slot in self.slots.values() if slot.ledger is not None for t in slot.ledger.tasks}
+        return {t for slot in self._slots.values() if slot.ledger is not None for t in slot.ledger.tasks}
 
     # -- leaked old versions -----------------------------------------------------
+    def own_references(self) -> OwnReferences:
+        """What devnode holds for the author (the Python console's namespace): named as such, not as a plugin leak."""
+        return self._leaks.own
+
     def after_changes(self) -> None:
         """Check for leaked old versions soon, off the reload's path (a full gc is not free)."""
-        if self.check_leaks and self.leaks.pending and self._leak_check is None:
+        if self.check_leaks and self._leaks.pending and self._leak_check is None:
             self._leak_check = asyncio.get_running_loop().call_later(LEAK_CHECK_DELAY, self._confirm_leaks)
 
     def report_leaks(self, confirm: bool = False) -> None:
@@ -247,9 +293,9 @@ class PluginHost:
         publisher can hold an old version for a moment).
         """
         self._leak_check = None
-        if self.leaks.pending:
-            leftovers = self.leaks.check(in_flight=confirm and self.bus.in_flight > 0, running=confirm)
-            if self.leaks.pending and confirm:
+        if self._leaks.pending:
+            leftovers = self._leaks.check(in_flight=confirm and self.bus.in_flight > 0, running=confirm)
+            if self._leaks.pending and confirm:
                 self._leak_check = asyncio.get_running_loop().call_later(LEAK_CHECK_DELAY * 2, self._confirm_leaks)
             for leftover in leftovers:
                 self.reporter.emit(

@@ -40,12 +40,12 @@ def warn(parts: HostParts, slot: PluginSlot | None, warning: parity.ParityWarnin
     parts.reporter.emit("warning", **warning.to_record())
 
 
-def note_once(parts: HostParts, slot: PluginSlot, kind: Literal["warning", "log"], key: str, **fields: Any) -> None:
-    """Emit a contract record once per plugin (not again at every reload)."""
+def first_time(slot: PluginSlot, key: str) -> bool:
+    """Whether ``key`` is new for this plugin: a contract record is emitted once, not again at every reload."""
     if key in slot.warned:
-        return
+        return False
     slot.warned.add(key)
-    parts.reporter.emit(kind, **fields)
+    return True
 
 
 def note_unsubscribed(parts: HostParts, slot: PluginSlot, cls: type) -> None:
@@ -54,8 +54,9 @@ def note_unsubscribed(parts: HostParts, slot: PluginSlot, cls: type) -> None:
     callbacks = [sub.callback for sub in slot.ledger.subscriptions]
     for method, line in contract.unsubscribed_handlers(cls, callbacks):
         message = contract.unsubscribed_note(slot.name, cls, method, line, slot.path)
-        note_once(parts, slot, "log", message, plugin=slot.name, level="INFO", logger="devnode.contract",
-                  message=message, file=str(slot.path), line=line, code="unsubscribed-handler")
+        if first_time(slot, message):
+            parts.reporter.emit("log", plugin=slot.name, level="INFO", logger="devnode.contract",
+                                message=message, file=str(slot.path), line=line, code="unsubscribed-handler")
 
 
 def warn_helper(parts: HostParts, name: str) -> None:

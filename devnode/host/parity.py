@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devnode.codes import warning_code
+from devnode.records import WarningRecord
+
 from devnode import safe
 from devnode.host.naming import PACKAGE, expected_class_name
 
@@ -21,8 +24,9 @@ class ParityWarning:
     file: str | None = None
     line: int | None = None
 
-    def to_record(self) -> dict[str, Any]:
-        record: dict[str, Any] = {"code": self.code, "plugin": self.plugin, "message": self.message, "file": self.file}
+    def to_record(self) -> WarningRecord:
+        record: WarningRecord = {"code": warning_code(self.code), "plugin": self.plugin, "message": self.message,
+                                 "file": self.file}
         if self.line is not None:
             record["line"] = self.line
         return record

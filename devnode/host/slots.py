@@ -23,6 +23,22 @@ class PluginState(str, Enum):
     UNLOADED = "unloaded"
 
 
+@dataclass(frozen=True)
+class PluginView:
+    """One plugin as code outside the host reads it (``PluginHost.view``): a snapshot, not the slot."""
+
+    name: str
+    state: PluginState
+    instance: Any  # the serving instance, None when none serves
+    version: str | None
+    error: str | None  # why the last load failed, if it did
+    ledger: Ledger | None  # what the serving version owns (subscriptions, tasks, patches, threads)
+
+    @property
+    def serving(self) -> bool:
+        return self.instance is not None
+
+
 @dataclass(eq=False)
 class PluginSlot:
     """Everything the host knows about one plugin name, across its versions."""
@@ -54,6 +70,10 @@ class PluginSlot:
                 if isinstance(value, str):
                     return value
         return None
+
+    def view(self) -> PluginView:
+        return PluginView(self.name, self.state, self.instance, self.version,
+                          self.problem.error if self.problem else None, self.ledger)
 
     def status(self) -> dict[str, Any]:
         counts = self.ledger.counts() if self.ledger else {"subscriptions": 0, "tasks": 0, "patches": 0, "threads": 0}

@@ -94,7 +94,8 @@ class Swapper:
         for warning in dependencies.check_module(name, slot.path, self.plugin_dir, parts.graph.third_party.get(name)):
             notes.warn(parts, slot, warning)
         for warning in contract.misspelt_lifecycle(name, cls, slot.path):
-            notes.note_once(parts, slot, "warning", warning.message, **warning.to_record())
+            if notes.first_time(slot, warning.message):
+                self.reporter.emit("warning", **warning.to_record())
 
         # 2-5. hold events, retire the old version, start the new one (or bring the old back)
         old_module, old_class = slot.module, type(slot.instance) if was_serving else None
@@ -132,12 +133,12 @@ class Swapper:
             slot.reloads += 1
             self.reporter.emit(
                 "plugin.reloaded", plugin=name, version=slot.version, trigger=list(trigger or []), timings=timings,
-                **slot.ledger.counts() if slot.ledger else {},
+                **slot.ledger.counts(),
             )
         else:
             self.reporter.emit(
                 "plugin.loaded", plugin=name, version=slot.version, file=parts.rel(slot.path), timings=timings,
-                **slot.ledger.counts() if slot.ledger else {},
+                **slot.ledger.counts(),
             )
         if old_class is not None and parts.check_leaks:
             parts.leaks.expect_freed(name, old_class)

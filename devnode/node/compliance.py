@@ -11,7 +11,8 @@ import hashlib
 from collections.abc import Collection
 from typing import Any
 
-from devnode.node.chain import ZERO_ADDRESS, LocalChain
+from devnode.node.chain import LocalChain
+from devnode.node.chain_values import ZERO_ADDRESS
 from devnode.node.tracked import Tracked
 
 SCANNED_BLOCKS = 1000  # production scans range(latest, max(0, latest - 1000), -1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-from devnode.node.chain import StandInLimit
+from devnode.node.chain_values import StandInLimit
 from devnode.node.storage import Store
 from devnode.node.tracked import Tracked
 

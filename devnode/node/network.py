@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from devnode.errors import DevnodeError
-from devnode.node.chain import address_for
+from devnode.node.chain_values import address_for
 from devnode.node.notices import Notices, is_plugin_file
 from devnode.node.storage import Store
 from devnode.node.tracked import Tracked

@@ -25,7 +25,8 @@ from devnode.config import NodeConfig, production_rule_problems
 from devnode.errors import DevnodeError
 from devnode.bus import Event, EventBus, EventType
 from devnode.node.authorization import AuthorizationModule, open_auth_db
-from devnode.node.chain import LocalChain, StandInLimit, address_for
+from devnode.node.chain import LocalChain
+from devnode.node.chain_values import StandInLimit, address_for
 from devnode.node.compliance import ComplianceManager
 from devnode.node.config_paths import show_production_paths
 from devnode.node.crypto import KEY_FILENAME, key_file_problems, load_or_create_key

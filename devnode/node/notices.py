@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devnode.codes import warning_code
 from devnode.ownership import current_ledger
+from devnode.records import WarningRecord
 
 _DEVNODE = str(Path(__file__).resolve().parent.parent)
 _SKIPPED = tuple(
@@ -38,8 +40,8 @@ class Notice:
     line: int | None
     production: str
 
-    def to_record(self) -> dict[str, Any]:
-        return {"code": self.code, "plugin": self.plugin, "message": self.message, "file": self.file,
+    def to_record(self) -> WarningRecord:
+        return {"code": warning_code(self.code), "plugin": self.plugin, "message": self.message, "file": self.file,
                 "line": self.line, "production": self.production}
 
 

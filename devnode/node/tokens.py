@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from devnode.node.chain import ERC20, LocalChain, check_address
+from devnode.node.chain import ERC20, LocalChain
+from devnode.node.chain_values import check_address
 from devnode.node.tracked import Tracked
 
 

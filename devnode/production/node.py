@@ -35,6 +35,7 @@ from devnode.ownership import current_ledger
 from devnode.production.chain import ChainError, ChainHandle, start_chain
 from devnode.production.checkout import Checkout, find_checkout, install_paths, remove_paths
 from devnode.production.requirements import require_production_extra
+from devnode.records import NodeKindFields
 
 Authorize = Literal["devnode", "production"]
 # Production's top-level import names (its datamgmtnode/ folder is on sys.path).
@@ -206,7 +207,7 @@ class ProductionBackend:
     def chain_description(self) -> str:
         return self.chain.describe() if self.chain is not None else "no chain"
 
-    def ready_fields(self) -> dict[str, Any]:
+    def ready_fields(self) -> NodeKindFields:
         assert self.checkout is not None
         return {"node": "production", "checkout": str(self.checkout.root),
                 "chain": self.chain_description(), "chain_kind": self.chain.kind if self.chain else None,

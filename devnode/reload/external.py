@@ -13,7 +13,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from devnode.host.imports import ModuleGraph, parse_source, read_source
+from devnode.host.imports import parse_source, read_source
+from devnode.host.module_facts import ModuleFacts
 from devnode.host.naming import PACKAGE
 
 
@@ -92,7 +93,7 @@ def _package_of(name: str, file: Path) -> str:
 class OutsideModules:
     """Answers: which plugins use these outside modules, and which loaded outside modules must run again."""
 
-    def __init__(self, plugin_dir: Path, graph: ModuleGraph, roots: Iterable[Path]) -> None:
+    def __init__(self, plugin_dir: Path, graph: ModuleFacts, roots: Iterable[Path]) -> None:
         self.plugin_dir = plugin_dir
         self.graph = graph
         self.roots = [Path(os.path.realpath(r)) for r in roots]

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from devnode.host.imports import ModuleGraph
 from devnode.reload.planner import ChangeFacts, changed_module
 
 
-def gather(changed_paths: Iterable[Path], plugin_dir: Path, graph: ModuleGraph) -> ChangeFacts:
-    """Bring ``graph`` up to date for the changed top-level modules (their imports may have changed) and stat them."""
+def gather(changed_paths: Iterable[Path], plugin_dir: Path, refresh: Callable[[str], None]) -> ChangeFacts:
+    """``refresh`` the changed top-level modules in the graph (their imports may have changed) and stat them.
+
+    ``refresh``: ``PluginHost.refresh_module`` (or a ``ModuleGraph``'s ``update``).
+    """
     files: set[str] = set()
     packages: set[str] = set()
     for path in changed_paths:
@@ -19,7 +21,7 @@ def gather(changed_paths: Iterable[Path], plugin_dir: Path, graph: ModuleGraph) 
             continue
         module, top_level = found
         if top_level:
-            graph.update(module)
+            refresh(module)
         if (plugin_dir / f"{module}.py").is_file():
             files.add(module)
         if (plugin_dir / module).is_dir():

@@ -21,7 +21,7 @@ class OutsideChanges:
         self.host = host
         self.scope = scope
         self.contents = contents
-        self.modules = OutsideModules(host.plugin_dir, host.graph, scope.external_roots())
+        self.modules = OutsideModules(host.plugin_dir, host.modules(), scope.external_roots())
         # Remember the single files' content, so touching the .env does nothing. Files in --watch dirs are
         # not read up front (a big library would cost start-up): their first event always counts as a change.
         for path in scope.watched_files():
@@ -55,8 +55,8 @@ class OutsideChanges:
         for path in paths:
             for name in names_for_file(path):
                 changed[name] = shown[path]
-        host = self.host
-        users = self.modules.users(set(changed), host.slots)
+        host, graph = self.host, self.host.modules()
+        users = self.modules.users(set(changed), host.known())
         for name in self.modules.to_purge(set(changed), users):
             sys.modules.pop(name, None)
         for path in paths:
@@ -64,13 +64,13 @@ class OutsideChanges:
         triggers = {plugin: sorted({changed[m] for m in used}) for plugin, used in users.items()}
         # A data file outside (a shared config): the plugins whose source, or whose helpers' source, names it.
         for path in sorted(p for p in paths if p.suffix != ".py"):
-            named = host.graph.mentioning(path.name)
-            for plugin in sorted((named | host.graph.importers_of(named)) & set(host.slots)):
+            named = graph.mentioning(path.name)
+            for plugin in sorted((named | graph.importers_of(named)) & host.known()):
                 triggers.setdefault(plugin, []).append(shown[path])
         if not triggers:
             return
-        helpers = sorted({h for p in triggers for h in host.graph.helper_closure(p) if host.graph.is_helper(h)})
-        await host.apply(Plan(reload=host.graph.import_order(sorted(triggers)), purge=helpers, triggers=triggers))
+        helpers = sorted({h for p in triggers for h in graph.helper_closure(p) if graph.is_helper(h)})
+        await host.apply(Plan(reload=graph.import_order(sorted(triggers)), purge=helpers, triggers=triggers))
 
     def _display(self, path: Path) -> str:
         for root in self.scope.external_roots():

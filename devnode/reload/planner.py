@@ -14,20 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from devnode.host.naming import is_candidate
+from devnode.host.module_facts import ModuleFacts
 from devnode.host.plan import Plan
 
 
-class ModuleView(Protocol):
-    """What the planner asks of the module graph (``host/imports.ModuleGraph``); it only reads."""
-
-    def is_helper(self, name: str) -> bool: ...
-    def importers_of(self, changed: set[str]) -> set[str]: ...
-    def helper_closure(self, module: str) -> set[str]: ...
-    def import_order(self, names: list[str]) -> list[str]: ...
-    def mentioning(self, filename: str) -> set[str]: ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +45,7 @@ def changed_module(path: Path, plugin_dir: Path) -> tuple[str, bool] | None:
 def plan_changes(
     changed_paths: Iterable[Path],
     plugin_dir: Path,
-    graph: ModuleView,
+    graph: ModuleFacts,
     loaded: set[str],
     readers: Mapping[str, set[Path]],
     facts: ChangeFacts,

@@ -40,7 +40,7 @@ class Reloader:
         self.on_env_change = on_env_change
         self._keep = PluginDirFilter(self.plugin_dir)
         self._relevant = _Relevance(host)
-        self.contents = ContentLedger(self.plugin_dir, self._relevant, self._keep_dir, host.importer.executed)
+        self.contents = ContentLedger(self.plugin_dir, self._relevant, self._keep_dir, host.executed_sources())
         self.ready = asyncio.Event()
         from devnode.reload.outside import OutsideChanges
 
@@ -163,12 +163,12 @@ class Reloader:
         changed = {p for p in paths if self.contents.changed(p, trust_stat=trust_stat)}
         if not changed:
             return Plan()
-        for warning in self.host.links.check_paths(changed):
+        for warning in self.host.link_warnings(changed):
             self.host.reporter.emit("warning", **warning.to_record())
         detect_ms = _detect_ms(changed)
         host = self.host
-        found = facts.gather(changed, self.plugin_dir, host.graph)
-        plan = plan_changes(changed, self.plugin_dir, host.graph, set(host.slots), host.files_read(), found)
+        found = facts.gather(changed, self.plugin_dir, host.refresh_module)
+        plan = plan_changes(changed, self.plugin_dir, host.modules(), set(host.known()), host.files_read(), found)
         await host.apply(plan, detect_ms=detect_ms)
         return plan
 
@@ -210,7 +210,7 @@ class _Relevance:
 
     def __call__(self, path: str) -> bool:
         name = path.rpartition(os.sep)[2]
-        if name.endswith(".py") or self.host.graph.mentions_file(name):
+        if name.endswith(".py") or self.host.modules().mentions_file(name):
             return True
         if not path.startswith(self._inside):
             return True  # the .env and --watch files: the watch scope chose them, so their content matters

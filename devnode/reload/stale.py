@@ -82,9 +82,9 @@ class OutsideScopeCheck:
 
     def check(self, plugin: str) -> None:
         host = self.runtime.host
-        if plugin not in host.slots:
+        if plugin not in host.known():
             return
-        modules = OutsideModules(host.plugin_dir, host.graph, [])
+        modules = OutsideModules(host.plugin_dir, host.modules(), [])
         for name in sorted(modules.closure(plugin)):
             module = sys.modules.get(name)
             file = self._own_file(module) if module is not None else None

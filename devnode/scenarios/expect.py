@@ -112,12 +112,12 @@ def _inventory(window: list[Seen]) -> str:
 def check_plugin(step: Step, host: Any) -> str | None:
     """None if the plugin's host state and attribute hold what ``step`` expects."""
     name = step.value
-    slot = host.slots.get(name)
+    slot = host.view(name)
     if slot is None:
-        return f'plugin "{name}" is not loaded (plugins: {", ".join(sorted(host.slots)) or "none"})'
+        return f'plugin "{name}" is not loaded (plugins: {", ".join(sorted(host.known())) or "none"})'
     state = step.get("state")
     if state is not None and slot.state.value != state:
-        error = f" ({slot.problem.error})" if slot.problem else ""
+        error = f" ({slot.error})" if slot.error is not None else ""
         return f"{name} is {slot.state.value}{error}, expected {state}"
     path = step.get("path")
     if path is None:

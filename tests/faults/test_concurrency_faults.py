@@ -40,7 +40,7 @@ def test_plugin_swapped_while_an_event_waits_in_another_plugins_handler_gets_it_
     b = bench(plugin_source("1"))
     b.edit("aaa_slow_plugin", SLOW.lstrip())
     b.run(b.h.host.reload([FAULTY]))  # v1 subscribes again, after the slow plugin: it is dispatched to later
-    gate = b.h.host.slots["aaa_slow_plugin"].module.GATE  # type: ignore[union-attr]
+    gate = b.h.host.slot_for_tests("aaa_slow_plugin").module.GATE  # type: ignore[union-attr]
 
     async def scenario() -> None:
         # the dispatch of probe -1 stops in aaa_slow_plugin, before reaching faulty v1

@@ -141,7 +141,7 @@ def test_handler_blocking_the_loop_is_reported_then_interrupted(bench: Callable[
 async def _after_first_probe(b: Bench) -> None:
     """Subscribe, as the faulty plugin, a handler that ends its stall once the interrupt is through."""
     instance = b.h.host.get_plugin(FAULTY)
-    token = set_current(b.h.host.slots[FAULTY].ledger)
+    token = set_current(b.h.host.slot_for_tests(FAULTY).ledger)
     try:
         b.h.bus.subscribe(PROBE, lambda event: instance.handled())
     finally:

@@ -96,7 +96,7 @@ def test_plugin_that_starts_a_thread_and_leaves_it_running(bench: Callable[..., 
     b.edit(FAULTY, plugin_source("2", initialize="self.worker = threading.Thread(target=self.spin, name='poller', "
                                                  "daemon=True)\nself.worker.start()",
                                  methods="def spin(self):\n    STOP.wait(30)", module="STOP = threading.Event()"))
-    worker_module_stop = b.h.host.slots[FAULTY].module.STOP  # type: ignore[union-attr]
+    worker_module_stop = b.h.host.slot_for_tests(FAULTY).module.STOP  # type: ignore[union-attr]
     try:
         b.edit(FAULTY, plugin_source("3"))
         record = b.survived(Expect(state="active", kind="warning", code="thread-left-running", cause="'poller'",

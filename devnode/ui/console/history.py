@@ -33,22 +33,24 @@ def _stamp(record: Record) -> Text:
     return Text.assemble((style.clock(record.get("ts")) + " ", style.TIME))
 
 
-def _loaded(r: Record, width: int) -> Text:
+def _plugin_line(r: Record, verb: str, verb_style: str) -> Text:
+    """``<time> <verb> <plugin> [<version>]``: the start of a loaded/reloaded line."""
     line = _stamp(r)
-    line.append("loaded ", style.OK)
+    line.append(verb + " ", verb_style)
     line.append(r["plugin"], style.PLUGIN)
     if r.get("version"):
         line.append(f" {r['version']}")
+    return line
+
+
+def _loaded(r: Record, width: int) -> Text:
+    line = _plugin_line(r, "loaded", style.OK)
     line.append(f" in {r['timings']['total']:.1f} ms", style.TIME)
     return line
 
 
 def _reloaded(r: Record, width: int) -> Text:
-    line = _stamp(r)
-    line.append("reloaded ", style.RELOAD)
-    line.append(r["plugin"], style.PLUGIN)
-    if r.get("version"):
-        line.append(f" {r['version']}")
+    line = _plugin_line(r, "reloaded", style.RELOAD)
     line.append(f" in {r['timings']['total']:.1f} ms")
     if r.get("trigger"):
         line.append(f" ({', '.join(r['trigger'])})", style.TIME)

@@ -22,13 +22,13 @@ class PythonConsole:
         self.runtime = runtime
         self.loop = loop
         self.repl: NodeConsole | None = None
-        runtime.host.leaks.own.release.append(self.release_own_references)
+        runtime.host.own_references().release.append(self.release_own_references)
 
     def get(self) -> NodeConsole:
         if self.repl is None:
             self.repl = NodeConsole(namespace(self.runtime), self.loop)
             # What the author keeps in the console is theirs to drop: the leak check names it, not the plugin.
-            self.runtime.host.leaks.own.namespaces.append((self.repl.locals, "the devnode console"))
+            self.runtime.host.own_references().namespaces.append((self.repl.locals, "the devnode console"))
         return self.repl
 
     async def run(self, stage: Stage) -> None:
