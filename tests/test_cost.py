@@ -292,7 +292,7 @@ def test_a_plugin_module_deleted_during_another_plugins_shutdown_is_put_back(
     import sys
 
     h = harness().start()
-    original = h.host.slots["a_plugin"].module
+    original = h.host.slot_for_tests("a_plugin").module
     h.run(h.host.reload(["b_plugin"]))
     assert sys.modules["plugins.a_plugin"] is original
     [warning] = [r for r in h.records if r.get("code") == "module-replaced"]
