@@ -80,6 +80,29 @@ PROCESS_SETTINGS: tuple[tuple[str, Callable[[], Any], Callable[[Any], Any], bool
 )
 
 
+def read_settings() -> list[Any]:
+    """``[read() for _, read, _, _ in PROCESS_SETTINGS]``, with one look-up of the running loop for all of them.
+
+    Taken twice per plugin phase: the loop look-ups (a getpid() each) were most of the snapshot's cost.
+    tests/test_cost.py checks it against the table, entry by entry.
+    """
+    loop = _loop()
+    return [
+        loop and loop.get_task_factory(),
+        loop and loop.get_exception_handler(),
+        sys.excepthook,
+        sys.unraisablehook,
+        threading.excepthook,
+        sys.stderr,
+        sys.getrecursionlimit(),
+        sys.getswitchinterval(),
+        gc.isenabled(),
+        _umask(),
+        sys.gettrace(),
+        sys.getprofile(),
+    ]
+
+
 class StateSnapshot:
     """``sys.path``, devnode's ``sys.modules`` entries and ``node.config``, before a plugin's code runs.
 
@@ -100,7 +123,7 @@ class StateSnapshot:
         self.config = _config_values(node)
         self.environ = _environ()
         self.warning_filters = list(warnings.filters)
-        self.settings = [read() for _, read, _, _ in PROCESS_SETTINGS]
+        self.settings = read_settings()
 
     def record_changes(self, ledger: Ledger, file: str | None) -> list[str]:
         """Record what changed into ``ledger``; returns what was repaired at once (to report now)."""
@@ -112,7 +135,7 @@ class StateSnapshot:
             if current is not module and module is not None:
                 sys.modules[name] = module
                 repaired.append(f"sys.modules[{name!r}] (replaced by {safe.representation(current)[:80]})")
-        settings = [read() for _, read, _, _ in PROCESS_SETTINGS]
+        settings = read_settings()
         unchanged = _equal(settings, self.settings)  # the usual case, in one comparison
         for (what, read, write, now), old, new in zip(PROCESS_SETTINGS, self.settings, settings):
             if unchanged or new is old or safe.same(new, old):

@@ -166,8 +166,8 @@ def test_start_up_hashes_only_modules_and_the_files_plugins_read_and_each_once(
     hashed: list[Path] = []
     real_digest = contents._digest
 
-    def counting_digest(path: Path) -> str | None:
-        hashed.append(path)
+    def counting_digest(path: str) -> str | None:
+        hashed.append(Path(path))
         return real_digest(path)
 
     monkeypatch.setattr(contents, "_digest", counting_digest)
@@ -176,7 +176,8 @@ def test_start_up_hashes_only_modules_and_the_files_plugins_read_and_each_once(
     h.run(reloader.apply(reloader.rescan(), trust_stat=True))  # the catch-up rescan, as Reloader.run does it
     names = sorted(p.relative_to(plugin_dir).as_posix() for p in hashed)
     assert names == ["settings.json"]  # once; the modules' digests come from the bytes their import read
-    assert set(h.host.executed_sources()) >= {plugin_dir.resolve() / "plain_plugin.py", plugin_dir.resolve() / "reader_plugin.py"}
+    assert set(h.host.executed_sources()) >= {str(plugin_dir.resolve() / "plain_plugin.py"),
+                                              str(plugin_dir.resolve() / "reader_plugin.py")}
 
     # The watcher's saves are still hashed: same content is dropped, new content reloads the reader.
     hashed.clear()
@@ -221,14 +222,16 @@ def test_start_up_reads_each_module_once_for_the_graph_and_once_to_run_it(
 ) -> None:
     for n in range(5):
         trivial(plugin_dir, f"p{n}_plugin")
+    from devnode.host import content
+
     reads: list[str] = []
-    real_read_bytes = Path.read_bytes
+    real_read = content.read_regular
 
-    def counting_read_bytes(self: Path) -> bytes:
-        reads.append(self.name)
-        return real_read_bytes(self)
+    def counting_read(path: str) -> bytes | None:
+        reads.append(os.path.basename(path))
+        return real_read(path)
 
-    monkeypatch.setattr(Path, "read_bytes", counting_read_bytes)
+    monkeypatch.setattr(content, "read_regular", counting_read)
     h = harness().start()
     assert sorted(reads) == [f"p{n}_plugin.py" for n in range(5)]  # the graph's; after the import, its record
     reads.clear()
@@ -545,3 +548,26 @@ def test_a_plugin_saved_while_the_node_starts_is_reloaded_by_the_catch_up(plugin
     reloader = Reloader(h.host)
     plan = h.run(reloader.apply(reloader.rescan(), trust_stat=True))
     assert plan.reload == ["early_plugin"]
+
+
+def test_the_snapshots_one_pass_settings_read_matches_the_settings_table() -> None:
+    """``read_settings`` (one loop look-up per snapshot) reads exactly what each PROCESS_SETTINGS entry reads."""
+    import asyncio
+
+    from devnode.process_state import PROCESS_SETTINGS, read_settings
+
+    def compare() -> None:
+        one_pass, each = read_settings(), [read() for _, read, _, _ in PROCESS_SETTINGS]
+        assert len(one_pass) == len(each) == len(PROCESS_SETTINGS)
+        for (what, *_), a, b in zip(PROCESS_SETTINGS, one_pass, each):
+            assert a is b or a == b, what
+
+    compare()  # no running loop
+
+    async def in_loop() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_task_factory(lambda loop, coro, **kw: asyncio.Task(coro, loop=loop, **kw))
+        loop.set_exception_handler(lambda loop, context: None)
+        compare()
+
+    asyncio.run(in_loop())

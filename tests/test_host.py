@@ -664,4 +664,4 @@ def test_the_hosts_read_methods_say_what_serves_what_failed_and_what_the_graph_k
     assert [v.name for v in h.host.views()] == ["bad_plugin", "good_plugin"]
     modules = h.host.modules()
     assert modules.is_helper("_shared") and modules.importers_of({"_shared"}) == {"good_plugin"}
-    assert (plugin_dir.resolve() / "good_plugin.py") in h.host.executed_sources()
+    assert str(plugin_dir.resolve() / "good_plugin.py") in h.host.executed_sources()

@@ -20,14 +20,19 @@ from devnode.ownership import current_ledger
 _watching: Path | None = None
 _installed = False
 _MODULES = (".py", ".pyc")
-_resolved: dict[Path, Path] = {}  # plugin dir -> its resolved path, as last seen (see recording_reads)
+# Plugin dir -> (its resolved path, whether that is the dir itself), as last seen (see recording_reads).
+_resolved: dict[Path, tuple[Path, bool]] = {}
+# The plugin module the importer is reading right now, known to be no symlink (importer.FreshSourceLoader).
+loading: str | None = None
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     if _watching is None or event != "open":
         return
-    ledger = current_ledger()
     path = args[0] if args else None
+    if loading is not None and path == loading:
+        return  # the importer reading a plugin module: nothing to record, nothing to look up
+    ledger = current_ledger()
     if ledger is None or not isinstance(path, (str, bytes, Path)):  # an int is a file descriptor
         return
     try:
@@ -62,7 +67,8 @@ def _resolve_dir(plugin_dir: Path) -> Path:
     plugin's load phases it was a large part of devnode's own start-up work per plugin.
     """
     known = _resolved.get(plugin_dir)
-    if known is not None and known == plugin_dir and not os.path.islink(plugin_dir):
-        return known
-    _resolved[plugin_dir] = resolved = plugin_dir.resolve()
+    if known is not None and known[1] and not os.path.islink(known[0]):
+        return known[0]
+    resolved = plugin_dir.resolve()
+    _resolved[plugin_dir] = (resolved, resolved == plugin_dir)
     return resolved

@@ -255,8 +255,8 @@ class PluginHost:
         """Top-level module ``name`` changed on disk: read its imports again before planning."""
         self._graph.update(name)
 
-    def executed_sources(self) -> Mapping[Path, tuple[Signature | None, str]]:
-        """File -> (its stat before reading, digest of the source executed), for every plugin-dir module imported."""
+    def executed_sources(self) -> Mapping[str, tuple[Signature | None, str]]:
+        """File (as a string) -> (its stat before reading, digest of the source executed), per plugin-dir module imported."""
         return self._importer.executed
 
     def link_warnings(self, paths: Iterable[Path]) -> list[ParityWarning]:

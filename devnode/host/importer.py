@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from devnode import safe
+from devnode.host import file_reads
 from devnode.host.content import Signature, digest, signature
 from devnode.host.naming import PACKAGE
 
@@ -37,15 +38,20 @@ class OutsidePluginDirError(ImportError):
 class FreshSourceLoader(importlib.machinery.SourceFileLoader):
     """Loads a module from its source on every import, bypassing ``__pycache__``."""
 
-    executed: dict[Path, tuple[Signature | None, str]] | None = None  # set by PluginImporter
+    executed: dict[str, tuple[Signature | None, str]] | None = None  # set by PluginImporter
     real_path: str | None = None  # the file's real path, when the finder already knows it
 
     def get_code(self, fullname: str) -> types.CodeType:
         path = self.get_filename(fullname)
         before = signature(path)  # taken before reading: a save during the read shows as a changed stat later
-        source = self.get_data(path)
+        # The open() audit hook need not lstat this file to know it is a module and no symlink.
+        file_reads.loading = path if self.real_path == path else None
+        try:
+            source = self.get_data(path)
+        finally:
+            file_reads.loading = None
         if self.executed is not None:
-            self.executed[Path(path)] = (before, digest(source))
+            self.executed[path] = (before, digest(source))
         # The real path as co_filename: an editor's debugger matches breakpoints to each new version by it.
         return self.source_to_code(source, self.real_path or os.path.realpath(path))
 
@@ -71,18 +77,18 @@ class PluginImporter(importlib.abc.MetaPathFinder):
         self._dir = str(self.plugin_dir)
         self.replaced_package: str | None = None  # what stood in for "plugins" when devnode put it back
         self._found: list[str] | None = None  # plugins.* modules this finder gave a spec for, in a transaction
-        # File -> (its stat before reading, digest of the source executed), for every module imported:
-        # the reloader's content ledger starts from what actually runs, without reading the files again.
-        self.executed: dict[Path, tuple[Signature | None, str]] = {}
+        # File (its path as a string) -> (its stat before reading, digest of the source executed), for every
+        # module imported: the reloader's content ledger starts from what actually runs, without reading again.
+        self.executed: dict[str, tuple[Signature | None, str]] = {}
 
     # -- finder protocol -----------------------------------------------------
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: types.ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname == PACKAGE:
-            init = self.plugin_dir / "__init__.py"
-            if init.is_file():
-                return self._spec(fullname, init, package_dir=self.plugin_dir)
+            init = os.path.join(self._dir, "__init__.py")
+            if os.path.isfile(init):
+                return self._spec(fullname, init, package_dir=self._dir)
             spec = importlib.machinery.ModuleSpec(fullname, _EmptyPackageLoader(), is_package=True)
             spec.submodule_search_locations = [str(self.plugin_dir)]
             if self._found is not None:
@@ -91,18 +97,20 @@ class PluginImporter(importlib.abc.MetaPathFinder):
         if not fullname.startswith(PACKAGE + "."):
             return None
         base = os.path.join(self._dir, *fullname.split(".")[1:])  # strings: this runs for every import
-        if os.path.isfile(os.path.join(base, "__init__.py")):
-            return self._spec(fullname, Path(base, "__init__.py"), package_dir=Path(base))
+        package = os.path.join(base, "__init__.py")
+        if os.path.isfile(package):
+            return self._spec(fullname, package, package_dir=base)
         if os.path.isfile(base + ".py"):
-            return self._spec(fullname, Path(base + ".py"))
+            return self._spec(fullname, base + ".py")
         return None
 
-    def _spec(self, fullname: str, file: Path, package_dir: Path | None = None) -> importlib.machinery.ModuleSpec:
+    def _spec(self, fullname: str, file: str, package_dir: str | None = None) -> importlib.machinery.ModuleSpec:
         if self._found is not None:
             self._found.append(fullname)
         real = self._real(file)
         # The dir itself may have been replaced by a symlink since start-up: inside is inside what it is now.
-        inside = real is file or real.is_relative_to(self.plugin_dir) or real.is_relative_to(self.plugin_dir.resolve())
+        inside = real is file or Path(real).is_relative_to(self.plugin_dir) or Path(real).is_relative_to(
+            self.plugin_dir.resolve())
         if not inside:
             raise OutsidePluginDirError(
                 f"{file} is a symlink to {real}, outside the plugin dir {self.plugin_dir}; "
@@ -110,27 +118,28 @@ class PluginImporter(importlib.abc.MetaPathFinder):
                 name=fullname,
                 path=str(file),
             )
-        loader = FreshSourceLoader(fullname, str(file))
+        loader = FreshSourceLoader(fullname, file)
         loader.executed = self.executed
-        loader.real_path = str(real)
+        loader.real_path = real
         spec = importlib.util.spec_from_file_location(
             fullname,
             file,
             loader=loader,
-            submodule_search_locations=[str(package_dir)] if package_dir is not None else None,
+            submodule_search_locations=[package_dir] if package_dir is not None else None,
         )
         assert spec is not None
         return spec
 
-    def _real(self, file: Path) -> Path:
-        """``file.resolve()``, without walking the whole path for a plain module directly in the plugin dir.
+    def _real(self, file: str) -> str:
+        """``str(Path(file).resolve())``, without walking the whole path for a plain module in the plugin dir.
 
         (``resolve`` lstats every component of the path: for each plugin loaded, that was a
-        large part of devnode's own start-up work.)
+        large part of devnode's own start-up work; plain strings, as the finder has them, because
+        a few path objects per import were a large part of what was left.)
         """
-        if file.parent == self.plugin_dir and not os.path.islink(file) and not os.path.islink(self._dir):
+        if os.path.dirname(file) == self._dir and not os.path.islink(file) and not os.path.islink(self._dir):
             return file  # the dir was resolved at start and is still no symlink; the file is none either
-        return file.resolve()
+        return str(Path(file).resolve())
 
     # -- installation ----------------------------------------------------------
     def install(self) -> None:

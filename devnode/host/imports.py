@@ -4,6 +4,7 @@ which third-party names, and which file names each mentions. Pure functions over
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +37,9 @@ class SourceFacts:
     third_party: tuple[tuple[str, int], ...]  # absolute imports that matter at run time, with their first line
 
 
+_FACT_KINDS = frozenset({ast.Import, ast.ImportFrom, ast.Constant, ast.If, ast.Try})
+
+
 @lru_cache(maxsize=16)
 def source_facts(source: str) -> SourceFacts | None:
     """``SourceFacts`` of ``source``, or None if it does not parse. One walk of the tree for all of them."""
@@ -47,6 +51,8 @@ def source_facts(source: str) -> SourceFacts | None:
     imports: list[ast.Import | ast.ImportFrom] = []
     guarded: list[ast.stmt] = []  # statements whose imports are optional or type-only
     for node in _nodes(tree):
+        if node.__class__ not in _FACT_KINDS:  # the parser makes exact types: one look-up, not five isinstance
+            continue
         if isinstance(node, ast.Import):
             imports.append(node)
             for alias in node.names:
@@ -93,20 +99,29 @@ def source_facts(source: str) -> SourceFacts | None:
     return SourceFacts(frozenset(siblings), frozenset(mentioned), classes, tuple(third_party.items()))
 
 
-def _nodes(tree: ast.AST) -> list[ast.AST]:
-    """Every node under ``tree`` (itself included), in no particular order.
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}  # node type -> the fields that may hold nodes (``ctx`` never matters)
 
-    What ``ast.walk`` yields, read straight from each node's attributes: ``ast.walk``'s
+
+def _nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node under ``tree`` (itself included) except the ``Load``/``Store`` contexts, in no particular order.
+
+    What ``ast.walk`` yields, read straight from each node's fields: ``ast.walk``'s
     generators per node cost more than parsing the source did, for each plugin at start-up.
     """
     found: list[ast.AST] = []
     stack = [tree]
-    pop, push, node_type = stack.pop, stack.append, ast.AST
+    pop, push, append, node_type, child_fields = stack.pop, stack.append, found.append, ast.AST, _CHILD_FIELDS
     while stack:
         node = pop()
-        found.append(node)
-        for value in vars(node).values():
-            if type(value) is list:
+        append(node)
+        kind = node.__class__
+        fields = child_fields.get(kind)
+        if fields is None:
+            fields = child_fields[kind] = tuple(f for f in kind._fields if f != "ctx")
+        values = node.__dict__
+        for name in fields:
+            value = values.get(name)
+            if value.__class__ is list:
                 for item in value:
                     if isinstance(item, node_type):
                         push(item)
@@ -175,13 +190,14 @@ class ModuleGraph:
     indexes keep "who imports X" and "who mentions file F" independent of the module count.
     """
 
-    def __init__(self, plugin_dir: Path, executed: Mapping[Path, tuple[Signature | None, str]] | None = None) -> None:
+    def __init__(self, plugin_dir: Path, executed: Mapping[str, tuple[Signature | None, str]] | None = None) -> None:
         """``executed``: the importer's record of what it ran (stat before reading, digest of the bytes).
 
         Right after an import, a module whose executed bytes are the ones its facts come from
         is not read again (a second read of every plugin at start-up).
         """
         self.plugin_dir = plugin_dir
+        self._dir = str(plugin_dir)
         self._executed = executed
         self._checked: dict[str, object] = {}  # module -> the importer's record update() last took as read
         self.imports: dict[str, set[str]] = {}
@@ -196,21 +212,23 @@ class ModuleGraph:
     def refresh(self) -> None:
         for name in list(self.imports):
             self._forget(name)
-        for path in sorted(self.plugin_dir.glob("*.py")):
-            if path.stem != "__init__":
-                self.update(path.stem)
+        try:
+            names = os.listdir(self._dir)
+        except OSError:
+            names = []
+        # What ``sorted(plugin_dir.glob("*.py"))`` gives, by stem, as plain strings (no path object per module).
+        for stem in sorted(os.path.splitext(n)[0] for n in names if n.endswith(".py")):
+            if stem != "__init__":
+                self.update(stem)
 
     def update(self, name: str) -> None:
-        path = self.plugin_dir / f"{name}.py"
+        path = os.path.join(self._dir, name + ".py")
         ran = self._executed.get(path) if self._executed is not None else None
         if ran is not None and ran is not self._checked.get(name):  # each import's record is taken once
             self._checked[name] = ran
             if ran[1] == self._digests.get(name):
                 return  # the importer just ran the very bytes these facts come from
-        try:
-            data = path.read_bytes() if path.is_file() else None
-        except OSError:
-            data = None
+        data = content.read_regular(path)
         if data is None:
             self._forget(name)
             return

@@ -29,7 +29,8 @@ def candidate_modules(plugin_dir: Path) -> list[str]:
         names = os.listdir(plugin_dir)
     except OSError:
         return []
-    return sorted(n[:-3] for n in names if is_candidate(n) and (plugin_dir / n).is_file())
+    folder = str(plugin_dir)  # plain strings: this runs over every file of the dir
+    return sorted(n[:-3] for n in names if is_candidate(n) and os.path.isfile(os.path.join(folder, n)))
 
 
 def module_path(plugin_dir: Path, module_name: str) -> Path:

@@ -137,7 +137,7 @@ class Swapper:
             )
         else:
             self.reporter.emit(
-                "plugin.loaded", plugin=name, version=slot.version, file=parts.rel(slot.path), timings=timings,
+                "plugin.loaded", plugin=name, version=slot.version, file=parts.shown_file(name), timings=timings,
                 **slot.ledger.counts(),
             )
         if old_class is not None and parts.check_leaks:

@@ -26,7 +26,7 @@ class ContentLedger:
         plugin_dir: Path,
         relevant: Relevant | None = None,
         keep_dir: tree.DirFilter | None = None,
-        executed: Mapping[Path, tuple[Signature | None, str]] | None = None,
+        executed: Mapping[str, tuple[Signature | None, str]] | None = None,
     ) -> None:
         """``executed``: modules already read (the importer's stat-before-read and digest): not read again.
 
@@ -35,21 +35,27 @@ class ContentLedger:
         """
         self.plugin_dir = plugin_dir
         self.relevant: Relevant = relevant or (lambda path: True)
-        self._hashes: dict[Path, str | None] = {}
-        self._signatures: dict[Path, Signature] = {}  # the file's stat when it was hashed
+        # Keyed by the path as a string: thousands of modules at start-up need no path object each.
+        self._hashes: dict[str, str | None] = {}
+        self._signatures: dict[str, Signature] = {}  # the file's stat when it was hashed
         executed = executed or {}
         for entry in tree.files(plugin_dir, keep_dir):
-            if not self.relevant(entry.path):
-                continue  # never read, never even turned into a Path
-            path = Path(entry.path)
-            if path in executed:
-                before, self._hashes[path] = executed[path]
+            path = entry.path
+            if not self.relevant(path):
+                continue  # never read
+            ran = executed.get(path)
+            if ran is not None:
+                before, self._hashes[path] = ran
                 if before is not None:
                     self._signatures[path] = before
             else:
                 self._record(path)
 
     def known(self) -> set[Path]:
+        return {Path(p) for p in self.known_paths()}
+
+    def known_paths(self) -> set[str]:
+        """``known`` as strings."""
         return {p for p, digest in self._hashes.items() if digest is not None}
 
     def changed(self, path: Path, *, trust_stat: bool = False) -> bool:
@@ -59,14 +65,20 @@ class ContentLedger:
         unchanged without reading it (the catch-up rescan right after start-up uses it, so
         start-up hashes each file once; a save from the watcher is always hashed).
         """
-        if path not in self._hashes and not self.relevant(str(path)):
+        key = str(path)
+        if key not in self._hashes and not self.relevant(key):
             return True
-        before = self._hashes.get(path, "<unknown>")
-        if trust_stat and before is not None and before != "<unknown>" and _signature(path) == self._signatures.get(path):
+        before = self._hashes.get(key, "<unknown>")
+        if trust_stat and self.same_stat(key):
             return False
-        return self._record(path) != before
+        return self._record(key) != before
 
-    def _record(self, path: Path) -> str | None:
+    def same_stat(self, path: str) -> bool:
+        """Whether ``path`` was hashed and its stat is exactly what it was then (``changed``'s trust_stat)."""
+        before = self._hashes.get(path, "<unknown>")
+        return before is not None and before != "<unknown>" and _signature(path) == self._signatures.get(path)
+
+    def _record(self, path: str) -> str | None:
         signature = _signature(path)
         digest = _digest(path) if signature is not None else None
         self._hashes[path] = digest
@@ -77,12 +89,13 @@ class ContentLedger:
         return digest
 
 
-def _signature(path: Path) -> Signature | None:
+def _signature(path: str) -> Signature | None:
     return signature(path)
 
 
-def _digest(path: Path) -> str | None:
+def _digest(path: str) -> str | None:
     try:
-        return digest(path.read_bytes())
+        with open(path, "rb") as file:
+            return digest(file.read())
     except OSError:
         return None

@@ -143,13 +143,18 @@ class Reloader:
             )
 
     def rescan(self) -> set[Path]:
-        """Every file in the plugin dir that matters (see ``ContentLedger``), plus the ones known before (deletions)."""
+        """Every file in the plugin dir that matters (see ``ContentLedger``), plus the ones known before (deletions).
+
+        Left out at once: plugin-dir files whose stat is what it was when hashed, which ``apply``
+        (trusting the stat) would drop anyway; so the usual catch-up makes no path object per file.
+        """
         self._relevant.forget()
         current = set()
         for entry in tree.files(self.plugin_dir, self._keep_dir):
             if self._relevant(entry.path) and self._keep(Change.modified, entry.path):
-                current.add(Path(entry.path))
-        found = current | self.contents.known()
+                current.add(entry.path)
+        found = [Path(p) for p in current | self.contents.known_paths()
+                 if not (self.scope.is_plugin_file(p) and self.contents.same_stat(p))]
         return {p for p in found if self.scope.kind(p) != "plugin" or not self.scope.ignored(p)}
 
     def _keep_dir(self, path: str) -> bool:

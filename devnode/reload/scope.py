@@ -123,8 +123,14 @@ class WatchScope:
         # A --watch path inside the plugin dir adds nothing: the plugin dir is watched already.
         self.extra_files = [p for p in resolved if not p.is_dir() and not _inside(p, self.plugin_dir)]
         self._roots = [_Root(self.plugin_dir, self.ignore)] + [_Root(d, self.ignore) for d in self.extra_dirs]
+        self._plugin_prefix = str(self.plugin_dir) + os.sep
+        self._single_files = {str(p) for p in self.watched_files()}
 
     # -- classification -----------------------------------------------------------------
+    def is_plugin_file(self, path: str) -> bool:
+        """``kind(Path(path)) == "plugin"`` for a path below the plugin dir, from the string alone."""
+        return path.startswith(self._plugin_prefix) and path not in self._single_files
+
     def root_of(self, path: Path) -> Path | None:
         """The watched dir ``path`` is in (the innermost, if dirs nest)."""
         best = None
@@ -139,7 +145,7 @@ class WatchScope:
             return True
         for root in sorted(self._roots, key=lambda r: -len(r.path.parts)):
             if _inside(path, root.path):
-                return root.ignores(path, path.is_dir())
+                return bool(root.specs) and root.ignores(path, path.is_dir())  # no rules: no stat either
         return False
 
     def kind(self, path: Path) -> str | None:

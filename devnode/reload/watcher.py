@@ -20,7 +20,7 @@ class PluginDirFilter(DefaultFilter):
         self.plugin_dir = str(plugin_dir)
 
     def __call__(self, change: Change, path: str) -> bool:
-        name = Path(path).name
+        name = os.path.basename(path)  # what Path(path).name is for the watcher's normalized paths
         if name in EDITOR_DEBRIS_NAMES or name.endswith(EDITOR_DEBRIS_SUFFIXES) or name.startswith((".#", ".~")):
             return False
         if not (path == self.plugin_dir or path.startswith(self.plugin_dir + os.sep)):  # not plugins2/
