@@ -149,13 +149,20 @@ class Reloader:
         (trusting the stat) would drop anyway; so the usual catch-up makes no path object per file.
         """
         self._relevant.forget()
-        current = set()
+        scope, contents = self.scope, self.contents
+        current, unchanged = set(), set()
         for entry in tree.files(self.plugin_dir, self._keep_dir):
-            if self._relevant(entry.path) and self._keep(Change.modified, entry.path):
-                current.add(entry.path)
-        found = [Path(p) for p in current | self.contents.known_paths()
-                 if not (self.scope.is_plugin_file(p) and self.contents.same_stat(p))]
-        return {p for p in found if self.scope.kind(p) != "plugin" or not self.scope.ignored(p)}
+            path = entry.path
+            if not self._relevant(path):
+                continue
+            if scope.is_plugin_file(path) and contents.same_stat(path):
+                unchanged.add(path)  # left out whatever the watcher's filter says of it
+            elif self._keep(Change.modified, path):
+                current.add(path)
+        found = [Path(p) for p in contents.known_paths() - unchanged - current
+                 if not (scope.is_plugin_file(p) and contents.same_stat(p))]
+        found += map(Path, current)
+        return {p for p in found if scope.kind(p) != "plugin" or not scope.ignored(p)}
 
     def _keep_dir(self, path: str) -> bool:
         """Walk into this directory? Not if the watcher or the ignore rules exclude it."""
