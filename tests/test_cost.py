@@ -571,3 +571,54 @@ def test_the_snapshots_one_pass_settings_read_matches_the_settings_table() -> No
         compare()
 
     asyncio.run(in_loop())
+
+
+def _settle(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``folder``'s listing trustworthy without a 2 s wait: a short settle time, waited for (by the clock)."""
+    import time
+
+    from devnode.host import tree
+
+    monkeypatch.setattr(tree, "SETTLED_NS", 50_000_000)
+    changed = max(os.stat(p).st_ctime_ns for p in [folder, *(d for d in folder.rglob("*") if d.is_dir())])
+    deadline = time.monotonic() + 10
+    while time.time_ns() <= changed + tree.SETTLED_NS and time.monotonic() < deadline:
+        time.sleep(0.01)  # waiting for the clock itself to pass a point, not for a condition to come true
+
+
+def test_start_up_lists_a_settled_data_dir_once(
+    plugin_dir: Path, harness: Harness, listings: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The symlink check, the content ledger and the catch-up rescan share one listing of an unchanged dir."""
+    from devnode.reload.reloader import Reloader
+
+    project_with_bulk(plugin_dir)
+    _settle(plugin_dir, monkeypatch)
+    listings.clear()
+    h = harness().start()
+    reloader = Reloader(h.host)
+    h.run(reloader.apply(reloader.rescan(listings=h.host.listings), trust_stat=True))
+    data = [p for p in listings if Path(p).name == "data"]
+    assert len(data) == 1, [p.rsplit("/", 2)[-2:] for p in listings]
+
+
+def test_a_listing_is_taken_again_once_its_dir_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from devnode.host import tree
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "a.csv").write_text("1\n")
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "to-a").symlink_to(folder / "a.csv")
+    _settle(tmp_path, monkeypatch)
+    cache = tree.Listings()
+    first = cache.listing(str(folder))
+    assert cache.listing(str(folder)) is first  # unchanged: the same listing
+    (folder / "b.csv").write_text("2\n")  # the dir's ctime moves on
+    assert sorted(e.name for e in cache.listing(str(folder)).entries) == ["a.csv", "b.csv"]
+    assert cache.listing(str(linked)) is not cache.listing(str(linked))  # a symlink's target may change: listed anew
+    monkeypatch.setattr(tree, "SETTLED_NS", 10**18)  # nothing has settled: every listing is taken again
+    assert cache.listing(str(fresh)) is not cache.listing(str(fresh))

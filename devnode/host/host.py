@@ -21,6 +21,7 @@ from devnode.host.content import Signature
 from devnode.host.imports import ModuleGraph
 from devnode.host.leaks import LeakWatch, OwnReferences
 from devnode.host.module_facts import ModuleFacts
+from devnode.host import tree
 from devnode.host.links import LinkGuard
 from devnode.host.naming import candidate_modules, expected_class_name, module_path
 from devnode.host.node_like import NodeLike
@@ -71,7 +72,9 @@ class PluginHost:
         self._graph = self.parts.graph
         self._leaks = self.parts.leaks
         self._run_errors = run_errors
-        self._links = LinkGuard(plugin_dir)  # symlinks out of the plugin dir are reported once
+        # Start-up's walks of the plugin dir (symlinks, content ledger, catch-up rescan) share unchanged listings.
+        self.listings = tree.Listings()
+        self._links = LinkGuard(plugin_dir, self.listings)  # symlinks out of the plugin dir are reported once
         self._lock = asyncio.Lock()
         self._stale_helpers: dict[str, Any] = {}  # helper module -> the module object its new code replaces
         self._leak_check: asyncio.TimerHandle | None = None

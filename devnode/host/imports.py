@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -314,6 +314,10 @@ class ModuleGraph:
     def mentions_file(self, filename: str) -> bool:
         """Whether any module's source names ``filename`` (a string literal ending in it)."""
         return filename in self._mentioned_by
+
+    def mentioned_names(self) -> Collection[str]:
+        """Every file name some module's source names (``mentions_file`` for many names at once)."""
+        return self._mentioned_by.keys()
 
     def mentioning(self, filename: str) -> set[str]:
         return set(self._mentioned_by.get(filename, ()))

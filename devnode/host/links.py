@@ -15,30 +15,30 @@ from devnode.host import tree
 from devnode.host.parity import ParityWarning
 
 
-def outside_links(plugin_dir: Path) -> list[tuple[Path, Path]]:
+def outside_links(plugin_dir: Path, listings: tree.Listings | None = None) -> list[tuple[Path, Path]]:
     """``(link, target)`` for every symlink under ``plugin_dir`` (not followed) that points outside it."""
     root = plugin_dir.resolve()
     found: list[tuple[Path, Path]] = []
-    for _, entries in tree.walk(root):  # not into symlinked dirs, nor into .git and the like
-        for entry in entries:
-            if entry.is_symlink():  # from the directory listing: no stat per entry
-                path = Path(entry.path)
-                target = path.resolve()
-                if not target.is_relative_to(root):
-                    found.append((path, target))
+    for _, listing in tree.listings_under(root, listings=listings):  # not into symlinked dirs, nor .git and the like
+        for entry in listing.links:  # picked out of the directory listing: no stat per entry
+            path = Path(entry.path)
+            target = path.resolve()
+            if not target.is_relative_to(root):
+                found.append((path, target))
     return sorted(found)
 
 
 class LinkGuard:
     """Remembers which outside links were already reported."""
 
-    def __init__(self, plugin_dir: Path) -> None:
+    def __init__(self, plugin_dir: Path, listings: tree.Listings | None = None) -> None:
         self.plugin_dir = plugin_dir.resolve()
+        self.listings = listings
         self._reported: set[Path] = set()
 
     def scan(self) -> list[ParityWarning]:
         """Warnings for outside links not reported before (at start, and after changes)."""
-        return [self._warning(link, target) for link, target in outside_links(self.plugin_dir)
+        return [self._warning(link, target) for link, target in outside_links(self.plugin_dir, self.listings)
                 if link not in self._reported]
 
     def check_paths(self, paths: Iterable[Path]) -> list[ParityWarning]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from devnode.host.content import Signature, digest, signature
 
 
 Relevant = Callable[[str], bool]  # a file's path, as a string (no Path object per file for the thousands that are not)
+# A folder and its entries -> the relevant ones (``Relevant`` for a whole listing at once, no call per file).
+Pick = Callable[[str, list[os.DirEntry[str]]], list[os.DirEntry[str]]]
 
 
 class ContentLedger:
@@ -27,6 +30,8 @@ class ContentLedger:
         relevant: Relevant | None = None,
         keep_dir: tree.DirFilter | None = None,
         executed: Mapping[str, tuple[Signature | None, str]] | None = None,
+        listings: tree.Listings | None = None,
+        pick: Pick | None = None,
     ) -> None:
         """``executed``: modules already read (the importer's stat-before-read and digest): not read again.
 
@@ -39,17 +44,22 @@ class ContentLedger:
         self._hashes: dict[str, str | None] = {}
         self._signatures: dict[str, Signature] = {}  # the file's stat when it was hashed
         executed = executed or {}
-        for entry in tree.files(plugin_dir, keep_dir):
-            path = entry.path
-            if not self.relevant(path):
-                continue  # never read
-            ran = executed.get(path)
-            if ran is not None:
-                before, self._hashes[path] = ran
-                if before is not None:
-                    self._signatures[path] = before
-            else:
-                self._record(path)
+        relevant = self.relevant
+        for folder, listing in tree.listings_under(plugin_dir, keep_dir, listings):
+            # Files that are not relevant are never read.
+            chosen = pick(folder, listing.entries) if pick is not None else [
+                e for e in listing.entries if relevant(e.path)]
+            for entry in chosen:
+                if not tree.is_file(entry):
+                    continue
+                path = entry.path
+                ran = executed.get(path)
+                if ran is not None:
+                    before, self._hashes[path] = ran
+                    if before is not None:
+                        self._signatures[path] = before
+                else:
+                    self._record(path)
 
     def known(self) -> set[Path]:
         return {Path(p) for p in self.known_paths()}

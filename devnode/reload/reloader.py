@@ -40,7 +40,8 @@ class Reloader:
         self.on_env_change = on_env_change
         self._keep = PluginDirFilter(self.plugin_dir)
         self._relevant = _Relevance(host)
-        self.contents = ContentLedger(self.plugin_dir, self._relevant, self._keep_dir, host.executed_sources())
+        self.contents = ContentLedger(self.plugin_dir, self._relevant, self._keep_dir, host.executed_sources(),
+                                      host.listings, self._relevant.pick)
         self.ready = asyncio.Event()
         from devnode.reload.outside import OutsideChanges
 
@@ -86,7 +87,8 @@ class Reloader:
         first = asyncio.ensure_future(batches.__anext__())
         for _ in range(3):  # the scope's watchers start one step later
             await asyncio.sleep(0)
-        await self.apply_safely(self.rescan(), trust_stat=True)
+        await self.apply_safely(self.rescan(listings=self.host.listings), trust_stat=True)
+        self.host.listings.clear()  # start-up's walks are done: no listing is kept for later
         if mode != "back":
             self.ready.set()
         else:
@@ -142,7 +144,7 @@ class Reloader:
                 traceback="".join(traceback.format_exception(exc)),
             )
 
-    def rescan(self) -> set[Path]:
+    def rescan(self, listings: tree.Listings | None = None) -> set[Path]:
         """Every file in the plugin dir that matters (see ``ContentLedger``), plus the ones known before (deletions).
 
         Left out at once: plugin-dir files whose stat is what it was when hashed, which ``apply``
@@ -151,14 +153,15 @@ class Reloader:
         self._relevant.forget()
         scope, contents = self.scope, self.contents
         current, unchanged = set(), set()
-        for entry in tree.files(self.plugin_dir, self._keep_dir):
-            path = entry.path
-            if not self._relevant(path):
-                continue
-            if scope.is_plugin_file(path) and contents.same_stat(path):
-                unchanged.add(path)  # left out whatever the watcher's filter says of it
-            elif self._keep(Change.modified, path):
-                current.add(path)
+        for folder, listing in tree.listings_under(self.plugin_dir, self._keep_dir, listings):
+            for entry in self._relevant.pick(folder, listing.entries):
+                if not tree.is_file(entry):
+                    continue
+                path = entry.path
+                if scope.is_plugin_file(path) and contents.same_stat(path):
+                    unchanged.add(path)  # left out whatever the watcher's filter says of it
+                elif self._keep(Change.modified, path):
+                    current.add(path)
         found = [Path(p) for p in contents.known_paths() - unchanged - current
                  if not (scope.is_plugin_file(p) and contents.same_stat(p))]
         found += map(Path, current)
@@ -229,6 +232,22 @@ class _Relevance:
         if self._read is None:
             self._read = {str(p) for files in self.host.files_read().values() for p in files}
         return path in self._read
+
+    def pick(self, folder: str, entries: list[os.DirEntry[str]]) -> list[os.DirEntry[str]]:
+        """The entries of ``folder`` that ``self`` calls relevant, in order, without a call per entry.
+
+        (A data dir of thousands of files is picked over at start-up by the content ledger and
+        the catch-up rescan.)
+        """
+        if not (folder + os.sep).startswith(self._inside):
+            return list(entries)  # outside the plugin dir: the watch scope chose them
+        named = self.host.modules().mentioned_names()
+        if self._read is None:  # at start-up, once per walk: gathering it costs what loading the plugins did
+            self._read = {str(p) for files in self.host.files_read().values() for p in files}
+        read = self._read
+        if not read:
+            return [e for e in entries if e.name.endswith(".py") or e.name in named]
+        return [e for e in entries if e.name.endswith(".py") or e.name in named or e.path in read]
 
     def forget(self) -> None:
         self._read = None
