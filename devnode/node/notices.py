@@ -25,9 +25,8 @@ if TYPE_CHECKING:  # the record TypedDicts are annotations only (start-up time)
     from devnode.records import WarningRecord
 
 _DEVNODE = str(Path(__file__).resolve().parent.parent)
-_SKIPPED = tuple(
-    p for p in {_DEVNODE, sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"]} if p
-)
+_PATHS = sysconfig.get_paths()  # expanded anew on every call: once
+_SKIPPED = tuple(p for p in {_DEVNODE, _PATHS["stdlib"], _PATHS["purelib"]} if p)
 MAX_PENDING = 100
 
 

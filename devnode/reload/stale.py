@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 def _library_roots() -> list[str]:
     """Where installed code lives: the interpreter's prefixes, site-packages, devnode itself."""
+    paths = sysconfig.get_paths()  # expanded anew on every call: once
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             *(sysconfig.get_paths().get(k, "") for k in ("stdlib", "platstdlib", "purelib", "platlib"))}
+             *(paths.get(k, "") for k in ("stdlib", "platstdlib", "purelib", "platlib"))}
     try:
         roots.update(site.getsitepackages())
         roots.add(site.getusersitepackages())
