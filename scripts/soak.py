@@ -394,10 +394,10 @@ class Soak:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-            known = reloader.contents._hashes
-            on_disk = {p: _digest(p) for p in self.plugin_dir.glob("*.py")}
+            known = reloader.contents._hashes  # keyed by the path as a string
+            on_disk = {str(p): _digest(p) for p in self.plugin_dir.glob("*.py")}
             in_step = all(known.get(p) == d for p, d in on_disk.items()) and all(
-                d is None for p, d in known.items() if p.suffix == ".py" and p not in on_disk
+                d is None for p, d in known.items() if p.endswith(".py") and p not in on_disk
             )
             if in_step and not host._lock.locked() and time.monotonic() > quiet_until:
                 return
