@@ -146,17 +146,45 @@ def json_line(record: Record) -> str:
     odd event data must not switch the output (or a recording) off, nor make a line jq rejects.
     """
     try:
-        return json.dumps(record, default=safe.text, allow_nan=False)
+        return strict_json(record)
     except Exception:
-        return json.dumps(_encodable(record), default=safe.text, allow_nan=False)
+        return strict_json(_encodable(record))
 
 
 def json_text(value: Any, **options: Any) -> str:
     """``json.dumps(value, **options)`` that never raises: what JSON cannot hold is written as text."""
+    if not options:
+        return json_line(value)
     try:
         return json.dumps(value, default=safe.text, allow_nan=False, **options)
     except Exception:
         return json.dumps(_encodable(value), default=safe.text, allow_nan=False, **options)
+
+
+def _strict_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, default=safe.text, allow_nan=False)``, without building an encoder per call.
+
+    ``json.dumps`` with options makes a ``JSONEncoder`` (and its C encoder) for every call,
+    which cost more than encoding a small record (one per event: scripts/bench_bus.py).
+    This is the C encoder ``dumps`` would make, made once. It has no cycle markers (a
+    shared markers dict would not be safe across threads or re-entrant calls): a cycle
+    raises RecursionError instead of ValueError, and callers fall back the same way.
+    """
+    encoder = json.JSONEncoder(default=safe.text, allow_nan=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: the pure-Python encoder, as dumps would use
+        return encoder.encode
+    chunks = make(None, safe.text, json.encoder.encode_basestring_ascii, None, encoder.key_separator,
+                  encoder.item_separator, False, False, False)
+    join = "".join
+
+    def encode(value: Any) -> str:
+        return join(chunks(value, 0))
+
+    return encode
+
+
+strict_json = _strict_encoder()
 
 
 def _encodable(value: Any, depth: int = 0) -> Any:

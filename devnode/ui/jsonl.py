@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import os
 from typing import IO, Any
 
-from devnode.reporting import json_line
+from json.encoder import encode_basestring_ascii as encode_string
 
+from devnode.reporting import json_line, strict_json
+
+EVENT_KEYS = ("kind", "ts", "type", "data", "handlers")
 HANDLER_KEYS = ("plugin", "handler", "ok", "ms", "error")
+NULL_ERROR = '"error": null}'
 MAX_FRAGMENTS = 4096  # distinct (plugin, handler) pairs remembered; more only costs encoding time
+MAX_NUMBERS = 4096  # distinct ms values remembered (handlers' times repeat: 3 decimals)
 
 
 def private_output(stream: IO[str]) -> IO[str]:
@@ -39,7 +43,8 @@ class JsonUI:
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
         self._pending: list[str] = []  # event lines waiting for the end of this turn of the loop
-        self._fragments: dict[tuple[Any, Any], str] = {}
+        self._fragments: dict[tuple[str | None, str], str] = {}
+        self._numbers: dict[float, str] = {}  # ms value -> its JSON text: float repr costs more than the rest of an entry
         self._broken: BrokenPipeError | None = None
 
     def __call__(self, record: dict[str, Any]) -> None:
@@ -86,27 +91,56 @@ class JsonUI:
 
     # -- encoding ----------------------------------------------------------------------------
     def _event_line(self, record: dict[str, Any]) -> str:
-        """``json_line(record)``, faster for the usual handler entries (same text, same key order)."""
-        handlers = record.get("handlers")
-        if not isinstance(handlers, list) or next(reversed(record)) != "handlers":
-            return json_line(record)
-        entries = [self._handler_entry(h) for h in handlers]
-        if any(e is None for e in entries):
-            return json_line(record)
-        head = json_line({k: v for k, v in record.items() if k != "handlers"})
-        return f'{head[:-1]}, "handlers": [{", ".join(entries)}]}}'  # type: ignore[arg-type]
+        """``json_line(record)``, faster for the usual event record (same text, same key order).
 
-    def _handler_entry(self, entry: Any) -> str | None:
-        if not isinstance(entry, dict) or tuple(entry) != HANDLER_KEYS:
-            return None
-        ms = entry["ms"]
-        if entry["ok"] is not True or entry["error"] is not None or type(ms) is not float:
-            return json.dumps(entry, default=str)
-        key = (entry["plugin"], entry["handler"])
-        fragment = self._fragments.get(key)
-        if fragment is None:
-            if len(self._fragments) >= MAX_FRAGMENTS:
-                self._fragments.clear()
-            fragment = json.dumps(dict(zip(HANDLER_KEYS[:2], key)))[:-1] + ', "ok": true, "ms": '
-            self._fragments[key] = fragment
-        return f'{fragment}{ms!r}, "error": null}}'
+        The record's own head (kind, ts, type) is written from its values and its data
+        encoded alone; a handler entry that ran fine is its cached (plugin, handler)
+        fragment plus its ``ms``. Anything unusual takes ``json_line`` whole, which
+        also decides how data JSON cannot hold is written.
+        """
+        if tuple(record) != EVENT_KEYS:
+            return json_line(record)
+        ts, kind, handlers = record["ts"], record["type"], record["handlers"]
+        if (type(record["kind"]) is not str or type(ts) is not float or ts - ts != 0.0 or type(kind) is not str
+                or type(handlers) is not list):
+            return json_line(record)
+        fragments, numbers = self._fragments, self._numbers
+        parts: list[str] = []
+        append = parts.append
+        try:
+            data = strict_json(record["data"])
+            for entry in handlers:
+                if type(entry) is dict and len(entry) == 5 and tuple(entry) == HANDLER_KEYS \
+                        and entry["ok"] is True and entry["error"] is None:
+                    plugin, handler, ms = entry["plugin"], entry["handler"], entry["ms"]
+                    if type(ms) is float and ms - ms == 0.0 and type(handler) is str \
+                            and (plugin is None or type(plugin) is str):
+                        fragment = fragments.get((plugin, handler))
+                        if fragment is None:
+                            fragment = self._fragment(plugin, handler)
+                        text = numbers.get(ms) if ms > 0.0 else None  # (0.0 == -0.0: never cached)
+                        if text is None:
+                            text = self._number(ms)
+                        append(f"{fragment}{text}, {NULL_ERROR}")
+                        continue
+                append(strict_json(entry))
+        except Exception:
+            return json_line(record)  # JSON cannot hold a part: the fallback rewrites the whole record, as before
+        return (f'{{"kind": "event", "ts": {ts!r}, "type": {encode_string(kind)}, "data": {data}, '
+                f'"handlers": [{", ".join(parts)}]}}')
+
+    def _number(self, ms: float) -> str:
+        text = repr(ms)
+        if ms > 0.0:
+            if len(self._numbers) >= MAX_NUMBERS:
+                self._numbers.clear()
+            self._numbers[ms] = text
+        return text
+
+    def _fragment(self, plugin: str | None, handler: str) -> str:
+        """The JSON text of an entry up to its ``ms`` value, for ``handler`` of ``plugin``."""
+        if len(self._fragments) >= MAX_FRAGMENTS:
+            self._fragments.clear()
+        fragment = strict_json({"plugin": plugin, "handler": handler})[:-1] + ', "ok": true, "ms": '
+        self._fragments[(plugin, handler)] = fragment
+        return fragment
