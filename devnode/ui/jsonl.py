@@ -43,6 +43,7 @@ class JsonUI:
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
         self._pending: list[str] = []  # event lines waiting for the end of this turn of the loop
+        self._scheduled_on: asyncio.AbstractEventLoop | None = None  # the loop a _write_pending callback is on
         self._fragments: dict[tuple[str | None, str], str] = {}
         self._numbers: dict[float, str] = {}  # ms value -> its JSON text: float repr costs more than the rest of an entry
         self._broken: BrokenPipeError | None = None
@@ -68,8 +69,9 @@ class JsonUI:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return False
-        if not self._pending:
+        if self._scheduled_on is not loop:  # one callback per turn, even if other records wrote the queue out
             loop.call_soon(self._write_pending)
+            self._scheduled_on = loop
         self._pending.append(line)
         return True
 
@@ -82,6 +84,7 @@ class JsonUI:
         self.stream.flush()
 
     def _write_pending(self) -> None:
+        self._scheduled_on = None
         if not self._pending:
             return
         try:
