@@ -21,7 +21,7 @@ from devnode.reporting import json_line, strict_json
 EVENT_KEYS = ("kind", "ts", "type", "data", "handlers")
 HANDLER_KEYS = ("plugin", "handler", "ok", "ms", "error")
 NULL_ERROR = '"error": null}'
-MAX_FRAGMENTS = 4096  # distinct (plugin, handler) pairs remembered; more only costs encoding time
+MAX_FRAGMENTS = 4096  # distinct handler names remembered; more only costs encoding time
 MAX_NUMBERS = 4096  # distinct ms values remembered (handlers' times repeat: 3 decimals)
 
 
@@ -44,7 +44,7 @@ class JsonUI:
         self.stream = stream
         self._pending: list[str] = []  # event lines waiting for the end of this turn of the loop
         self._scheduled_on: asyncio.AbstractEventLoop | None = None  # the loop a _write_pending callback is on
-        self._fragments: dict[tuple[str | None, str], str] = {}
+        self._fragments: dict[str, tuple[str | None, str]] = {}  # handler -> (its plugin, its entry's text up to ms)
         self._numbers: dict[float, str] = {}  # ms value -> its JSON text: float repr costs more than the rest of an entry
         self._broken: BrokenPipeError | None = None
 
@@ -113,13 +113,14 @@ class JsonUI:
         try:
             data = strict_json(record["data"])
             for entry in handlers:
-                if type(entry) is dict and len(entry) == 5 and tuple(entry) == HANDLER_KEYS \
-                        and entry["ok"] is True and entry["error"] is None:
-                    plugin, handler, ms = entry["plugin"], entry["handler"], entry["ms"]
-                    if type(ms) is float and ms - ms == 0.0 and type(handler) is str \
-                            and (plugin is None or type(plugin) is str):
-                        fragment = fragments.get((plugin, handler))
-                        if fragment is None:
+                if type(entry) is dict and tuple(entry) == HANDLER_KEYS:
+                    plugin, handler, ok, ms, error = entry.values()
+                    if ok is True and error is None and type(ms) is float and ms - ms == 0.0 \
+                            and type(handler) is str and (plugin is None or type(plugin) is str):
+                        cached = fragments.get(handler)
+                        if cached is not None and cached[0] == plugin:
+                            fragment = cached[1]
+                        else:
                             fragment = self._fragment(plugin, handler)
                         text = numbers.get(ms) if ms > 0.0 else None  # (0.0 == -0.0: never cached)
                         if text is None:
@@ -145,5 +146,5 @@ class JsonUI:
         if len(self._fragments) >= MAX_FRAGMENTS:
             self._fragments.clear()
         fragment = strict_json({"plugin": plugin, "handler": handler})[:-1] + ', "ok": true, "ms": '
-        self._fragments[(plugin, handler)] = fragment
+        self._fragments[handler] = (plugin, fragment)  # two plugins' same-named handlers take turns
         return fragment
