@@ -169,3 +169,33 @@ def test_handler_entries_round_times_as_round_did() -> None:
     for s, entry in zip(seconds, entries):
         expected = round(s * 1000, 3)
         assert repr(entry["ms"]) == repr(expected) == repr(milliseconds(s)), s
+
+
+def test_event_fields_built_by_the_json_ui_are_the_runtimes_and_their_line_the_same_bytes() -> None:
+    from devnode.bus import Event, EventType
+    from devnode.ownership import Ledger
+    from devnode.ui.records import event_fields
+
+    rng = random.Random(20)
+
+    class Weird:
+        def __call__(self, event: Any) -> None: ...
+
+    callbacks: list[Any] = [print, Weird(), lambda e: None, Shown.__str__]
+    ledgers = [None, Ledger("a_plugin"), Ledger("\u00e9_plugin")]
+    subs = [Subscription(EventType.DATA_SHARED, cb, ledger) for cb in callbacks for ledger in ledgers]
+    ui = JsonUI(io.StringIO())
+    for n in range(CASES // 3):
+        results = []
+        for _ in range(rng.randrange(0, 8)):
+            error = rng.choice([None] * 6 + [ValueError("no"), KeyError("\u4e2d"), SystemExit(3)])
+            result = HandlerResult(rng.choice(subs), rng.choice([0.0, 1e-6, 2.5e-6, rng.random() / 100]), error)
+            result.debugged = rng.random() < 0.1
+            results.append(result)
+        event = Event(EventType.DATA_SHARED, random_data(rng))
+        fields = ui.event_fields(event, results)
+        assert fields == event_fields(event, results)
+        record = {"kind": "event", "ts": 1718000000.5 + n, **fields}
+        if rng.random() < 0.1:
+            record["handlers"] = [dict(e) for e in record["handlers"]]  # not the entries built here: checked as usual
+        assert ui._event_line(record) == reference_line(record)

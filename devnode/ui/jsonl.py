@@ -16,7 +16,10 @@ from typing import IO, Any
 
 from json.encoder import encode_basestring_ascii as encode_string
 
+from devnode.bus import Event, HandlerResult
+from devnode.records import EventRecord
 from devnode.reporting import json_line, strict_json
+from devnode.ui.records import event_fields
 
 EVENT_KEYS = ("kind", "ts", "type", "data", "handlers")
 HANDLER_KEYS = ("plugin", "handler", "ok", "ms", "error")
@@ -47,6 +50,8 @@ class JsonUI:
         self._fragments: dict[str, tuple[str | None, str]] = {}  # handler -> (its plugin, its entry's text up to ms)
         self._numbers: dict[float, str] = {}  # ms value -> its JSON text: float repr costs more than the rest of an entry
         self._broken: BrokenPipeError | None = None
+        # The handler entries event_fields() last built here, with each one's JSON text (None: encode it).
+        self._prepared: tuple[list[Any], list[str | None]] | None = None
 
     def __call__(self, record: dict[str, Any]) -> None:
         if self._broken is not None:
@@ -93,6 +98,39 @@ class JsonUI:
             self._broken = exc
 
     # -- encoding ----------------------------------------------------------------------------
+    def event_fields(self, event: Event, results: list[HandlerResult]) -> EventRecord:
+        """``ui.records.event_fields``, the very same fields; the entries' JSON texts are made on the way.
+
+        The runtime builds each event record's fields here. Every entry of a handler that
+        ran fine is ``{plugin, handler, ok: true, ms, error: null}`` (bus.handler_entries),
+        so its text needs no check of its keys; the record's entries list is the one kept
+        here, and ``_event_line`` uses the texts only for that list (records and their
+        entries are not changed once built: enrichers look at other kinds).
+        """
+        fields = event_fields(event, results)
+        entries = fields["handlers"]
+        fragments, numbers = self._fragments, self._numbers
+        texts: list[str | None] = []
+        append = texts.append
+        for result, entry in zip(results, entries):
+            ms = entry["ms"]
+            if result.error is not None or result.debugged or ms - ms != 0.0:
+                append(None)
+                continue
+            sub = result.subscription
+            plugin, handler = sub.owner_name, sub.name
+            cached = fragments.get(handler)
+            if cached is not None and cached[0] == plugin:
+                fragment = cached[1]
+            else:
+                fragment = self._fragment(plugin, handler)
+            text = numbers.get(ms) if ms > 0.0 else None  # (0.0 == -0.0: never cached)
+            if text is None:
+                text = self._number(ms)
+            append(f"{fragment}{text}, {NULL_ERROR}")
+        self._prepared = (entries, texts)
+        return fields
+
     def _event_line(self, record: dict[str, Any]) -> str:
         """``json_line(record)``, faster for the usual event record (same text, same key order).
 
@@ -110,8 +148,13 @@ class JsonUI:
         fragments, numbers = self._fragments, self._numbers
         parts: list[str] = []
         append = parts.append
+        prepared, self._prepared = self._prepared, None
         try:
             data = strict_json(record["data"])
+            if prepared is not None and prepared[0] is handlers and len(prepared[1]) == len(handlers):
+                for entry, prepared_text in zip(handlers, prepared[1]):
+                    append(strict_json(entry) if prepared_text is None else prepared_text)
+                handlers = ()
             for entry in handlers:
                 if type(entry) is dict and tuple(entry) == HANDLER_KEYS:
                     plugin, handler, ok, ms, error = entry.values()
