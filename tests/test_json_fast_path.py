@@ -199,3 +199,38 @@ def test_event_fields_built_by_the_json_ui_are_the_runtimes_and_their_line_the_s
         if rng.random() < 0.1:
             record["handlers"] = [dict(e) for e in record["handlers"]]  # not the entries built here: checked as usual
         assert ui._event_line(record) == reference_line(record)
+
+
+def test_the_reused_encoder_detects_cycles_at_once_and_survives_re_entry_and_threads() -> None:
+    import sys
+    import threading
+
+    class Reentrant:  # a plugin's __str__ that logs (a record encoded inside an encode)
+        def __str__(self) -> str:
+            return json_line({"inner": [Shown(1), math.nan]})
+
+    cyclic: dict[str, Any] = {"n": 1}
+    cyclic["self"] = cyclic
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(50_000)  # a cycle must not recurse until the C stack gives out
+    try:
+        assert json_line({"c": cyclic}) == reference_line({"c": cyclic})
+    finally:
+        sys.setrecursionlimit(limit)
+    record = {"kind": "log", "data": [Reentrant(), {"x": Reentrant()}], "after": math.inf}
+    assert json_line(record) == reference_line(record)
+    failures: list[str] = []
+
+    def encode_many() -> None:
+        rng = random.Random(threading.get_ident())
+        for _ in range(300):
+            value = {"v": random_value(rng), "c": cyclic if rng.random() < 0.2 else 0}
+            if json_line(value) != reference_line(value):
+                failures.append(repr(value))
+
+    threads = [threading.Thread(target=encode_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
