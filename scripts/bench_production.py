@@ -38,13 +38,13 @@ CHECKOUT = ROOT.parent / "shared" / "upstream" / "datamgmtnode"
 class Node:
     """One ``devnode run --ui json`` process and its records."""
 
-    def __init__(self, args: list[str], data_dir: Path) -> None:
+    def __init__(self, args: list[str], data_dir: Path, env: dict[str, str]) -> None:
         self.records: list[dict[str, Any]] = []
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "devnode", "run", str(PLUGINS), "--ui", "json", "--data-dir", str(data_dir), *args],
             cwd=data_dir.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True, bufsize=1,
+            text=True, bufsize=1, env=env,
         )
         self.arrived: dict[int, float] = {}
         self.ready_cpu: float | None = None  # the process's CPU seconds when node.ready arrived
@@ -105,10 +105,22 @@ def cpu_seconds(pid: int) -> float:
 KINDS = ("standin", "production")
 
 
-def start(kind: str, data_dir: Path, figures: dict[str, list[float]], reloads: int, prefix: str = "") -> None:
+def bench_env(bytecode: bool, pycache: Path) -> dict[str, str]:
+    """The devnode processes' environment: bytecode cached in ``pycache`` (an author's machine), or never written."""
+    env = dict(os.environ)
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)  # not beside the sources: the shared checkout stays untouched
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def start(kind: str, data_dir: Path, figures: dict[str, list[float]], reloads: int, env: dict[str, str],
+          prefix: str = "") -> None:
     """One start of ``kind`` on ``data_dir``: its ready figures, then ``reloads`` rounds of reloads."""
     args = ["--node", "production", "--node-src", str(CHECKOUT)] if kind == "production" else []
-    node = Node(args, data_dir)
+    node = Node(args, data_dir, env)
     index, _ = node.wait_for("node.ready")
     figures[prefix + "ready"].append(node.arrived[index] - node.started)
     assert node.ready_cpu is not None
@@ -123,18 +135,22 @@ def start(kind: str, data_dir: Path, figures: dict[str, list[float]], reloads: i
     node.quit()
 
 
-def measure(starts: int, reloads: int, second_start: bool) -> dict[str, dict[str, list[float]]]:
+def measure(starts: int, reloads: int, second_start: bool, bytecode: bool) -> dict[str, dict[str, list[float]]]:
     """Both kinds, start by start in turn (stand-in first in odd rounds, production first in even ones)."""
-    results: dict[str, dict[str, list[float]]] = {
-        kind: {name: [] for name in ("ready", "ready_cpu", "again_ready", "again_ready_cpu", "reload")}
-        for kind in KINDS}
-    for round_ in range(starts):
-        for kind in KINDS if round_ % 2 == 0 else tuple(reversed(KINDS)):
-            with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
-                data_dir = Path(tmp) / "data"
-                start(kind, data_dir, results[kind], reloads)
-                if second_start:
-                    start(kind, data_dir, results[kind], 0, prefix="again_")
+    names = ("ready", "ready_cpu", "again_ready", "again_ready_cpu", "reload")
+    results: dict[str, dict[str, list[float]]] = {kind: {name: [] for name in names} for kind in KINDS}
+    with tempfile.TemporaryDirectory(prefix="bench-production-pycache-") as pycache:
+        env = bench_env(bytecode, Path(pycache))
+        for kind in KINDS:  # untimed: compiles (and caches, with bytecode on) what the timed starts import
+            with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-warm-") as tmp:
+                start(kind, Path(tmp) / "data", {name: [] for name in names}, 0, env)
+        for round_ in range(starts):
+            for kind in KINDS if round_ % 2 == 0 else tuple(reversed(KINDS)):
+                with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
+                    data_dir = Path(tmp) / "data"
+                    start(kind, data_dir, results[kind], reloads, env)
+                    if second_start:
+                        start(kind, data_dir, results[kind], 0, env, prefix="again_")
     return results
 
 
@@ -152,13 +168,17 @@ def main() -> int:
     parser.add_argument("--reloads", type=int, default=10, help="reloads of each bundled plugin per start (default: 10)")
     parser.add_argument("--second-start", action="store_true",
                         help="also time a start on the data dir each first start left")
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="PYTHONDONTWRITEBYTECODE=1: every start compiles devnode's and the checkout's sources")
     args = parser.parse_args()
     if not (CHECKOUT / "datamgmtnode" / "services" / "node.py").is_file():
         print(f"no production checkout at {CHECKOUT}", file=sys.stderr)
         return 2
-    results = measure(args.starts, args.reloads, args.second_start)
-    print(f"start-up to node.ready, bundled plugins, watcher on, fresh data dir ({args.starts} starts each, "
-          "process spawn included; CPU: the devnode process's own):")
+    results = measure(args.starts, args.reloads, args.second_start, bytecode=not args.no_bytecode)
+    caching = ("bytecode never written (PYTHONDONTWRITEBYTECODE=1)" if args.no_bytecode
+               else "bytecode cached as on an author's machine")
+    print(f"start-up to node.ready, bundled plugins, watcher on, fresh data dir, {caching} ({args.starts} starts "
+          "each, process spawn included; CPU: the devnode process's own):")
     ready_lines(results, "")
     standin_ready = statistics.median(results["standin"]["ready"])
     production_ready = statistics.median(results["production"]["ready"])
