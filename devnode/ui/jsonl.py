@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-from typing import IO, Any
-
 from json.encoder import encode_basestring_ascii as encode_string
+from typing import IO, TYPE_CHECKING, Any
 
-from devnode.bus import Event, HandlerResult
-from devnode.records import EventRecord
 from devnode.reporting import json_line, strict_json
 from devnode.ui.records import event_fields
+
+if TYPE_CHECKING:  # annotations only (start-up time)
+    from devnode.bus import Event, HandlerResult
+    from devnode.records import EventRecord
 
 EVENT_KEYS = ("kind", "ts", "type", "data", "handlers")
 HANDLER_KEYS = ("plugin", "handler", "ok", "ms", "error")
