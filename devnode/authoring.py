@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from devnode.codes import WarningCode
 from devnode.config import ConfigError
 from devnode.envfile import env_values
-from devnode.records import RunExtrasFields
 from devnode.reload.scope import WatchScope
 from devnode.reporting import Record
 
 if TYPE_CHECKING:
+    from devnode.records import RunExtrasFields
     from devnode.runtime import Runtime
 
 RESTARTED_ENV = "DEVNODE_RESTARTED"  # set for the new process by a restart: its reason

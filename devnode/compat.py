@@ -13,11 +13,11 @@ packages only when no real one can be found.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import sys
 import types
 from collections.abc import Sequence
+from importlib._abc import Loader  # importlib.abc.Loader itself; importlib.abc imports importlib.resources and tempfile
 
 ALIASES = {
     "dashboard.event_bus": "devnode.bus.api",
@@ -31,7 +31,7 @@ _BUS_EXPORTS = ("devnode.bus.api", ("EventBus", "Event", "EventType"))
 PARENT_EXPORTS = {"dashboard": _BUS_EXPORTS, "datamgmtnode.dashboard": _BUS_EXPORTS}
 
 
-class _AliasLoader(importlib.abc.Loader):
+class _AliasLoader(Loader):
     def __init__(self, target: str | None, exports: tuple[str, tuple[str, ...]] | None = None) -> None:
         self.target = target
         self.exports = exports
@@ -49,8 +49,8 @@ class _AliasLoader(importlib.abc.Loader):
             setattr(module, "__all__", list(names))
 
 
-class NodeAliasFinder(importlib.abc.MetaPathFinder):
-    """Answers for the production node's plugin-facing modules."""
+class NodeAliasFinder:
+    """Answers for the production node's plugin-facing modules (a meta path finder: ``find_spec``)."""
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: types.ModuleType | None = None

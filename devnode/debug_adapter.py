@@ -25,9 +25,9 @@ from devnode.codes import WarningCode
 from devnode.host.diagnostics import display_path
 from devnode.host.naming import PACKAGE
 from devnode.paused import CLOCK
-from devnode.records import PluginPlace
 
 if TYPE_CHECKING:
+    from devnode.records import PluginPlace
     from devnode.runtime import Runtime
 
 DEFAULT_HOST = "127.0.0.1"

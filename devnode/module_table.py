@@ -13,7 +13,6 @@ import), ``unchanged`` compares the table with the copy instead, as before.
 from __future__ import annotations
 
 import ctypes
-import platform
 import sys
 from typing import Any
 
@@ -29,7 +28,7 @@ def _read_version(table: dict[Any, Any]) -> int:
 
 def _layout_holds() -> bool:
     """Whether the tag reads as expected here: sizes line up, and it moves on changes and only on them."""
-    if platform.python_implementation() != "CPython" or not (3, 11) <= sys.version_info[:2] <= (3, 13):
+    if sys.implementation.name != "cpython" or not (3, 11) <= sys.version_info[:2] <= (3, 13):
         return False
     probe: dict[str, object] = {"a": 1, "b": 2, "c": 3}
     if ctypes.c_ssize_t.from_address(id(probe) + _USED_OFFSET).value != len(probe):

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from devnode import safe
-from devnode.records import PluginCounts
 
 if TYPE_CHECKING:
+    from devnode.records import PluginCounts
     from devnode.process_ownership import ProcessChange
 
 _current: ContextVar[Ledger | None] = ContextVar("devnode_owner", default=None)

@@ -21,11 +21,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
-from devnode import records as r
 from devnode import safe
 from devnode.codes import WarningCode
 
 if TYPE_CHECKING:
+    from devnode import records as r
     from devnode.host.diagnostics import PluginProblem
 
 Record = dict[str, Any]

@@ -15,21 +15,21 @@ from typing import IO, TYPE_CHECKING, Any
 from devnode import authoring
 from devnode.codes import WarningCode
 from devnode.command_feed import CommandFeed, private_stream
-from devnode.commands import CommandContext, execute
 from devnode.config import NodeConfig
 from devnode.bus import Event, EventType, HandlerResult
 from devnode.host.host import PluginHost
 from devnode.interrupts import Interrupts
 from devnode.paused import exclude_pauses
 from devnode.process_ownership import OwnedExecutor, keep_handler, process_leftovers
-from devnode.records import NodeStopped
 from devnode.reload.reloader import Reloader
 from devnode.reporting import Record, Reporter
 from devnode.session import NodeChoice, NodeSession
 from devnode.ui.records import PluginLogBridge, event_fields
 from devnode.watchdog import Watchdog
 
-if TYPE_CHECKING:  # scenarios and recordings are imported only when asked for (start-up time)
+if TYPE_CHECKING:  # scenarios, recordings and commands are imported only when needed (start-up time)
+    from devnode.records import NodeStopped
+    from devnode.commands import CommandContext
     from devnode.recording import Recorder
 
 UI = Callable[[Record], None]
@@ -96,7 +96,7 @@ class Runtime:
         self.node: Any  # a DevNode or production's Node
         self.host: PluginHost
         self.reloader: Reloader | None = None
-        self.command_context: CommandContext  # what commands get of this runtime; made once node and host exist
+        self._command_context: CommandContext | None = None  # see command_context
         self._log_bridge = keep_handler(PluginLogBridge(self.reporter))  # basicConfig(force=True) cannot drop it
         self._feed: CommandFeed | None = None
         # What plugins left running that devnode could not stop (threads, executor jobs): the CLI ends
@@ -135,11 +135,6 @@ class Runtime:
             await self.session.open()
             assert self.session.host is not None
             self.node, self.host = self.session.node, self.session.host
-            self.command_context = CommandContext(
-                node=self.node, host=self.host, reporter=self.reporter, stop=self.request_stop,
-                restart=None if self.options.headless else self.request_restart, start_task=self.start_task,
-                set_log_level=self.set_log_level,
-            )
             for code, message in self.session.notices():
                 self.reporter.emit("warning", code=WarningCode(code), plugin=None, message=message)
             if hasattr(self.node, "on_data_dir_replaced"):  # devnode's own node reports a vanished data dir
@@ -280,11 +275,26 @@ class Runtime:
         return task
 
     # -- what the UIs and commands use --------------------------------------------------
+    @property
+    def command_context(self) -> CommandContext:
+        """What commands get of this runtime, once node and host exist; the commands load on first use, after ready."""
+        if self._command_context is None:
+            from devnode.commands import CommandContext
+
+            self._command_context = CommandContext(
+                node=self.node, host=self.host, reporter=self.reporter, stop=self.request_stop,
+                restart=None if self.options.headless else self.request_restart, start_task=self.start_task,
+                set_log_level=self.set_log_level,
+            )
+        return self._command_context
+
     def set_log_level(self, level: str) -> None:
         self.options.log_level = level
         logging.getLogger("plugins").setLevel(level)
 
     async def run_command(self, line: str) -> None:
+        from devnode.commands import execute
+
         await execute(self.command_context, line)
 
     # -- plumbing ------------------------------------------------------------------------

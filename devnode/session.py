@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from devnode import compat
 from devnode.config import NodeConfig
@@ -27,9 +27,12 @@ from devnode.errors import DevnodeError
 from devnode.host.host import PluginHost
 from devnode.host.node_like import NodeLike
 from devnode.ownership import TrackedThread, install_task_factory
-from devnode.production.node import Authorize, ProductionBackend, ProductionOptions
-from devnode.records import NodeKindFields
+from devnode.production.options import Authorize, ProductionOptions
 from devnode.reporting import Reporter
+
+if TYPE_CHECKING:  # imported only for the production-backed node (start-up time)
+    from devnode.records import NodeKindFields
+    from devnode.production.node import ProductionBackend
 
 NodeKind = Literal["standin", "production"]
 NODE_KINDS: tuple[NodeKind, ...] = ("standin", "production")
@@ -109,7 +112,11 @@ class NodeSession:
         self.check_leaks = check_leaks
         self.node: Any = None  # what plugins receive: a DevNode or production's Node
         self.host: PluginHost | None = None
-        self.backend = ProductionBackend(config, production or ProductionOptions()) if kind == "production" else None
+        self.backend: ProductionBackend | None = None
+        if kind == "production":
+            from devnode.production.node import ProductionBackend
+
+            self.backend = ProductionBackend(config, production or ProductionOptions())
         self.authorize = (production or ProductionOptions()).authorize  # the stand-in honours --authorize too
         self.hooks = GlobalHooks()
         self._hooks_installed = False

@@ -21,11 +21,11 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from devnode.records import PytestSummary, TestsFinished
 from devnode.reporting import Record
 from devnode.testing.watchrun import FAILED_FIRST_ENV, REPORT_ENV
 
 if TYPE_CHECKING:
+    from devnode.records import PytestSummary, TestsFinished
     from devnode.runtime import Runtime
 
 SKIP_DIRS = {".git", ".hg", ".venv", "venv", "env", "node_modules", "__pycache__", ".tox", ".nox", "build", "dist",

@@ -93,7 +93,7 @@ def test_the_examples_show_only_declared_fields() -> None:
 def test_reporter_emit_has_one_overload_per_kind_typed_with_its_fields() -> None:
     by_kind: dict[str, type] = {}
     for overload in typing.get_overloads(Reporter.emit):
-        hints = typing.get_type_hints(overload, globalns=vars(reporting) | {"PluginProblem": object})
+        hints = typing.get_type_hints(overload, globalns=vars(reporting) | {"r": records, "PluginProblem": object})
         fields = typing.get_args(hints["fields"])[0]
         for kind in typing.get_args(hints["kind"]):
             assert kind not in by_kind, f"two overloads for {kind}"

@@ -12,12 +12,14 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from inspect import iscoroutinefunction
 from types import CoroutineType
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from devnode import safe
 from devnode.bus.event import Event
 from devnode.ownership import Ledger
-from devnode.records import HandlerEntry
+
+if TYPE_CHECKING:  # the record TypedDicts are annotations only (start-up time)
+    from devnode.records import HandlerEntry
 
 Callback = Callable[[Event], Union[Awaitable[Any], Any]]
 

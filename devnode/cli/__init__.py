@@ -42,7 +42,9 @@ def _forget_closed_stdout() -> None:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+    # Only the named command's options are declared: the other commands' cost a few ms of every start.
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(next((word for word in words if not word.startswith("-")), ""))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

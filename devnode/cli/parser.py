@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from devnode import __version__
@@ -95,8 +98,47 @@ def _node_options(parser: argparse.ArgumentParser) -> None:
                              "devnode interrupts it; more than 0, at most 3600 (default: 5)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _columns() -> int:
+    """``shutil.get_terminal_size().columns``, which argparse asks for, without importing shutil.
+
+    argparse imports shutil for it on every ``add_argument``; shutil imports zlib, bz2 and lzma,
+    a few ms of every start.
+    """
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    stdout = sys.__stdout__
+    try:
+        return (os.get_terminal_size(stdout.fileno()).columns if stdout is not None else 0) or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, as wide as argparse makes it (see ``_columns``)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser with ``_Formatter``; its sub-commands' parsers are ``_Parser`` too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every command with its help; with ``command``, only that one's options (the others' cost every start)."""
+
+    def wanted(name: str) -> bool:
+        return command is None or command == name
+
+    parser = _Parser(
         prog="devnode",
         description="A hot-reloading development node for DataMgmt Node plugins.",
         epilog="Run 'devnode COMMAND --help' for a command's options. Docs: docs/ in the devnode repository.",
@@ -109,6 +151,30 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start a local dev node, load the plugins, and reload each one the moment its file is saved. "
                     "Type commands on stdin (try 'help'); Ctrl-C or 'quit' shuts every plugin down cleanly.",
     )
+    if wanted("run"):
+        _run_options(run)
+
+    check = sub.add_parser(
+        "check", help="load, initialize and shut down every plugin once and report problems",
+        description="Load every plugin in a throwaway node (twice, in opposite orders), shut them down, and report "
+                    "every failure and every way they would behave differently in the production node. "
+                    "Exit 0 when clean, 1 when a plugin fails (or, with --strict, on any parity warning).",
+    )
+    if wanted("check"):
+        _node_options(check)
+        check.add_argument("--strict", action="store_true", help="treat production-parity warnings as problems (exit 1)")
+        check.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
+    _playback_commands(sub, wanted)
+    _new_command(sub, wanted("new"))
+    sub.add_parser(
+        "setup-chain", help="install the local chain (anvil) the production-backed node runs on",
+        description="Install anvil (npm package @foundry-rs/anvil) into devnode's cache dir, unless $DEVNODE_ANVIL "
+                    "or an anvil on PATH is already there; print the binary used. See docs/production-node.md.",
+    )
+    return parser
+
+
+def _run_options(run: argparse.ArgumentParser) -> None:
     _node_options(run)
     ui = run.add_argument_group("output")
     ui.add_argument("--ui", choices=["auto", "rich", "plain", "json"], default="auto",
@@ -139,24 +205,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --debug-adapter: load no plugin until the editor has attached")
     _playback_run_options(run)
 
-    check = sub.add_parser(
-        "check", help="load, initialize and shut down every plugin once and report problems",
-        description="Load every plugin in a throwaway node (twice, in opposite orders), shut them down, and report "
-                    "every failure and every way they would behave differently in the production node. "
-                    "Exit 0 when clean, 1 when a plugin fails (or, with --strict, on any parity warning).",
-    )
-    _node_options(check)
-    check.add_argument("--strict", action="store_true", help="treat production-parity warnings as problems (exit 1)")
-    check.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
-    _playback_commands(sub)
-    _new_command(sub)
-    sub.add_parser(
-        "setup-chain", help="install the local chain (anvil) the production-backed node runs on",
-        description="Install anvil (npm package @foundry-rs/anvil) into devnode's cache dir, unless $DEVNODE_ANVIL "
-                    "or an anvil on PATH is already there; print the binary used. See docs/production-node.md.",
-    )
-    return parser
-
 
 def _authoring_options(run: argparse.ArgumentParser) -> None:
     """--watch/--ignore/--editor/--test (docs/authoring.md); also DEVNODE_* variables and [tool.devnode]."""
@@ -186,16 +234,17 @@ def _playback_run_options(run: argparse.ArgumentParser) -> None:
     group.add_argument("--record", metavar="FILE", help="write every event published on the bus to FILE (JSON lines)")
 
 
-def _playback_commands(sub: Any) -> None:
+def _playback_commands(sub: Any, wanted: Callable[[str], bool]) -> None:
     headless = "Without --data-dir the node uses a fresh temporary data dir, so every run starts from the same state."
     scenario = sub.add_parser(
         "scenario", help="play a scenario file headless and exit 0 if every step passed, 1 if not (for CI)",
         description="Start a node with the plugins, play the scenario's steps, check its expectations, stop. "
                     f"Exit 0 when every step passed, 1 when one failed, 2 when the file is invalid. {headless}",
     )
-    scenario.add_argument("file", metavar="FILE", help="the scenario (.toml; see docs/scenarios.md)")
-    _node_options(scenario)
-    _headless_output(scenario)
+    if wanted("scenario"):
+        scenario.add_argument("file", metavar="FILE", help="the scenario (.toml; see docs/scenarios.md)")
+        _node_options(scenario)
+        _headless_output(scenario)
 
     replay = sub.add_parser(
         "replay", help="publish a recording's events again against the current plugins",
@@ -203,10 +252,11 @@ def _playback_commands(sub: Any) -> None:
                     "'devnode run --record FILE' again, report how every handler fared and what changed "
                     f"since the recording. Exit 0 when no handler failed, 1 when one did. {headless}",
     )
-    replay.add_argument("file", metavar="FILE", help="a recording made with devnode run --record FILE")
-    replay.add_argument("--fast", action="store_true", help="as fast as possible instead of at recorded speed")
-    _node_options(replay)
-    _headless_output(replay)
+    if wanted("replay"):
+        replay.add_argument("file", metavar="FILE", help="a recording made with devnode run --record FILE")
+        replay.add_argument("--fast", action="store_true", help="as fast as possible instead of at recorded speed")
+        _node_options(replay)
+        _headless_output(replay)
 
 
 def _headless_output(parser: argparse.ArgumentParser) -> None:
@@ -217,14 +267,16 @@ def _headless_output(parser: argparse.ArgumentParser) -> None:
                         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="plugins' log level (default: INFO)")
 
 
-def _new_command(sub: Any) -> None:
-    from devnode.scaffold.choices import TEMPLATES
-
+def _new_command(sub: Any, wanted: bool) -> None:
     new = sub.add_parser(
         "new", help="create a plugin and its test from a template",
         description="Write PLUGIN_DIR/NAME_plugin.py with the class name the production node expects, and "
                     "TESTS/test_NAME_plugin.py using devnode's pytest fixtures. Never overwrites a file.",
     )
+    if not wanted:
+        return
+    from devnode.scaffold.choices import TEMPLATES
+
     new.add_argument("name", metavar="NAME", help='the plugin\'s name, e.g. "greeter" (becomes greeter_plugin.py)')
     new.add_argument("--template", choices=TEMPLATES, default="basic", help="what the plugin starts as (default: basic)")
     new.add_argument("--dir", metavar="PLUGIN_DIR", help="the plugin dir (default: $PLUGIN_DIR or ./plugins)")

@@ -19,7 +19,6 @@ def run(args: argparse.Namespace) -> int:
     from devnode.config import ConfigError
     from devnode.runtime import RunOptions
     from devnode.ui.jsonl import JsonUI, private_output
-    from devnode.ui.plain import PlainUI
 
     config = node_config(args)
     options = RunOptions(
@@ -45,7 +44,12 @@ def run(args: argparse.Namespace) -> int:
     if args.pdb or args.console:
         print(f"devnode: note: --pdb and --console need the rich console; ignored with --ui {ui_name}", file=sys.stderr)
     # The records' stream is devnode's own: a plugin closing sys.stdout (or fd 1) cannot end the output.
-    ui = JsonUI(private_output(sys.stdout)) if ui_name == "json" else PlainUI(sys.stdout)
+    if ui_name == "json":
+        ui: Any = JsonUI(private_output(sys.stdout))
+    else:
+        from devnode.ui.plain import PlainUI
+
+        ui = PlainUI(sys.stdout)
     return _serve(config, options, ui, json_lines=ui_name == "json", commands_in=sys.stdin)
 
 

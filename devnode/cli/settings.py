@@ -61,7 +61,7 @@ def fill_authoring(args: argparse.Namespace, options: Any) -> None:
 def node_choice(args: argparse.Namespace) -> NodeChoice:
     """``--node``, ``--node-src`` and ``--authorize`` as a session's NodeChoice."""
     from devnode.config import ConfigError
-    from devnode.production.node import ProductionOptions
+    from devnode.production.options import ProductionOptions
     from devnode.session import NodeChoice
 
     if args.node != "production":

@@ -15,11 +15,13 @@ from traceback import FrameSummary
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devnode import safe
 from devnode.host.naming import PACKAGE
-from devnode.records import ProblemFields
+
+if TYPE_CHECKING:  # the record TypedDicts are annotations only (start-up time)
+    from devnode.records import ProblemFields
 
 # Names a plugin uses that come from the node's modules, and the import that provides them.
 NODE_IMPORTS = {

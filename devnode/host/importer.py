@@ -14,7 +14,6 @@ Two reasons this is not plain ``importlib``:
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
@@ -22,6 +21,7 @@ import sys
 import types
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from importlib._abc import Loader  # importlib.abc.Loader itself; importlib.abc imports importlib.resources and tempfile
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ class FreshSourceLoader(importlib.machinery.SourceFileLoader):
         """Never write bytecode into the author's plugin dir."""
 
 
-class _EmptyPackageLoader(importlib.abc.Loader):
+class _EmptyPackageLoader(Loader):
     """The ``plugins`` package when the plugin dir has no ``__init__.py``."""
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
@@ -63,8 +63,8 @@ class _EmptyPackageLoader(importlib.abc.Loader):
         pass
 
 
-class PluginImporter(importlib.abc.MetaPathFinder):
-    """Meta path finder for ``plugins`` and ``plugins.*`` inside one plugin dir."""
+class PluginImporter:
+    """Meta path finder for ``plugins`` and ``plugins.*`` inside one plugin dir (the protocol: ``find_spec``)."""
 
     def __init__(self, plugin_dir: Path) -> None:
         self.plugin_dir = plugin_dir.resolve()

@@ -5,13 +5,15 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devnode.codes import warning_code
-from devnode.records import WarningRecord
 
 from devnode import safe
 from devnode.host.naming import PACKAGE, expected_class_name
+
+if TYPE_CHECKING:  # the record TypedDicts are annotations only (start-up time)
+    from devnode.records import WarningRecord
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,15 @@ import linecache
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 from devnode.bus import Event, HandlerResult
 from devnode.host.diagnostics import PluginProblem, diagnose, display_path, drop_frames, inside
 from devnode.ownership import Ledger, PluginExit
-from devnode.records import FailureContext
 from devnode.reporting import Reporter
+
+if TYPE_CHECKING:  # the record TypedDicts are annotations only (start-up time)
+    from devnode.records import FailureContext
 
 
 class RunErrors:

@@ -37,21 +37,24 @@ _RC = _round_constants()
 _ROT = _rotations()
 
 
-def _rol(value: int, shift: int) -> int:
-    return ((value << shift) | (value >> (64 - shift))) & _MASK if shift else value
+# Keccak-f[1600] on a flat state of 25 lanes, lane (x, y) at x + 5 * y. Per lane: its column, where
+# rho-and-pi move it and by how much it rotates; and the two lanes chi combines it with.
+_LANES = [(i, i % 5, i // 5 + 5 * ((2 * (i % 5) + 3 * (i // 5)) % 5), _ROT[i % 5][i // 5]) for i in range(25)]
+_CHI = [(i, i - i % 5 + (i + 1) % 5, i - i % 5 + (i + 2) % 5) for i in range(25)]
 
 
-def _permute(a: list[list[int]]) -> list[list[int]]:
+def _permute(a: list[int]) -> list[int]:
+    # Flat lists and precomputed indices: four addresses are checksummed at every start (node, peers).
+    mask = _MASK
+    b = [0] * 25
     for rc in _RC:
-        c = [a[x][0] ^ a[x][1] ^ a[x][2] ^ a[x][3] ^ a[x][4] for x in range(5)]
-        d = [c[(x - 1) % 5] ^ _rol(c[(x + 1) % 5], 1) for x in range(5)]
-        a = [[a[x][y] ^ d[x] for y in range(5)] for x in range(5)]
-        b = [[0] * 5 for _ in range(5)]
-        for x in range(5):
-            for y in range(5):
-                b[y][(2 * x + 3 * y) % 5] = _rol(a[x][y], _ROT[x][y])
-        a = [[b[x][y] ^ (~b[(x + 1) % 5][y] & b[(x + 2) % 5][y]) for y in range(5)] for x in range(5)]
-        a[0][0] ^= rc
+        c = [a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20] for x in range(5)]
+        d = [c[x - 1] ^ (((c[(x + 1) % 5] << 1) | (c[(x + 1) % 5] >> 63)) & mask) for x in range(5)]
+        for i, x, to, shift in _LANES:
+            v = a[i] ^ d[x]
+            b[to] = ((v << shift) | (v >> (64 - shift))) & mask if shift else v
+        a = [b[i] ^ (~b[j] & b[k]) for i, j, k in _CHI]
+        a[0] ^= rc
     return a
 
 
@@ -59,13 +62,13 @@ def keccak256(data: bytes) -> bytes:
     """Ethereum's Keccak-256 of ``data``."""
     padded = bytearray(data) + b"\x01" + b"\x00" * ((-len(data) - 1) % _RATE)
     padded[-1] |= 0x80
-    state = [[0] * 5 for _ in range(5)]
+    state = [0] * 25
     for start in range(0, len(padded), _RATE):
         block = padded[start:start + _RATE]
         for i in range(_RATE // 8):
-            state[i % 5][i // 5] ^= int.from_bytes(block[8 * i:8 * i + 8], "little")
+            state[i] ^= int.from_bytes(block[8 * i:8 * i + 8], "little")
         state = _permute(state)
-    return b"".join(state[i % 5][i // 5].to_bytes(8, "little") for i in range(4))
+    return b"".join(state[i].to_bytes(8, "little") for i in range(4))
 
 
 @lru_cache(maxsize=4096)

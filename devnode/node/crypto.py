@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-# Needed at import: DecryptError is an InvalidToken, so a plugin's `except InvalidToken` works as in production.
-from cryptography.fernet import InvalidToken
-
-if TYPE_CHECKING:  # cryptography is imported on the first encrypt/decrypt: it is a sizeable part of start-up
-    from cryptography.fernet import Fernet
+from typing import TYPE_CHECKING, Any, cast
 
 from devnode.errors import DevnodeError
+
+if TYPE_CHECKING:  # cryptography is imported on the first encrypt/decrypt: it is a sizeable part of start-up
+    from cryptography.fernet import Fernet, InvalidToken
+
+    class DecryptError(DevnodeError, InvalidToken):
+        """A token that this node's key cannot decrypt."""
 
 KEY_FILENAME = "devnode.key"
 
@@ -30,8 +31,20 @@ class KeyFileError(DevnodeError):
     """The key file exists but cannot be read or is not a Fernet key."""
 
 
-class DecryptError(DevnodeError, InvalidToken):
-    """A token that this node's key cannot decrypt."""
+def __getattr__(name: str) -> Any:
+    """``DecryptError``, made on first use: it is an InvalidToken (so ``except InvalidToken`` works as in production)."""
+    if name == "DecryptError":
+        return _decrypt_error()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@functools.cache
+def _decrypt_error() -> type[DecryptError]:
+    from cryptography.fernet import InvalidToken
+
+    made = type("DecryptError", (DevnodeError, InvalidToken),
+                {"__doc__": "A token that this node's key cannot decrypt.", "__module__": __name__})
+    return cast("type[DecryptError]", made)
 
 
 def load_or_create_key(data_dir: Path) -> bytes:
@@ -129,7 +142,7 @@ class Cipher:
             return self._fernet.decrypt(raw).decode()
         except (InvalidToken, TypeError) as exc:
             shown = repr(token) if len(repr(token)) <= 40 else repr(token)[:37] + "..."
-            raise DecryptError(
+            raise _decrypt_error()(
                 f"cannot decrypt {shown}: it is not a Fernet token made with this node's key "
                 "(it was made with another key, altered, or is not a token from node.encrypt_data)."
             ) from exc

@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-
-from cryptography.fernet import Fernet
+from typing import TYPE_CHECKING
 
 from devnode.node.crypto import KEY_FILENAME, KeyFileError
+
+if TYPE_CHECKING:  # cryptography is imported on the first encrypt/decrypt: it is a sizeable part of start-up
+    from cryptography.fernet import Fernet
 
 VERSIONS_FILENAME = "devnode.key-versions.json"
 
@@ -30,7 +32,7 @@ class KeyManager:
         self.keys_file = str(Path(keys_dir) / KEY_FILENAME)
         self.versions_file = str(Path(keys_dir) / VERSIONS_FILENAME)
         self._keys: dict[int, bytes] = {1: key, **_read_versions(Path(self.versions_file))}
-        self._ciphers = {version: Fernet(k) for version, k in self._keys.items()}
+        self._ciphers: dict[int, Fernet] = {}  # each made on first use (see get_cipher)
         self._current_version = max(self._keys)
 
     def initialize(self) -> Fernet:
@@ -41,15 +43,22 @@ class KeyManager:
         return self._current_version
 
     def get_current_cipher(self) -> Fernet:
-        return self._ciphers[self._current_version]
+        return self.get_cipher(self._current_version)
 
     def get_cipher(self, version: int) -> Fernet:
-        if version not in self._ciphers:
-            raise ValueError(f"Unknown key version: {version}")
-        return self._ciphers[version]
+        cipher = self._ciphers.get(version)
+        if cipher is None:
+            if version not in self._keys:
+                raise ValueError(f"Unknown key version: {version}")
+            from cryptography.fernet import Fernet
+
+            cipher = self._ciphers[version] = Fernet(self._keys[version])  # the key was checked when read
+        return cipher
 
     def rotate_key(self) -> int:
         """A new key version, saved in the data dir before it is used (production: ``_save_keys()``)."""
+        from cryptography.fernet import Fernet
+
         version = max(self._keys) + 1
         key = Fernet.generate_key()
         _write_versions(Path(self.versions_file), {**self._keys, version: key})
@@ -80,6 +89,8 @@ def _read_versions(path: Path) -> dict[int, bytes]:
         return {}
     except OSError as exc:
         raise KeyFileError(f'cannot read the key versions file "{path}" ({exc}). Fix its permissions (chmod 600).') from exc
+    from cryptography.fernet import Fernet  # only once a key was rotated: Fernet's own check of each key
+
     try:
         keys = {int(version): str(key).encode() for version, key in json.loads(text)["keys"].items()}
         for key in keys.values():

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import hashlib
 import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
-
-from cryptography.fernet import InvalidToken
+from typing import TYPE_CHECKING, Any
 
 from devnode.config import NodeConfig, production_rule_problems
 from devnode.errors import DevnodeError
@@ -38,6 +37,9 @@ from devnode.node.payments import PaymentProcessor
 from devnode.node.storage import Store
 from devnode.node.tokens import TokenManager
 from devnode.node.tracked import Tracked
+
+if TYPE_CHECKING:  # cryptography is imported on the first use of the cipher: it is a sizeable part of start-up
+    from cryptography.fernet import Fernet
 
 logger = logging.getLogger("devnode.node")
 AUTHORIZE_DEVNODE = "devnode"  # grant share_data authorization (what production intends)
@@ -79,7 +81,9 @@ class DevNode(Tracked):
         # The key first: a key file devnode cannot use stops it before the database is opened (and written).
         self._key = load_or_create_key(data_dir)  # kept: put back if the data dir vanishes while running
         self.key_manager = KeyManager(data_dir, self._key)
-        self.cipher_suite = self.key_manager.initialize()
+        # Production sets cipher_suite to key_manager.initialize() here; devnode makes that very Fernet on the
+        # first read (see cipher_suite), from the key manager and key version of this moment.
+        self._cipher_source = (self.key_manager, self.key_manager.current_version)
         # Problems worth a warning but not a refusal to start (shown by whoever runs the node).
         self.startup_warnings: list[str] = key_file_problems(data_dir / KEY_FILENAME)
         for env, problem in production_rule_problems(config):
@@ -127,6 +131,16 @@ class DevNode(Tracked):
                 pass
         if self.on_data_dir_replaced is not None:
             self.on_data_dir_replaced(message)
+
+    @functools.cached_property
+    def cipher_suite(self) -> Fernet:
+        """Production's ``node.cipher_suite``: the Fernet of the key version current when the node was made.
+
+        Made on first read, then a plain attribute: importing cryptography is a sizeable part of
+        start-up. The key file itself is created or checked when the node is made, as production does.
+        """
+        keys, version = self._cipher_source
+        return keys.get_cipher(version)
 
     @property
     def address(self) -> str:
@@ -202,6 +216,8 @@ class DevNode(Tracked):
         return self.cipher_suite.encrypt(str(data).encode()).decode()
 
     def decrypt_data(self, encrypted_data: str) -> str:
+        from cryptography.fernet import InvalidToken
+
         try:
             return self.cipher_suite.decrypt(encrypted_data.encode()).decode()
         except InvalidToken as exc:

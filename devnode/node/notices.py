@@ -16,16 +16,17 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devnode.codes import warning_code
 from devnode.ownership import current_ledger
-from devnode.records import WarningRecord
+
+if TYPE_CHECKING:  # the record TypedDicts are annotations only (start-up time)
+    from devnode.records import WarningRecord
 
 _DEVNODE = str(Path(__file__).resolve().parent.parent)
-_SKIPPED = tuple(
-    p for p in {_DEVNODE, sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"]} if p
-)
+_PATHS = sysconfig.get_paths()  # expanded anew on every call: once
+_SKIPPED = tuple(p for p in {_DEVNODE, _PATHS["stdlib"], _PATHS["purelib"]} if p)
 MAX_PENDING = 100
 
 

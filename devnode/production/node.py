@@ -25,7 +25,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from devnode.config import NodeConfig
 from devnode.errors import DevnodeError
@@ -34,10 +34,12 @@ from devnode.node.tracked import Tracked
 from devnode.ownership import current_ledger
 from devnode.production.chain import ChainError, ChainHandle, start_chain
 from devnode.production.checkout import Checkout, find_checkout, install_paths, remove_paths
+from devnode.production.options import Authorize, ProductionOptions
 from devnode.production.requirements import require_production_extra
-from devnode.records import NodeKindFields
 
-Authorize = Literal["devnode", "production"]
+if TYPE_CHECKING:  # the record TypedDicts are annotations only (start-up time)
+    from devnode.records import NodeKindFields
+
 # Production's top-level import names (its datamgmtnode/ folder is on sys.path).
 PRODUCTION_PACKAGES = ("services", "blockchain", "network", "api", "dashboard", "datamgmtnode")
 SERVICES = ("blockchain_interface", "data_manager", "token_manager", "payment_processor", "compliance_manager",
@@ -49,14 +51,6 @@ _running: dict[Path, tuple[int, list[str]]] = {}
 
 class ProductionNodeError(DevnodeError):
     """Production's node could not be built from the checkout; the message says what and the fix."""
-
-
-@dataclass
-class ProductionOptions:
-    """How ``--node production`` builds the node (``--node-src``, ``--authorize``)."""
-
-    node_src: str | None = None
-    authorize: Authorize = "devnode"
 
 
 @dataclass

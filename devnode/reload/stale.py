@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 def _library_roots() -> list[str]:
     """Where installed code lives: the interpreter's prefixes, site-packages, devnode itself."""
+    paths = sysconfig.get_paths()  # expanded anew on every call: once
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             *(sysconfig.get_paths().get(k, "") for k in ("stdlib", "platstdlib", "purelib", "platlib"))}
+             *(paths.get(k, "") for k in ("stdlib", "platstdlib", "purelib", "platlib"))}
     try:
         roots.update(site.getsitepackages())
         roots.add(site.getusersitepackages())
@@ -47,6 +48,7 @@ class OutsideScopeCheck:
         self.excluded = _library_roots()
         self.seen: dict[str, float] = {}  # file -> mtime when noted
         self.warned: set[tuple[str, float]] = set()
+        self._real_dirs: dict[str, str] = {}  # directory -> its realpath, for one pass over the modules
 
     def attach(self) -> None:
         # Before the sinks: once a UI has shown node.ready, the author may already be saving.
@@ -61,7 +63,7 @@ class OutsideScopeCheck:
         file = getattr(module, "__file__", None)
         if not isinstance(file, str) or not file.endswith(".py"):
             return None
-        real = os.path.realpath(file)
+        real = self._realpath(file)
         if any(real.startswith(root) for root in self.excluded):
             return None
         scope = self.runtime.reloader.scope if self.runtime.reloader is not None else None
@@ -69,7 +71,21 @@ class OutsideScopeCheck:
             return None  # the plugin dir and --watch paths are reloaded already
         return real
 
+    def _realpath(self, file: str) -> str:
+        """``os.path.realpath(file)``, each directory resolved once a pass (300 modules share a few dozen).
+
+        A file that is itself a symlink is resolved whole, so the result is realpath's.
+        """
+        head, tail = os.path.split(file)
+        if tail in ("", ".", "..") or os.path.islink(file):
+            return os.path.realpath(file)
+        real_dir = self._real_dirs.get(head)
+        if real_dir is None:
+            real_dir = self._real_dirs[head] = os.path.realpath(head)
+        return os.path.join(real_dir, tail)
+
     def snapshot(self) -> None:
+        self._real_dirs.clear()
         for module in list(sys.modules.values()):
             file = self._own_file(module)
             if file is not None and file not in self.seen:
@@ -85,6 +101,7 @@ class OutsideScopeCheck:
         if plugin not in host.known():
             return
         modules = OutsideModules(host.plugin_dir, host.modules(), [])
+        self._real_dirs.clear()
         for name in sorted(modules.closure(plugin)):
             module = sys.modules.get(name)
             file = self._own_file(module) if module is not None else None

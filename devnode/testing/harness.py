@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from devnode.config import NodeConfig
-from devnode.production.node import ProductionOptions
+from devnode.production.options import ProductionOptions
 from devnode.reporting import Record, Reporter
 from devnode.session import NodeKind, NodeSession
 

@@ -21,7 +21,7 @@ from devnode.bus import Event, EventType
 from devnode.host.host import PluginHost
 from devnode.host.naming import candidate_modules
 from devnode.node import controls
-from devnode.production.node import Authorize, ProductionOptions
+from devnode.production.options import Authorize, ProductionOptions
 from devnode.reporting import Record
 from devnode.session import NodeKind
 from devnode.testing.failures import HandlerError, KitUsageError, PluginLoadError, load_error, raise_handler_errors

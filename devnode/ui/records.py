@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from devnode import safe
 from devnode.bus import Event, HandlerResult, handler_entries
 from devnode.host.naming import PACKAGE
-from devnode.records import EventRecord
 from devnode.ownership import current_ledger
 from devnode.reporting import Reporter
+
+if TYPE_CHECKING:  # the record TypedDicts are annotations only (start-up time)
+    from devnode.records import EventRecord
 
 
 def event_fields(event: Event, results: list[HandlerResult]) -> EventRecord:
