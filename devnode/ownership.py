@@ -9,6 +9,7 @@ starts (tasks copy the context they were created in).
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import weakref
 from collections.abc import Callable, Coroutine
@@ -228,7 +229,14 @@ def _class_value(target: object, name: str, old: Any) -> Any:
     if old is not MISSING:
         return old
     try:
-        return getattr(type(target), name).__get__(target, type(target))
+        attribute = getattr(type(target), name)
+    except AttributeError:
+        return MISSING
+    if isinstance(attribute, functools.cached_property):
+        # Its __get__ would answer the instance attribute itself (node.cipher_suite is one, made on first read).
+        return attribute.func(target)
+    try:
+        return attribute.__get__(target, type(target))
     except AttributeError:
         return MISSING
 
