@@ -9,6 +9,7 @@ starts (tasks copy the context they were created in).
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import weakref
 from collections.abc import Callable, Coroutine
@@ -49,15 +50,34 @@ def reset_current(token: Any) -> None:
     _note_running(_current.get())
 
 
-def _note_running(ledger: Ledger | None) -> None:
-    try:
-        key: Any = asyncio.current_task() or threading.get_ident()
-    except RuntimeError:  # no running loop
-        key = threading.get_ident()
+def _note_running(ledger: Ledger | None, key: Any = None) -> None:
+    if key is None:
+        key = running_key()
     if ledger is None:
         _running.pop(key, None)
     else:
         _running[key] = ledger
+
+
+def running_key() -> Any:
+    """What the owner is noted against for the watchdog: the running task, or the thread outside tasks."""
+    try:
+        return asyncio.current_task() or threading.get_ident()
+    except RuntimeError:  # no running loop
+        return threading.get_ident()
+
+
+def switch_current(ledger: Ledger | None, key: Any) -> Any:
+    """``set_current`` for a caller that knows ``running_key()`` already (the bus: one per dispatch)."""
+    token = _current.set(ledger)
+    _note_running(ledger, key)
+    return token
+
+
+def reset_current_at(token: Any, key: Any) -> None:
+    """``reset_current`` with the caller's ``running_key()``."""
+    _current.reset(token)
+    _note_running(_current.get(), key)
 
 
 def ledger_running_in(task: asyncio.Task[Any] | None, thread_id: int) -> Ledger | None:
@@ -209,7 +229,14 @@ def _class_value(target: object, name: str, old: Any) -> Any:
     if old is not MISSING:
         return old
     try:
-        return getattr(type(target), name).__get__(target, type(target))
+        attribute = getattr(type(target), name)
+    except AttributeError:
+        return MISSING
+    if isinstance(attribute, functools.cached_property):
+        # Its __get__ would answer the instance attribute itself (node.cipher_suite is one, made on first read).
+        return attribute.func(target)
+    try:
+        return attribute.__get__(target, type(target))
     except AttributeError:
         return MISSING
 

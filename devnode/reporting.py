@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
@@ -146,17 +147,55 @@ def json_line(record: Record) -> str:
     odd event data must not switch the output (or a recording) off, nor make a line jq rejects.
     """
     try:
-        return json.dumps(record, default=safe.text, allow_nan=False)
+        return strict_json(record)
     except Exception:
-        return json.dumps(_encodable(record), default=safe.text, allow_nan=False)
+        return strict_json(_encodable(record))
 
 
 def json_text(value: Any, **options: Any) -> str:
     """``json.dumps(value, **options)`` that never raises: what JSON cannot hold is written as text."""
+    if not options:
+        return json_line(value)
     try:
         return json.dumps(value, default=safe.text, allow_nan=False, **options)
     except Exception:
         return json.dumps(_encodable(value), default=safe.text, allow_nan=False, **options)
+
+
+def _strict_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, default=safe.text, allow_nan=False)``, without building an encoder per call.
+
+    ``json.dumps`` with options makes a ``JSONEncoder`` and its C encoder for every call,
+    which cost more than encoding a small record (one per event: scripts/bench_bus.py).
+    This is the C encoder ``dumps`` would make, made once, with its cycle markers. The
+    markers are one dict, so one encode at a time uses it (a lock taken without waiting);
+    an encode from another thread, or from inside one (a plugin's ``__str__`` logging),
+    takes a fresh encoder as ``dumps`` does.
+    """
+    encoder = json.JSONEncoder(default=safe.text, allow_nan=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: the pure-Python encoder, as dumps would use
+        return encoder.encode
+    markers: dict[int, Any] = {}
+    chunks = make(markers, safe.text, json.encoder.encode_basestring_ascii, None, encoder.key_separator,
+                  encoder.item_separator, False, False, False)
+    busy = threading.Lock()
+    join, fresh = "".join, encoder.encode
+
+    def encode(value: Any) -> str:
+        if not busy.acquire(blocking=False):
+            return fresh(value)
+        try:
+            return join(chunks(value, 0))
+        finally:
+            if markers:
+                markers.clear()  # an encode that raised leaves the containers it was in marked
+            busy.release()
+
+    return encode
+
+
+strict_json = _strict_encoder()
 
 
 def _encodable(value: Any, depth: int = 0) -> Any:

@@ -299,7 +299,8 @@ class Runtime:
 
     # -- plumbing ------------------------------------------------------------------------
     def _on_event(self, event: Event, results: list[HandlerResult]) -> None:
-        self.reporter.emit("event", **event_fields(event, results))
+        # A UI may build the fields itself (the JSON UI encodes the entries as it goes): the same fields.
+        self.reporter.emit("event", **getattr(self.ui, "event_fields", event_fields)(event, results))
 
     def _install_logging(self) -> None:
         root = logging.getLogger()

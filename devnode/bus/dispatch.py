@@ -29,7 +29,9 @@ from devnode.bus.handlers import (
 from devnode.bus.hold import Hold, to_current
 from devnode.bus.notices import BusNotices
 from devnode.node.notices import Notices
-from devnode.ownership import Ledger, current_ledger, reset_current, set_current
+from devnode.ownership import (
+    Ledger, current_ledger, reset_current, reset_current_at, running_key, set_current, switch_current,
+)
 
 logger = logging.getLogger("devnode.bus")
 # Production's bus logs each failing callback here (dashboard/event_bus.py:179-180); devnode mirrors the line,
@@ -38,6 +40,7 @@ production_logger = logging.getLogger("dashboard.event_bus")
 MIRROR = {"devnode_mirror": True}
 
 MAX_PUBLISH_DEPTH = 32
+FINISHED: Any = object()  # what a handler's first step gives when it ran to the end without suspending
 
 Observer = Callable[[Event, "list[HandlerResult]"], None]
 
@@ -266,8 +269,10 @@ class Dispatcher:
         results: list[HandlerResult] = []
         append = results.append
         clock = time.perf_counter
+        step = next
         owner = current_ledger()
         token = None
+        running: Any = None
         timeout = self.handler_timeout
         try:
             start = clock()
@@ -292,9 +297,11 @@ class Dispatcher:
                         continue
                 if ledger is not owner:
                     owner = ledger
-                    latest = set_current(ledger)
                     if token is None:
-                        token = latest  # resetting the first token restores the publisher's owner
+                        running = running_key()  # the same task all through this dispatch
+                        token = switch_current(ledger, running)  # resetting it restores the publisher's owner
+                    else:
+                        switch_current(ledger, running)
                     start = clock()
                 error: BaseException | None = None
                 try:
@@ -303,12 +310,10 @@ class Dispatcher:
                         if ledger is None or timeout is None:
                             await coro
                         elif type(coro) is CoroutineType:
-                            # ``bounded`` inlined: a handler that never suspends needs no deadline.
-                            try:
-                                first = coro.send(None)
-                            except StopIteration:
-                                pass
-                            else:
+                            # ``bounded`` inlined: a handler that never suspends needs no deadline. next() with a
+                            # default takes the first step without the StopIteration that send() raises at the end.
+                            first = step(coro.__await__(), FINISHED)
+                            if first is not FINISHED:
                                 await bounded_rest(coro, first, timeout, sub.callback)
                         else:
                             await bounded(coro, timeout, sub.callback)
@@ -330,7 +335,7 @@ class Dispatcher:
                 start = end
         finally:
             if token is not None:
-                reset_current(token)
+                reset_current_at(token, running)
         self._notify(event, results)
         return results
 

@@ -90,14 +90,46 @@ def handler_entries(results: list[HandlerResult]) -> list[HandlerEntry]:
     append = entries.append
     for result in results:
         sub, error = result.subscription, result.error
-        entry: HandlerEntry = {
-            "plugin": sub.owner_name, "handler": sub.name, "ok": error is None, "ms": round(result.seconds * 1000, 3),
-            "error": None if error is None else safe.exception_text(error),  # whatever its __str__ does
-        }
+        # milliseconds(), inlined: this loop runs for every handler of every event.
+        ms = result.seconds * 1000.0
+        if 0.0 < ms < MS_EXACT_BELOW:
+            micros = ms * 1000.0
+            whole = int(micros + 0.5)
+            if -0.49 < micros - whole < 0.49:
+                ms = whole / 1000
+            else:
+                ms = round(ms, 3)
+        else:
+            ms = round(ms, 3)
+        if error is None:
+            entry: HandlerEntry = {"plugin": sub.owner_name, "handler": sub.name, "ok": True, "ms": ms, "error": None}
+        else:  # the error's text is whatever its __str__ does
+            entry = {"plugin": sub.owner_name, "handler": sub.name, "ok": False, "ms": ms,
+                     "error": safe.exception_text(error)}
         if result.debugged:
             entry["debugged"] = True
         append(entry)
     return entries
+
+
+# Below this many ms (1,000 s), a double's error in ms * 1000 is far under 0.01 µs, so rounding
+# to the nearest µs away from a half is exact; nearer a half, round() decides (ties to even).
+MS_EXACT_BELOW = 1e6
+
+
+def milliseconds(seconds: float) -> float:
+    """``round(seconds * 1000, 3)``, the same float, without round()'s decimal conversion (3x its cost).
+
+    ``whole / 1000`` is the double nearest to whole µs in ms, which is what round() returns
+    once it has picked ``whole``; it picks the same µs whenever ``micros`` is not near a half.
+    """
+    ms = seconds * 1000.0
+    if 0.0 < ms < MS_EXACT_BELOW:
+        micros = ms * 1000.0
+        whole = int(micros + 0.5)
+        if -0.49 < micros - whole < 0.49:
+            return whole / 1000
+    return round(ms, 3)
 
 
 def handler_entry(result: HandlerResult) -> HandlerEntry:

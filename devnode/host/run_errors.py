@@ -34,8 +34,10 @@ class RunErrors:
 
     def observe(self, event: Event, results: list[HandlerResult]) -> None:
         for result in results:
+            if result.error is None:  # the usual case first: this runs for every handler of every event
+                continue
             ledger = result.subscription.ledger
-            if result.error is not None and ledger is not None:
+            if ledger is not None:
                 self.report(ledger, "handler", result.error, result.subscription.callback,
                             handler=result.handler_name, event=event.type.value)
 

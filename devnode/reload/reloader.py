@@ -57,9 +57,9 @@ class Reloader:
                 mode = "back"
                 continue
             moved = asyncio.Event()
-            monitor = asyncio.ensure_future(self._monitor(identity, stop_event, moved))
+            monitor = self._monitor(identity, stop_event, moved)
             try:
-                await self._watch(moved, mode)
+                await self._watch(moved, mode, monitor.check)
                 mode = "back"  # the watch ended without a stop: the dir went away or was replaced
             except Exception as exc:  # the OS watch itself failed (e.g. too many watches): say so, try again
                 self.host.reporter.emit(
@@ -79,8 +79,9 @@ class Reloader:
                 return
             self.ready.set()  # even when the dir vanished during start-up
 
-    async def _watch(self, stop: asyncio.Event, mode: str) -> None:
-        options = dict(debounce_ms=self.debounce_ms, step_ms=self.step_ms, force_polling=self.force_polling)
+    async def _watch(self, stop: asyncio.Event, mode: str, on_tick: Callable[[], None]) -> None:
+        options = dict(debounce_ms=self.debounce_ms, step_ms=self.step_ms, force_polling=self.force_polling,
+                       on_tick=on_tick)
         batches = watch_scope(self.scope, stop, **options).__aiter__()  # type: ignore[arg-type]
         # awatch registers its OS watch synchronously in its first step; let that step run,
         # then catch up on anything saved between start-up (or the dir's return) and registration.
@@ -108,16 +109,9 @@ class Reloader:
         finally:
             first.cancel()
 
-    async def _monitor(self, identity: tuple[int, int], stop_event: asyncio.Event, moved: asyncio.Event) -> None:
-        """End the current watch when the node stops or the dir is no longer the one being watched."""
-        while not stop_event.is_set():
-            try:
-                await asyncio.wait_for(stop_event.wait(), DIR_CHECK_SECONDS)
-            except asyncio.TimeoutError:
-                pass
-            if stop_event.is_set() or _identity(self.plugin_dir) != identity:
-                break
-        moved.set()
+    def _monitor(self, identity: tuple[int, int], stop_event: asyncio.Event, moved: asyncio.Event) -> _DirMonitor:
+        """End the current watch (``moved``) when the node stops or the dir is no longer the one being watched."""
+        return _DirMonitor(self.plugin_dir, identity, stop_event, moved)
 
     async def _wait_for_dir(self, stop_event: asyncio.Event) -> None:
         """The dir is gone (removed or moved away): keep serving what is loaded, and wait for it to return."""
@@ -186,6 +180,36 @@ class Reloader:
         plan = plan_changes(changed, self.plugin_dir, host.modules(), set(host.known()), host.files_read(), found)
         await host.apply(plan, detect_ms=detect_ms)
         return plan
+
+
+class _DirMonitor:
+    """Sets ``moved`` when ``stop_event`` is set, or when ``check`` finds the plugin dir gone or replaced.
+
+    ``check`` runs on the watching thread every ``DIR_CHECK_SECONDS`` (the watch's ``on_tick``): one
+    stat there, so an idle node's loop is not woken twice a second for it.
+    """
+
+    def __init__(self, plugin_dir: Path, identity: tuple[int, int], stop_event: asyncio.Event,
+                 moved: asyncio.Event) -> None:
+        self.plugin_dir = plugin_dir
+        self.identity = identity
+        self.moved = moved
+        self._loop = asyncio.get_running_loop()
+        self._told = False
+        self._stopping = asyncio.ensure_future(stop_event.wait())
+        self._stopping.add_done_callback(lambda _: moved.set())
+
+    def check(self) -> None:
+        if self._told or _identity(self.plugin_dir) == self.identity:
+            return
+        self._told = True
+        try:
+            self._loop.call_soon_threadsafe(self.moved.set)
+        except RuntimeError:  # the loop has closed: nothing is watching any more
+            pass
+
+    def cancel(self) -> None:
+        self._stopping.cancel()
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

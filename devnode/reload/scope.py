@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -211,8 +211,12 @@ async def watch_scope(
     step_ms: int = 10,
     force_polling: bool = False,
     poll_delay_ms: int = 100,
+    on_tick: Callable[[], None] | None = None,
 ) -> AsyncIterator[set[Path]]:
-    """Yield batches of changed paths in the whole scope: dirs recursively, single files via their parent."""
+    """Yield batches of changed paths in the whole scope: dirs recursively, single files via their parent.
+
+    ``on_tick``: called every half second on the plugin dir's watching thread (``watch_in_thread``).
+    """
     queue: asyncio.Queue[set[Path] | None] = asyncio.Queue()
     options = dict(debounce=debounce_ms, step=step_ms, stop_event=stop_event, force_polling=force_polling,
                    poll_delay_ms=poll_delay_ms)
@@ -220,9 +224,11 @@ async def watch_scope(
     files = scope.watched_files()
     parents = sorted({f.parent for f in files if f.parent.is_dir()})
 
-    async def pump(paths: list[Path], recursive: bool, watch_filter: _ScopeFilter) -> None:
+    async def pump(paths: list[Path], recursive: bool, watch_filter: _ScopeFilter,
+                   tick: Callable[[], None] | None = None) -> None:
         try:
-            async for changes in watch_in_thread(*paths, watch_filter=watch_filter, recursive=recursive, **options):  # type: ignore[arg-type]
+            async for changes in watch_in_thread(*paths, watch_filter=watch_filter, recursive=recursive,
+                                                 on_tick=tick, **options):  # type: ignore[arg-type]
                 queue.put_nowait({Path(p) for _, p in changes})
         except Exception as exc:  # e.g. a --watch dir removed: the other watches go on
             log.warning("devnode stopped watching %s: %s: %s", ", ".join(map(str, paths)), type(exc).__name__, exc)
@@ -230,7 +236,8 @@ async def watch_scope(
             queue.put_nowait(None)
 
     # One watch per root, so a --watch dir that goes away cannot stop the plugin dir's watch.
-    pumps = [asyncio.ensure_future(pump([d], True, _ScopeFilter(scope))) for d in dirs]
+    pumps = [asyncio.ensure_future(pump([d], True, _ScopeFilter(scope), on_tick if d == scope.plugin_dir else None))
+             for d in dirs]
     if parents:
         pumps.append(asyncio.ensure_future(pump(parents, False, _ScopeFilter(scope, files))))
     running = len(pumps)

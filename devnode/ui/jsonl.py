@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import os
-from typing import IO, Any
+from json.encoder import encode_basestring_ascii as encode_string
+from typing import IO, TYPE_CHECKING, Any
 
-from devnode.reporting import json_line
+from devnode.reporting import json_line, strict_json
+from devnode.ui.records import event_fields
 
+if TYPE_CHECKING:  # annotations only (start-up time)
+    from devnode.bus import Event, HandlerResult
+    from devnode.records import EventRecord
+
+EVENT_KEYS = ("kind", "ts", "type", "data", "handlers")
 HANDLER_KEYS = ("plugin", "handler", "ok", "ms", "error")
-MAX_FRAGMENTS = 4096  # distinct (plugin, handler) pairs remembered; more only costs encoding time
+NULL_ERROR = '"error": null}'
+MAX_FRAGMENTS = 4096  # distinct handler names remembered; more only costs encoding time
+MAX_NUMBERS = 4096  # distinct ms values remembered (handlers' times repeat: 3 decimals)
 
 
 def private_output(stream: IO[str]) -> IO[str]:
@@ -39,8 +47,12 @@ class JsonUI:
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
         self._pending: list[str] = []  # event lines waiting for the end of this turn of the loop
-        self._fragments: dict[tuple[Any, Any], str] = {}
+        self._scheduled_on: asyncio.AbstractEventLoop | None = None  # the loop a _write_pending callback is on
+        self._fragments: dict[str, tuple[str | None, str]] = {}  # handler -> (its plugin, its entry's text up to ms)
+        self._numbers: dict[float, str] = {}  # ms value -> its JSON text: float repr costs more than the rest of an entry
         self._broken: BrokenPipeError | None = None
+        # The handler entries event_fields() last built here, with each one's JSON text (None: encode it).
+        self._prepared: tuple[list[Any], list[str | None]] | None = None
 
     def __call__(self, record: dict[str, Any]) -> None:
         if self._broken is not None:
@@ -63,8 +75,9 @@ class JsonUI:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return False
-        if not self._pending:
+        if self._scheduled_on is not loop:  # one callback per turn, even if other records wrote the queue out
             loop.call_soon(self._write_pending)
+            self._scheduled_on = loop
         self._pending.append(line)
         return True
 
@@ -77,6 +90,7 @@ class JsonUI:
         self.stream.flush()
 
     def _write_pending(self) -> None:
+        self._scheduled_on = None
         if not self._pending:
             return
         try:
@@ -85,28 +99,96 @@ class JsonUI:
             self._broken = exc
 
     # -- encoding ----------------------------------------------------------------------------
-    def _event_line(self, record: dict[str, Any]) -> str:
-        """``json_line(record)``, faster for the usual handler entries (same text, same key order)."""
-        handlers = record.get("handlers")
-        if not isinstance(handlers, list) or next(reversed(record)) != "handlers":
-            return json_line(record)
-        entries = [self._handler_entry(h) for h in handlers]
-        if any(e is None for e in entries):
-            return json_line(record)
-        head = json_line({k: v for k, v in record.items() if k != "handlers"})
-        return f'{head[:-1]}, "handlers": [{", ".join(entries)}]}}'  # type: ignore[arg-type]
+    def event_fields(self, event: Event, results: list[HandlerResult]) -> EventRecord:
+        """``ui.records.event_fields``, the very same fields; the entries' JSON texts are made on the way.
 
-    def _handler_entry(self, entry: Any) -> str | None:
-        if not isinstance(entry, dict) or tuple(entry) != HANDLER_KEYS:
-            return None
-        ms = entry["ms"]
-        if entry["ok"] is not True or entry["error"] is not None or type(ms) is not float:
-            return json.dumps(entry, default=str)
-        key = (entry["plugin"], entry["handler"])
-        fragment = self._fragments.get(key)
-        if fragment is None:
-            if len(self._fragments) >= MAX_FRAGMENTS:
-                self._fragments.clear()
-            fragment = json.dumps(dict(zip(HANDLER_KEYS[:2], key)))[:-1] + ', "ok": true, "ms": '
-            self._fragments[key] = fragment
-        return f'{fragment}{ms!r}, "error": null}}'
+        The runtime builds each event record's fields here. Every entry of a handler that
+        ran fine is ``{plugin, handler, ok: true, ms, error: null}`` (bus.handler_entries),
+        so its text needs no check of its keys; the record's entries list is the one kept
+        here, and ``_event_line`` uses the texts only for that list (records and their
+        entries are not changed once built: enrichers look at other kinds).
+        """
+        fields = event_fields(event, results)
+        entries = fields["handlers"]
+        fragments, numbers = self._fragments, self._numbers
+        texts: list[str | None] = []
+        append = texts.append
+        for result, entry in zip(results, entries):
+            ms = entry["ms"]
+            if result.error is not None or result.debugged or ms - ms != 0.0:
+                append(None)
+                continue
+            sub = result.subscription
+            plugin, handler = sub.owner_name, sub.name
+            cached = fragments.get(handler)
+            if cached is not None and cached[0] == plugin:
+                fragment = cached[1]
+            else:
+                fragment = self._fragment(plugin, handler)
+            text = numbers.get(ms) if ms > 0.0 else None  # (0.0 == -0.0: never cached)
+            if text is None:
+                text = self._number(ms)
+            append(f"{fragment}{text}, {NULL_ERROR}")
+        self._prepared = (entries, texts)
+        return fields
+
+    def _event_line(self, record: dict[str, Any]) -> str:
+        """``json_line(record)``, faster for the usual event record (same text, same key order).
+
+        The record's own head (kind, ts, type) is written from its values and its data
+        encoded alone; a handler entry that ran fine is its cached (plugin, handler)
+        fragment plus its ``ms``. Anything unusual takes ``json_line`` whole, which
+        also decides how data JSON cannot hold is written.
+        """
+        if tuple(record) != EVENT_KEYS:
+            return json_line(record)
+        ts, kind, handlers = record["ts"], record["type"], record["handlers"]
+        if (type(record["kind"]) is not str or type(ts) is not float or ts - ts != 0.0 or type(kind) is not str
+                or type(handlers) is not list):
+            return json_line(record)
+        fragments, numbers = self._fragments, self._numbers
+        parts: list[str] = []
+        append = parts.append
+        prepared, self._prepared = self._prepared, None
+        try:
+            data = strict_json(record["data"])
+            if prepared is not None and prepared[0] is handlers and len(prepared[1]) == len(handlers):
+                for entry, prepared_text in zip(handlers, prepared[1]):
+                    append(strict_json(entry) if prepared_text is None else prepared_text)
+                handlers = ()
+            for entry in handlers:
+                if type(entry) is dict and tuple(entry) == HANDLER_KEYS:
+                    plugin, handler, ok, ms, error = entry.values()
+                    if ok is True and error is None and type(ms) is float and ms - ms == 0.0 \
+                            and type(handler) is str and (plugin is None or type(plugin) is str):
+                        cached = fragments.get(handler)
+                        if cached is not None and cached[0] == plugin:
+                            fragment = cached[1]
+                        else:
+                            fragment = self._fragment(plugin, handler)
+                        text = numbers.get(ms) if ms > 0.0 else None  # (0.0 == -0.0: never cached)
+                        if text is None:
+                            text = self._number(ms)
+                        append(f"{fragment}{text}, {NULL_ERROR}")
+                        continue
+                append(strict_json(entry))
+        except Exception:
+            return json_line(record)  # JSON cannot hold a part: the fallback rewrites the whole record, as before
+        return (f'{{"kind": "event", "ts": {ts!r}, "type": {encode_string(kind)}, "data": {data}, '
+                f'"handlers": [{", ".join(parts)}]}}')
+
+    def _number(self, ms: float) -> str:
+        text = repr(ms)
+        if ms > 0.0:
+            if len(self._numbers) >= MAX_NUMBERS:
+                self._numbers.clear()
+            self._numbers[ms] = text
+        return text
+
+    def _fragment(self, plugin: str | None, handler: str) -> str:
+        """The JSON text of an entry up to its ``ms`` value, for ``handler`` of ``plugin``."""
+        if len(self._fragments) >= MAX_FRAGMENTS:
+            self._fragments.clear()
+        fragment = strict_json({"plugin": plugin, "handler": handler})[:-1] + ', "ok": true, "ms": '
+        self._fragments[handler] = (plugin, fragment)  # two plugins' same-named handlers take turns
+        return fragment

@@ -35,6 +35,7 @@ from devnode.ui.console.python_console import PythonConsole
 from devnode.ui.console.repl import NodeConsole
 from devnode.ui.console.screen import Screen
 from devnode.ui.console.table import status_table
+from devnode.ui.console.table_cache import TableCache
 
 if TYPE_CHECKING:
     from devnode.host.diagnostics import PluginProblem
@@ -64,6 +65,7 @@ class RichConsole:
         self.stream = stream if stream is not None else sys.stdout
         # The console writes to the real stream: print() is redirected *to* it while the footer shows.
         self.console = console or Console(file=self.stream, force_terminal=force_terminal, highlight=False)
+        self._tables = TableCache()  # the footer's table rows, rendered once while they stay the same
         self.screen = Screen(self.console, self.footer_renderable)
         self.footer = self.screen.footer
         self._poke = self.screen.poke
@@ -172,7 +174,8 @@ class RichConsole:
         """The footer: plugin table, one line of node state, one line of keys."""
         screen = self.screen
         hidden = sum(screen.paused_counts.values()) if screen.paused else None
-        return footer_view(self.runtime, self.console.width, self.console.height, hidden, self.debuggers.notes())
+        return footer_view(self.runtime, self.console.width, self.console.height, hidden, self.debuggers.notes(),
+                           self._tables)
 
     def histories(self) -> dict[str, list[str]]:
         """The prompts' histories, handed to the next process by a restart."""

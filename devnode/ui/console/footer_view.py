@@ -15,16 +15,19 @@ from devnode.ui.console.key_hints import key_hints
 from devnode.ui.console.table import status_table
 
 if TYPE_CHECKING:
+    from devnode.ui.console.table_cache import TableCache
     from devnode.runtime import Runtime
 
 
 def footer_view(runtime: Runtime | None, width: int, height: int, paused_hidden: int | None,
-                notes: Sequence[tuple[str, str]]) -> RenderableType:
-    """``paused_hidden``: events hidden while paused (None: not paused); ``notes``: (text, style) to add."""
+                notes: Sequence[tuple[str, str]], tables: TableCache | None = None) -> RenderableType:
+    """``paused_hidden``: events hidden while paused (None: not paused); ``notes``: (text, style) to add;
+    ``tables``: the console's cache of table rows (the table renders the same without it, only slower)."""
     if runtime is None or not hasattr(runtime, "host"):
         return Text("devnode starting…", style.TIME)
     rows = runtime.host.status()
-    table = status_table(rows, width, max(3, height - 12))
+    limit = max(3, height - 12)
+    table = tables.status_table(rows, width, limit) if tables is not None else status_table(rows, width, limit)
     bus = runtime.node.event_bus
     info = Text.assemble((runtime.config.node_id, "bold"), no_wrap=True, overflow="ellipsis")
     info.append(f" · {plugin_count(rows)} · {bus.published} events · log {runtime.options.log_level}", style.TIME)

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from threading import get_ident
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -76,12 +77,16 @@ class Screen:
         entry = folding.get(kind)
         if entry is None:
             folding[kind] = [1, None]
-        elif entry[0] >= FOLD_AFTER and self.on_loop():  # flush runs on the loop too: it never sees a fold change
+        elif entry[0] >= FOLD_AFTER and get_ident() == self._loop_thread:  # on the loop, as flush: no half-made fold
             fold = entry[1]
-            if fold is None:
-                ts = record.get("ts", 0.0)
-                fold = entry[1] = Fold(kind, ts, ts)
-                self.queue.append(({"kind": "event", "type": kind}, fold))
+            if fold is not None:
+                # No poke: the fold was made (and the pump woken) since the last flush, which clears _folding
+                # right after it clears the wake, so the wake is still set.
+                fold.add(record)
+                return
+            ts = record.get("ts", 0.0)
+            fold = entry[1] = Fold(kind, ts, ts)
+            self.queue.append(({"kind": "event", "type": kind}, fold))
             fold.add(record)
             self.poke()
             return

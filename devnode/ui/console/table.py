@@ -23,11 +23,10 @@ def _errors(value: int) -> Text:
     return Text(str(value), style.FAILED if value else "")
 
 
-def status_table(plugins: list[dict[str, Any]], width: int, limit: int | None = None) -> Table:
-    """One row per plugin; ``limit`` caps the rows (the rest are summed up in a last row)."""
-    wide = width >= WIDE
+def empty_table(wide: bool, show_header: bool = True) -> Table:
+    """The status table's columns (``wide``: with version and last change), no rows yet."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0), show_edge=False,
-                  expand=False)
+                  expand=False, show_header=show_header)
     table.add_column("plugin", no_wrap=True, overflow="ellipsis", min_width=12)
     if wide:
         table.add_column("version", no_wrap=True, overflow="ellipsis", max_width=12)
@@ -39,6 +38,13 @@ def status_table(plugins: list[dict[str, Any]], width: int, limit: int | None = 
     table.add_column("tasks", justify="right", no_wrap=True)
     table.add_column("events" if wide else "handled", justify="right", no_wrap=True)
     table.add_column("errors", justify="right", no_wrap=True)
+    return table
+
+
+def status_table(plugins: list[dict[str, Any]], width: int, limit: int | None = None) -> Table:
+    """One row per plugin; ``limit`` caps the rows (the rest are summed up in a last row)."""
+    wide = width >= WIDE
+    table = empty_table(wide)
     shown = plugins if limit is None or len(plugins) <= limit else plugins[: max(1, limit - 1)]
     for p in shown:
         row: list[RenderableType] = [Text(p["plugin"], style.PLUGIN)]
