@@ -21,6 +21,21 @@ from devnode.reporting import Record
 from devnode.testing.harness import NodeHarness, await_until
 
 ROOT = Path(__file__).resolve().parent.parent
+UPSTREAM_CHECKOUT = ROOT.parent / "shared" / "upstream" / "datamgmtnode"  # production's snapshot
+
+
+def production_unavailable() -> str | None:
+    """Why the production-backed node cannot run here (no checkout, no [production] extra, no anvil), or None."""
+    from devnode.production import anvil, requirements
+    if not (UPSTREAM_CHECKOUT / "datamgmtnode" / "services" / "node.py").is_file():
+        return f"no production checkout at {UPSTREAM_CHECKOUT}"
+    if requirements.missing_packages():
+        return f"the [production] extra is not installed ({', '.join(requirements.missing_packages())})"
+    try:
+        anvil.find_anvil()
+    except anvil.AnvilNotFound as exc:
+        return str(exc)
+    return None
 BUNDLED_PLUGINS = ROOT / "plugins"
 # File-system events on a slow shared machine can take a while: be generous.
 WATCH_DEADLINE = 30.0

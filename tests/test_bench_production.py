@@ -7,26 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
-
-from devnode.production import anvil, requirements
-
-CHECKOUT = ROOT.parent / "shared" / "upstream" / "datamgmtnode"
+from conftest import ROOT, production_unavailable
 
 
-def _why_not_runnable() -> str | None:
-    if not (CHECKOUT / "datamgmtnode" / "services" / "node.py").is_file():
-        return f"no production checkout at {CHECKOUT}"
-    if requirements.missing_packages():
-        return f"the [production] extra is not installed ({', '.join(requirements.missing_packages())})"
-    try:
-        anvil.find_anvil()
-    except anvil.AnvilNotFound as exc:
-        return str(exc)
-    return None
-
-
-@pytest.mark.skipif(_why_not_runnable() is not None, reason=str(_why_not_runnable()))
+@pytest.mark.skipif(production_unavailable() is not None, reason=str(production_unavailable()))
 def test_bench_production_prints_ready_and_reload_figures_with_their_goals() -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench_production.py"), "--starts", "1", "--reloads", "1",

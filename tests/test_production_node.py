@@ -17,32 +17,22 @@ from typing import Any
 
 import pytest
 
-from conftest import (BUNDLED_PLUGINS, ROOT, WATCH_DEADLINE, DevnodeProcess, atomic_write, clean_env, wait_until,
-                      write_plugin)
+from conftest import (BUNDLED_PLUGINS, WATCH_DEADLINE, DevnodeProcess, atomic_write, clean_env,
+                      production_unavailable, wait_until, write_plugin)
+from conftest import UPSTREAM_CHECKOUT as UPSTREAM
 from devnode import cli
 from devnode.bus import api as events
 from devnode.config import NodeConfig
-from devnode.production import anvil, requirements
+from devnode.production import requirements
 from devnode.production.chain import rpc
 from devnode.testing.kit import DevNodeKit
 
-UPSTREAM = ROOT.parent / "shared" / "upstream" / "datamgmtnode"
 RECIPIENT = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil's second dev account
 
 
-def _why_not_runnable() -> str | None:
-    if not (UPSTREAM / "datamgmtnode" / "services" / "node.py").is_file():
-        return f"no production checkout at {UPSTREAM}"
-    if requirements.missing_packages():
-        return f"the [production] extra is not installed ({', '.join(requirements.missing_packages())})"
-    try:
-        anvil.find_anvil()
-    except anvil.AnvilNotFound as exc:
-        return str(exc)
-    return None
 
 
-needs_production = pytest.mark.skipif(_why_not_runnable() is not None, reason=str(_why_not_runnable()))
+needs_production = pytest.mark.skipif(production_unavailable() is not None, reason=str(production_unavailable()))
 
 SHARER = """
     from dashboard.event_bus import EventType

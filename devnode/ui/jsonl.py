@@ -110,7 +110,6 @@ class JsonUI:
         """
         fields = event_fields(event, results)
         entries = fields["handlers"]
-        fragments, numbers = self._fragments, self._numbers
         texts: list[str | None] = []
         append = texts.append
         for result, entry in zip(results, entries):
@@ -119,16 +118,7 @@ class JsonUI:
                 append(None)
                 continue
             sub = result.subscription
-            plugin, handler = sub.owner_name, sub.name
-            cached = fragments.get(handler)
-            if cached is not None and cached[0] == plugin:
-                fragment = cached[1]
-            else:
-                fragment = self._fragment(plugin, handler)
-            text = numbers.get(ms) if ms > 0.0 else None  # (0.0 == -0.0: never cached)
-            if text is None:
-                text = self._number(ms)
-            append(f"{fragment}{text}, {NULL_ERROR}")
+            append(self._fine_entry(sub.owner_name, sub.name, ms))
         self._prepared = (entries, texts)
         return fields
 
@@ -146,7 +136,6 @@ class JsonUI:
         if (type(record["kind"]) is not str or type(ts) is not float or ts - ts != 0.0 or type(kind) is not str
                 or type(handlers) is not list):
             return json_line(record)
-        fragments, numbers = self._fragments, self._numbers
         parts: list[str] = []
         append = parts.append
         prepared, self._prepared = self._prepared, None
@@ -161,21 +150,22 @@ class JsonUI:
                     plugin, handler, ok, ms, error = entry.values()
                     if ok is True and error is None and type(ms) is float and ms - ms == 0.0 \
                             and type(handler) is str and (plugin is None or type(plugin) is str):
-                        cached = fragments.get(handler)
-                        if cached is not None and cached[0] == plugin:
-                            fragment = cached[1]
-                        else:
-                            fragment = self._fragment(plugin, handler)
-                        text = numbers.get(ms) if ms > 0.0 else None  # (0.0 == -0.0: never cached)
-                        if text is None:
-                            text = self._number(ms)
-                        append(f"{fragment}{text}, {NULL_ERROR}")
+                        append(self._fine_entry(plugin, handler, ms))
                         continue
                 append(strict_json(entry))
         except Exception:
             return json_line(record)  # JSON cannot hold a part: the fallback rewrites the whole record, as before
         return (f'{{"kind": "event", "ts": {ts!r}, "type": {encode_string(kind)}, "data": {data}, '
                 f'"handlers": [{", ".join(parts)}]}}')
+
+    def _fine_entry(self, plugin: str | None, handler: str, ms: float) -> str:
+        """The JSON text of a fine handler's entry: its cached (plugin, handler) fragment, then its ``ms``."""
+        cached = self._fragments.get(handler)
+        fragment = cached[1] if cached is not None and cached[0] == plugin else self._fragment(plugin, handler)
+        text = self._numbers.get(ms) if ms > 0.0 else None  # (0.0 == -0.0: never cached)
+        if text is None:
+            text = self._number(ms)
+        return f"{fragment}{text}, {NULL_ERROR}"
 
     def _number(self, ms: float) -> str:
         text = repr(ms)

@@ -84,22 +84,10 @@ class Fold:
     tallies: dict[str, HandlerTally] = field(default_factory=dict)
 
     def add(self, record: Record) -> None:
-        """One more event (per event of a burst: ``_tally``'s work inlined, plain dict reads)."""
+        """One more event (per event of a burst: plain dict reads)."""
         self.count += 1
         self.last_ts = record.get("ts", self.last_ts)
-        tallies = self.tallies
-        for handler in record.get("handlers", ()):
-            name = handler.get("plugin") or "-"
-            tally = tallies.get(name)
-            if tally is None:
-                tally = tallies[name] = HandlerTally(name)
-            if handler.get("ok", True):
-                tally.ok += 1
-            else:
-                tally.failed += 1
-                if tally.first_error is None:
-                    tally.first_error = handler.get("error")
-            tally.seconds += handler.get("ms", 0.0) / 1000
+        _tally(self.tallies, record)
 
 
 def _tally(tallies: dict[str, HandlerTally], record: Record) -> None:
