@@ -81,8 +81,8 @@ class DevNode(Tracked):
         # The key first: a key file devnode cannot use stops it before the database is opened (and written).
         self._key = load_or_create_key(data_dir)  # kept: put back if the data dir vanishes while running
         self.key_manager = KeyManager(data_dir, self._key)
-        # Production sets cipher_suite to key_manager.initialize() here; devnode makes that very Fernet on the
-        # first read (see cipher_suite), from the key manager and key version of this moment.
+        # Production sets cipher_suite to key_manager.initialize() here (services/node.py:137); devnode makes
+        # that very Fernet on the first read (see cipher_suite), from the key manager and key version of this moment.
         self._cipher_source = (self.key_manager, self.key_manager.current_version)
         # Problems worth a warning but not a refusal to start (shown by whoever runs the node).
         self.startup_warnings: list[str] = key_file_problems(data_dir / KEY_FILENAME)
